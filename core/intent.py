@@ -1,0 +1,411 @@
+"""Normalise a valid-shaped spec into an intent: names resolved, ports as
+interval sets per protocol, address sets with exclusions subtracted, and
+flows merged per (source, destination) pair.
+
+Everything a provider needs is here, already checked, so providers never
+re-interpret the YAML.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.addresses import AddressSet, IPNetwork, parse_cidr
+from core.errors import Problem, SpecError, did_you_mean
+from core.ports import PortError, PortSet, format_ports, parse_port
+from core.spec import NAME_RE, Spec, format_path, load_spec, parse_spec
+
+INTERNET = "internet"
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+MAX_NAME = 40
+K8S_NAME_MAX = 63
+
+
+@dataclass(frozen=True)
+class KubernetesSelector:
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+
+    @property
+    def match_labels(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    description: str
+    kubernetes: KubernetesSelector | None
+    cidrs: tuple[IPNetwork, ...]
+
+    @property
+    def addresses(self) -> AddressSet:
+        return AddressSet.from_cidrs(self.cidrs)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One included CIDR and the exclusions inside it (Kubernetes ipBlock shape)."""
+
+    cidr: IPNetwork
+    excepts: tuple[IPNetwork, ...] = ()
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def addresses(self) -> AddressSet:
+        out = AddressSet()
+        for b in self.blocks:
+            out = out | (AddressSet.from_cidrs([b.cidr]) - AddressSet.from_cidrs(b.excepts))
+        return out
+
+    def cidrs(self) -> list[IPNetwork]:
+        """Exclusions already subtracted: the list a CIDR-only target writes."""
+        return self.addresses.cidrs()
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    kind: str  # "segment" | "network" | "platform"
+    name: str
+
+    @property
+    def is_segment(self) -> bool:
+        return self.kind == "segment"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Flow:
+    src: Endpoint
+    dst: Endpoint
+    ports: PortSet
+    origins: tuple[int, ...] = ()  # indices of the spec flows merged into this one
+    descriptions: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Stable identity for logical names: the pair, never a list position."""
+        return f"{self.src.name}-to-{self.dst.name}"
+
+    @property
+    def where(self) -> str:
+        if not self.origins:
+            return f"{self.src} -> {self.dst}"
+        idx = ", ".join(f"flows[{i}]" for i in self.origins)
+        return f"{idx} ({self.src} -> {self.dst})"
+
+    def __str__(self) -> str:
+        return f"{self.src} -> {self.dst} {format_ports(self.ports)}"
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    description: str
+    segments: dict[str, Segment]
+    networks: dict[str, Network]
+    flows: tuple[Flow, ...]
+    file: str = "<spec>"
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def segment(self, name: str) -> Segment:
+        return self.segments[name]
+
+    def network(self, name: str) -> Network:
+        return self.networks[name]
+
+    def addresses(self, endpoint: Endpoint) -> AddressSet:
+        if endpoint.kind == "segment":
+            return self.segments[endpoint.name].addresses
+        if endpoint.kind == "network":
+            return self.networks[endpoint.name].addresses
+        return AddressSet()
+
+    def flows_from(self, segment: str) -> list[Flow]:
+        return [f for f in self.flows if f.src.is_segment and f.src.name == segment]
+
+    def flows_to(self, segment: str) -> list[Flow]:
+        return [f for f in self.flows if f.dst.is_segment and f.dst.name == segment]
+
+    def problem(self, flow: Flow, message: str, side: str = "") -> Problem:
+        """A provider's check problem, placed at the spec flow it came from."""
+        where = flow.where if not side else f"{flow.where}.{side}"
+        line = self.lines.get(f"flows[{flow.origins[0]}]") if flow.origins else None
+        return Problem(where, message, self.file, line)
+
+
+def load_intent(path: str | Path) -> Intent:
+    return build_intent(load_spec(path))
+
+
+def parse_intent(text: str, file: str = "<spec>") -> Intent:
+    return build_intent(parse_spec(text, file))
+
+
+def build_intent(spec: Spec) -> Intent:
+    b = _Builder(spec)
+    intent = b.build()
+    if b.problems:
+        raise SpecError(b.problems)
+    return intent
+
+
+class _Builder:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.m = spec.model
+        self.problems: list[Problem] = []
+
+    def err(self, path: tuple, message: str) -> None:
+        self.problems.append(self.spec.problem(path, message))
+
+    def check_name(self, path: tuple, name: str, what: str) -> bool:
+        if not NAME_RE.match(name):
+            fixed = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "x"
+            if not fixed[0].isalpha():
+                fixed = "x-" + fixed
+            self.err(path, f"invalid {what} name '{name}': use lowercase letters, digits and '-', "
+                     f"starting with a letter (e.g. '{fixed}')")
+            return False
+        if len(name) > MAX_NAME:
+            self.err(path, f"{what} name '{name}' is {len(name)} characters: keep it to {MAX_NAME}")
+            return False
+        return True
+
+    def cidr(self, path: tuple, text: object) -> IPNetwork | None:
+        if not isinstance(text, str):
+            self.err(path, f"expected a CIDR such as 10.0.0.0/16, got {text!r}")
+            return None
+        try:
+            return parse_cidr(text)
+        except ValueError as exc:
+            hint = ""
+            try:
+                loose = ipaddress.ip_network(text.strip(), strict=False)
+                hint = f": host bits are set, did you mean {loose}?"
+            except ValueError:
+                hint = f" ({exc}): write an address and prefix length such as 10.0.0.0/16"
+            self.err(path, f"invalid CIDR '{text}'{hint}")
+            return None
+
+    def build(self) -> Intent:
+        m = self.m
+        self.check_name(("name",), m.name, "spec")
+        segments = self.segments()
+        networks = self.networks(set(segments))
+        services = self.services()
+        flows = self.flows(segments, networks, services)
+        lines = {format_path(k): v for k, v in self.spec.doc.lines.items()}
+        return Intent(
+            name=m.name,
+            description=m.description or "",
+            segments=dict(sorted(segments.items())),
+            networks=dict(sorted(networks.items())),
+            flows=flows,
+            file=self.spec.file,
+            lines=lines,
+        )
+
+    def segments(self) -> dict[str, Segment]:
+        out: dict[str, Segment] = {}
+        owned: list[tuple[IPNetwork, str]] = []
+        if not self.m.segments:
+            self.err(("segments",), "no segments: declare at least one segment")
+        for name, seg in self.m.segments.items():
+            path = ("segments", name)
+            self.check_name(path, name, "segment")
+            if name == INTERNET:
+                self.err(path, "'internet' is built in (every address): name the segment otherwise")
+            if name.startswith("@"):
+                self.err(path, "names starting with '@' are reserved for platform endpoints")
+            k8s = None
+            if seg.kubernetes is not None:
+                k8s = self.kubernetes((*path, "kubernetes"), seg.kubernetes.namespace,
+                                      seg.kubernetes.labels)
+            cidrs: list[IPNetwork] = []
+            for i, text in enumerate(seg.cidr):
+                net = self.cidr((*path, "cidr", i) if len(seg.cidr) > 1 else (*path, "cidr"), text)
+                if net is None:
+                    continue
+                for other_net, other in owned:
+                    if net.version == other_net.version and net.overlaps(other_net):
+                        self.err((*path, "cidr"), f"{net} overlaps {other_net} of segment '{other}': "
+                                 "segments hold disjoint addresses")
+                owned.append((net, name))
+                cidrs.append(net)
+            out[name] = Segment(
+                name=name,
+                description=seg.description or "",
+                kubernetes=k8s,
+                cidrs=tuple(ipaddress.collapse_addresses([c for c in cidrs if c.version == 4]))
+                + tuple(ipaddress.collapse_addresses([c for c in cidrs if c.version == 6])),
+            )
+        return out
+
+    def kubernetes(self, path: tuple, namespace: str, labels: dict[str, str]) -> KubernetesSelector:
+        if not _DNS1123.match(namespace) or len(namespace) > K8S_NAME_MAX:
+            self.err((*path, "namespace"), f"invalid namespace '{namespace}': lowercase letters, "
+                     "digits and '-', at most 63 characters")
+        for k, v in labels.items():
+            if not _LABEL_KEY.match(k) or len(k.split("/")[-1]) > 63:
+                self.err((*path, "labels", k), f"invalid label key '{k}': see Kubernetes label syntax")
+            if not _LABEL_VALUE.match(v) or len(v) > 63:
+                self.err((*path, "labels", k), f"invalid label value '{v}': at most 63 characters of "
+                         "letters, digits, '-', '_' and '.', starting and ending alphanumeric")
+        return KubernetesSelector(namespace, tuple(sorted(labels.items())))
+
+    def networks(self, segment_names: set[str]) -> dict[str, Network]:
+        out: dict[str, Network] = {}
+        for name, net in self.m.networks.items():
+            path = ("networks", name)
+            self.check_name(path, name, "network")
+            if name == INTERNET:
+                self.err(path, "'internet' is built in (0.0.0.0/0 and ::/0): choose another name")
+                continue
+            if name in segment_names:
+                self.err(path, f"'{name}' is both a segment and a network: rename one")
+            if not net.include:
+                self.err((*path, "include"), "empty network: list at least one CIDR")
+                continue
+            includes = [c for i, t in enumerate(net.include)
+                        if (c := self.cidr((*path, "include", i), t)) is not None]
+            excludes = [(i, c) for i, t in enumerate(net.exclude)
+                        if (c := self.cidr((*path, "exclude", i), t)) is not None]
+            includes = _collapse(includes)
+            blocks = []
+            for inc in includes:
+                inside = [c for _, c in excludes if c.version == inc.version and c.subnet_of(inc)]
+                blocks.append(Block(inc, tuple(_collapse(inside))))
+            for i, exc in excludes:
+                if not any(exc.version == inc.version and exc.subnet_of(inc) for inc in includes):
+                    self.err((*path, "exclude", i), f"exclusion {exc} is outside every include of "
+                             f"'{name}': remove it or widen an include")
+            network = Network(name, tuple(blocks))
+            if includes and not network.addresses:
+                self.err(path, "exclusions remove every address: the network is empty")
+            out[name] = network
+        out[INTERNET] = Network(
+            INTERNET,
+            (Block(ipaddress.ip_network("0.0.0.0/0")), Block(ipaddress.ip_network("::/0"))),
+        )
+        return out
+
+    def services(self) -> dict[str, PortSet]:
+        out: dict[str, PortSet] = {}
+        for name, literals in self.m.services.items():
+            path = ("services", name)
+            self.check_name(path, name, "service")
+            if not literals:
+                self.err(path, "empty port list: give at least one port, e.g. tcp/443")
+                continue
+            ports = PortSet()
+            for i, lit in enumerate(literals):
+                p = (*path, i) if len(literals) > 1 else path
+                try:
+                    ports = ports | parse_port(lit)
+                except PortError as exc:
+                    self.err(p, str(exc))
+            out[name] = ports
+        return out
+
+    def endpoint(self, path: tuple, name: str, segments: dict, networks: dict) -> Endpoint | None:
+        if name in segments:
+            return Endpoint("segment", name)
+        if name in networks:
+            return Endpoint("network", name)
+        if name.startswith("@") and NAME_RE.match(name[1:]):
+            return Endpoint("platform", name)
+        known = list(segments) + list(networks)
+        hint = did_you_mean(name, known)
+        if not hint:
+            hint = f" (segments: {', '.join(sorted(segments)) or 'none'}; " \
+                   f"networks: {', '.join(sorted(networks))})"
+        self.err(path, f"unknown segment or network '{name}'{hint}")
+        return None
+
+    def flows(self, segments: dict, networks: dict, services: dict[str, PortSet]) -> tuple[Flow, ...]:
+        merged: dict[tuple[Endpoint, Endpoint], Flow] = {}
+        for i, flow in enumerate(self.m.flows):
+            path = ("flows", i)
+            srcs = self.side(path, "from", flow.from_, segments, networks)
+            dsts = self.side(path, "to", flow.to, segments, networks)
+            ports = self.flow_ports(path, flow.ports, services)
+            if srcs is None or dsts is None or ports is None:
+                continue
+            for s in srcs:
+                for d in dsts:
+                    if not s.is_segment and not d.is_segment:
+                        self.err(path, f"flow between '{s}' and '{d}', neither a segment: nothing "
+                                 "cloudfence deploys enforces it; name a segment on one side")
+                        continue
+                    key = (s, d)
+                    desc = (flow.description,) if flow.description else ()
+                    if key in merged:
+                        old = merged[key]
+                        merged[key] = Flow(s, d, old.ports | ports, (*old.origins, i),
+                                           old.descriptions + desc)
+                    else:
+                        merged[key] = Flow(s, d, ports, (i,), desc)
+        return tuple(merged[k] for k in sorted(merged, key=lambda k: (k[0].name, k[1].name)))
+
+    def side(self, path: tuple, key: str, names: list[str], segments: dict,
+             networks: dict) -> list[Endpoint] | None:
+        if not names:
+            self.err((*path, key), f"empty '{key}' list: name at least one segment or network")
+            return None
+        out = []
+        for j, name in enumerate(names):
+            p = (*path, key, j) if len(names) > 1 else (*path, key)
+            ep = self.endpoint(p, name, segments, networks)
+            if ep is not None and ep not in out:
+                out.append(ep)
+        return out if len(out) == len(set(names)) else None
+
+    def flow_ports(self, path: tuple, items: list[str], services: dict[str, PortSet]) -> PortSet | None:
+        if not items:
+            self.err((*path, "ports"), "empty port list: give at least one port or service, "
+                     "e.g. [https] or [tcp/443]")
+            return None
+        ports = PortSet()
+        ok = True
+        for j, item in enumerate(items):
+            p = (*path, "ports", j) if len(items) > 1 else (*path, "ports")
+            if not isinstance(item, str):
+                self.err(p, f"expected a port literal or service name, got {item!r}")
+                ok = False
+            elif item in services:
+                ports = ports | services[item]
+            elif "/" in item or item.strip().lower() in ("icmp", "icmpv6", "any"):
+                try:
+                    ports = ports | parse_port(item)
+                except PortError as exc:
+                    self.err(p, str(exc))
+                    ok = False
+            else:
+                hint = did_you_mean(item, services) or (
+                    f" (services: {', '.join(sorted(services))})" if services else "")
+                self.err(p, f"unknown service '{item}'{hint}: define it under 'services' or "
+                         "write a literal such as tcp/443")
+                ok = False
+        return ports if ok else None
+
+
+def _collapse(nets: Iterable[IPNetwork]) -> list[IPNetwork]:
+    nets = list(nets)
+    return list(ipaddress.collapse_addresses([n for n in nets if n.version == 4])) + list(
+        ipaddress.collapse_addresses([n for n in nets if n.version == 6])
+    )
+

@@ -1,0 +1,118 @@
+"""Plans: the resource records a provider compiles, as pure data.
+
+A record is what Pulumi would register: type token, logical name and inputs
+under their wire names. A value that is another resource's output is written
+`${<logical name>.<output>}`; `refs` names those resources so that readers can
+order and link records without parsing strings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.intent import Flow
+
+REF = re.compile(r"^\$\{(?P<name>[^{}]+)\.(?P<output>[A-Za-z][A-Za-z0-9]*)\}$")
+
+
+def ref(name: str, output: str = "id") -> str:
+    """The plan's spelling of another resource's output."""
+    return f"${{{name}.{output}}}"
+
+
+def find_refs(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
+    """Yield (input path, logical name, output) for every reference in a value."""
+    if isinstance(value, str):
+        m = REF.match(value)
+        if m:
+            yield path, m.group("name"), m.group("output")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from find_refs(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from find_refs(v, f"{path}[{i}]")
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+    @property
+    def refs(self) -> dict[str, str]:
+        return {path: name for path, name, _ in find_refs(self.inputs)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "inputs": self.inputs, "refs": self.refs}
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: str
+    provider: str
+    resources: tuple[Resource, ...]
+    # Flows the provider adds on purpose (e.g. DNS to the cluster resolver), shown
+    # by plan and verify and counted as intended.
+    implied: tuple[Flow, ...] = ()
+    # Per segment, what a workload attaches to join it; values may be references.
+    exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources)
+
+    def by_type(self, type_token: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def get(self, name: str) -> Resource:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "provider": self.provider,
+            "resources": [r.to_json() for r in self.resources],
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False)
+
+
+def ordered(resources: Iterable[Resource]) -> tuple[Resource, ...]:
+    """Dependencies first, otherwise by (type, name): the same plan bytes every run,
+    and an order in which the emitter can resolve every reference."""
+    items = sorted(resources, key=lambda r: (r.type, r.name))
+    by_name = {r.name: r for r in items}
+    if len(by_name) != len(items):
+        seen: set[str] = set()
+        dup = next(r.name for r in items if r.name in seen or seen.add(r.name))
+        raise ValueError(f"two resources share the logical name {dup!r}")
+    out: list[Resource] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(r: Resource) -> None:
+        if r.name in done:
+            return
+        if r.name in visiting:
+            raise ValueError(f"reference cycle through {r.name!r}")
+        visiting.add(r.name)
+        for dep in sorted(set(r.refs.values())):
+            if dep not in by_name:
+                raise ValueError(f"{r.name!r} references unknown resource {dep!r}")
+            visit(by_name[dep])
+        visiting.discard(r.name)
+        done.add(r.name)
+        out.append(r)
+
+    for r in items:
+        visit(r)
+    return tuple(out)

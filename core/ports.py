@@ -1,0 +1,137 @@
+"""Protocols and port sets: the neutral vocabulary every provider maps from.
+
+A port set maps each protocol to the ports it allows. Protocols without ports
+(ICMP, ICMPv6 and "other", which stands for every IP protocol not named here)
+carry the full range so that one representation serves them all. `any` is
+every protocol with every port, including "other".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+
+from core.intervals import IntervalSet
+
+PORTED = ("tcp", "udp", "sctp")
+PORTLESS = ("icmp", "icmpv6", "other")
+PROTOCOLS = PORTED + PORTLESS
+MAX_PORT = 65535
+FULL = IntervalSet.of(0, MAX_PORT)
+
+_LITERAL = re.compile(r"^(?P<proto>[a-z0-9]+)(?:/(?P<lo>\d+)(?:-(?P<hi>\d+))?)?$")
+
+
+class PortError(ValueError):
+    """A port literal that cannot be read; the message says how to write it."""
+
+
+class PortSet:
+    """An immutable map protocol -> allowed ports; empty protocols are dropped."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, IntervalSet] | Iterable[tuple[str, IntervalSet]] = ()):
+        pairs = items.items() if isinstance(items, Mapping) else items
+        merged: dict[str, IntervalSet] = {}
+        for proto, ports in pairs:
+            if proto not in PROTOCOLS:
+                raise ValueError(f"unknown protocol {proto!r}")
+            if proto in PORTLESS and ports:
+                ports = FULL
+            merged[proto] = merged[proto] | ports if proto in merged else ports
+        self._items: tuple[tuple[str, IntervalSet], ...] = tuple(
+            (p, merged[p]) for p in PROTOCOLS if merged.get(p)
+        )
+
+    @classmethod
+    def any(cls) -> PortSet:
+        return cls({p: FULL for p in PROTOCOLS})
+
+    def items(self) -> tuple[tuple[str, IntervalSet], ...]:
+        return self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (p for p, _ in self._items)
+
+    def get(self, proto: str) -> IntervalSet:
+        for p, ports in self._items:
+            if p == proto:
+                return ports
+        return IntervalSet()
+
+    def is_any(self) -> bool:
+        return self == PortSet.any()
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PortSet) and self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __or__(self, other: PortSet) -> PortSet:
+        return PortSet(self._items + other._items)
+
+    def __and__(self, other: PortSet) -> PortSet:
+        return PortSet((p, ports & other.get(p)) for p, ports in self._items)
+
+    def __sub__(self, other: PortSet) -> PortSet:
+        return PortSet((p, ports - other.get(p)) for p, ports in self._items)
+
+    def __repr__(self) -> str:
+        return f"PortSet({format_ports(self)!r})"
+
+
+def parse_port(literal: str) -> PortSet:
+    """Read one literal: tcp/443, udp/53, sctp/9899, tcp/8000-8100, icmp, icmpv6, any."""
+    text = literal.strip().lower()
+    if text == "any":
+        return PortSet.any()
+    m = _LITERAL.match(text)
+    if not m:
+        raise PortError(
+            f"cannot read port {literal!r}: write tcp/443, udp/53, tcp/8000-8100, icmp, icmpv6 or any"
+        )
+    proto, lo, hi = m.group("proto"), m.group("lo"), m.group("hi")
+    if proto in ("icmp", "icmpv6"):
+        if lo is not None:
+            raise PortError(
+                f"{literal!r}: {proto} takes no port or type; write plain '{proto}' (all types)"
+            )
+        return PortSet({proto: FULL})
+    if proto not in PORTED:
+        raise PortError(
+            f"unknown protocol {proto!r} in {literal!r}: use tcp, udp, sctp, icmp, icmpv6 or any"
+        )
+    if lo is None:
+        raise PortError(
+            f"{literal!r} has no port: write {proto}/PORT or {proto}/LOW-HIGH "
+            f"({proto}/0-65535 for every port)"
+        )
+    low, high = int(lo), int(hi) if hi is not None else int(lo)
+    for value in (low, high):
+        if value > MAX_PORT:
+            raise PortError(f"port {value} in {literal!r} is outside 0-65535")
+    if low > high:
+        raise PortError(f"range {literal!r} is reversed: write {proto}/{high}-{low}")
+    return PortSet({proto: IntervalSet.of(low, high)})
+
+
+def format_interval(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def format_ports(ports: PortSet) -> str:
+    """Inverse of parse_port for a whole set, e.g. 'tcp/80,8000-8002 udp/53'."""
+    if ports.is_any():
+        return "any"
+    parts = []
+    for proto, ivs in ports.items():
+        if proto in PORTLESS:
+            parts.append(proto)
+        else:
+            parts.append(f"{proto}/" + ",".join(format_interval(lo, hi) for lo, hi in ivs))
+    return " ".join(parts)

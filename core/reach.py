@@ -1,0 +1,369 @@
+"""The reachability model and the equivalence check behind `verify`.
+
+A target says, per segment and direction, which peers on which ports it lets
+through (`Reachability`, built by a provider's `evaluate` from plan records).
+The core joins the two ends of every connection, the way clouds do: allowed
+when the source side lets it out and the destination side lets it in.
+
+Points are what a connection can start or end at:
+- an address (a segment that has a `cidr` is exactly its addresses),
+- an opaque name: a segment without addresses, or a platform endpoint `@...`.
+Address peers reach opaque points only when they cover a whole address family,
+since only then do they surely contain addresses we do not know.
+
+The join is sparse: work grows with rules and the address boundaries they
+mention, never with segments squared times ports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from core.addresses import AddressSet, address_text
+from core.intent import Endpoint, Intent
+from core.intervals import IntervalSet
+from core.ports import PORTLESS, PortSet, format_interval
+
+EGRESS, INGRESS = "egress", "ingress"
+MAIN = "main"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Who a rule names: segments by identity, platform endpoints, addresses,
+    or everything (a rule with no peer restriction)."""
+
+    segments: frozenset[str] = frozenset()
+    platform: frozenset[str] = frozenset()
+    addresses: AddressSet = field(default_factory=AddressSet)
+    everything: bool = False
+
+    @classmethod
+    def segment(cls, name: str) -> Peer:
+        return cls(segments=frozenset([name]))
+
+    @classmethod
+    def cidrs(cls, nets: Iterable) -> Peer:
+        return cls(addresses=AddressSet.from_cidrs(nets))
+
+    @classmethod
+    def all(cls) -> Peer:
+        return cls(everything=True)
+
+    @classmethod
+    def of(cls, endpoint: Endpoint, intent: Intent) -> Peer:
+        if endpoint.kind == "segment":
+            return cls.segment(endpoint.name)
+        if endpoint.kind == "platform":
+            return cls(platform=frozenset([endpoint.name]))
+        return cls(addresses=intent.networks[endpoint.name].addresses)
+
+
+@dataclass(frozen=True)
+class Points:
+    opaque: frozenset[str] = frozenset()
+    addresses: AddressSet = field(default_factory=AddressSet)
+
+    def __bool__(self) -> bool:
+        return bool(self.opaque) or bool(self.addresses)
+
+    def __and__(self, o: Points) -> Points:
+        return Points(self.opaque & o.opaque, self.addresses & o.addresses)
+
+    def __or__(self, o: Points) -> Points:
+        return Points(self.opaque | o.opaque, self.addresses | o.addresses)
+
+    def __sub__(self, o: Points) -> Points:
+        return Points(self.opaque - o.opaque, self.addresses - o.addresses)
+
+
+class Reachability:
+    """What one target allows, per segment and direction, in layers.
+
+    Every layer that governs a segment must allow a packet (e.g. security
+    group AND network ACL); within a layer the rules are a union. A governed
+    segment with no rules in a layer allows nothing in that layer.
+    """
+
+    def __init__(self, target: str, governed: Iterable[str]):
+        self.target = target
+        self.governed = frozenset(governed)
+        self._layers: dict[str, frozenset[str]] = {MAIN: self.governed}
+        self._rules: dict[tuple[str, str, str], list[tuple[Peer, PortSet]]] = defaultdict(list)
+
+    def add_layer(self, name: str, segments: Iterable[str]) -> None:
+        self._layers[name] = frozenset(segments) & self.governed
+
+    def allow(self, segment: str, direction: str, peer: Peer, ports: PortSet,
+              layer: str = MAIN) -> None:
+        if direction not in (EGRESS, INGRESS):
+            raise ValueError(direction)
+        if ports and (peer.everything or peer.segments or peer.platform or peer.addresses):
+            self._rules[(layer, segment, direction)].append((peer, ports))
+
+    def rules(self, segment: str, direction: str, layer: str = MAIN) -> list[tuple[Peer, PortSet]]:
+        return list(self._rules.get((layer, segment, direction), ()))
+
+    def layers_of(self, segment: str) -> list[str]:
+        return [name for name, segs in self._layers.items() if segment in segs]
+
+
+# ------------------------------------------------------------------- joining
+
+
+@dataclass(frozen=True)
+class Cube:
+    src: Points
+    dst: Points
+    ports: PortSet
+
+
+class World:
+    """What points exist: resolves peers named by rules into points."""
+
+    def __init__(self, intent: Intent, extra_platform: Iterable[str] = ()):
+        self.intent = intent
+        self.seg_points: dict[str, Points] = {}
+        opaque = set(extra_platform)
+        for name, seg in intent.segments.items():
+            if seg.cidrs:
+                self.seg_points[name] = Points(addresses=seg.addresses)
+            else:
+                self.seg_points[name] = Points(opaque=frozenset([name]))
+                opaque.add(name)
+        for flow in intent.flows:
+            for ep in (flow.src, flow.dst):
+                if ep.kind == "platform":
+                    opaque.add(ep.name)
+        self.opaque = frozenset(opaque)
+
+    def resolve(self, peer: Peer) -> Points:
+        if peer.everything:
+            return Points(self.opaque, AddressSet.everything())
+        pts = Points(frozenset(peer.platform), peer.addresses)
+        for name in peer.segments:
+            pts = pts | self.seg_points.get(name, Points(opaque=frozenset([name])))
+        if peer.addresses.covers_a_family():
+            pts = pts | Points(opaque=self.opaque)
+        return pts
+
+
+def _effective(reach: Reachability, world: World, segment: str,
+               direction: str) -> list[tuple[Points, PortSet]]:
+    """Intersect the layers governing one end; each layer is a union of rules."""
+    result: list[tuple[Points, PortSet]] | None = None
+    for layer in reach.layers_of(segment):
+        rules = [(world.resolve(p), ports) for p, ports in reach.rules(segment, direction, layer)]
+        if result is None:
+            result = rules
+            continue
+        nxt = []
+        for pa, qa in result:
+            for pb, qb in rules:
+                pts, ports = pa & pb, qa & qb
+                if pts and ports:
+                    nxt.append((pts, ports))
+        result = nxt
+    return result or []
+
+
+def join(reach: Reachability, world: World) -> list[Cube]:
+    """Connections a target allows end to end, among those it governs."""
+    governed = sorted(reach.governed)
+    gov_points = Points()
+    for s in governed:
+        gov_points = gov_points | world.seg_points[s]
+    eg = {s: _effective(reach, world, s, EGRESS) for s in governed}
+    ing = {s: _effective(reach, world, s, INGRESS) for s in governed}
+    cubes: list[Cube] = []
+    for a in governed:
+        a_pts = world.seg_points[a]
+        for dst, ports in eg[a]:
+            outside = dst - gov_points
+            if outside:
+                cubes.append(Cube(a_pts, outside, ports))
+            for b in governed:
+                b_dst = dst & world.seg_points[b]
+                if not b_dst:
+                    continue
+                for src, in_ports in ing[b]:
+                    s = a_pts & src
+                    p = ports & in_ports
+                    if s and p:
+                        cubes.append(Cube(s, b_dst, p))
+    for b in governed:
+        for src, ports in ing[b]:
+            outside = src - gov_points
+            if outside:
+                cubes.append(Cube(outside, world.seg_points[b], ports))
+    return cubes
+
+
+def intended(intent: Intent, governed: Iterable[str], extra_flows: Iterable = ()) -> Reachability:
+    """The intent as a target would ideally evaluate: each flow opens its
+    source's egress and its destination's ingress."""
+    reach = Reachability("intent", governed)
+    for flow in (*intent.flows, *extra_flows):
+        if flow.src.is_segment and flow.src.name in reach.governed:
+            reach.allow(flow.src.name, EGRESS, Peer.of(flow.dst, intent), flow.ports)
+        if flow.dst.is_segment and flow.dst.name in reach.governed:
+            reach.allow(flow.dst.name, INGRESS, Peer.of(flow.src, intent), flow.ports)
+    return reach
+
+
+# --------------------------------------------------------------- comparison
+
+Key = tuple[tuple, tuple, str]
+
+
+class Atoms:
+    """Address intervals cut at every boundary either side mentions."""
+
+    def __init__(self, cubes: Iterable[Cube], world: World):
+        cuts: dict[int, set[int]] = {4: set(), 6: set()}
+        for seg in world.seg_points.values():
+            cuts[4].update(seg.addresses.v4.boundaries())
+            cuts[6].update(seg.addresses.v6.boundaries())
+        for c in cubes:
+            for pts in (c.src, c.dst):
+                cuts[4].update(pts.addresses.v4.boundaries())
+                cuts[6].update(pts.addresses.v6.boundaries())
+        self.starts = {v: sorted(cuts[v] | {0}) for v in (4, 6)}
+
+    def split(self, version: int, s: IntervalSet) -> Iterator[tuple[int, int]]:
+        import bisect
+
+        starts = self.starts[version]
+        for lo, hi in s:
+            i = bisect.bisect_left(starts, lo)
+            while i < len(starts) and starts[i] <= hi:
+                nxt = starts[i + 1] - 1 if i + 1 < len(starts) else hi
+                yield (starts[i], min(nxt, hi))
+                i += 1
+
+    def keys(self, pts: Points) -> list[tuple]:
+        out: list[tuple] = [("o", n) for n in sorted(pts.opaque)]
+        out += [(4, lo, hi) for lo, hi in self.split(4, pts.addresses.v4)]
+        out += [(6, lo, hi) for lo, hi in self.split(6, pts.addresses.v6)]
+        return out
+
+
+def _compatible(src: tuple, dst: tuple, proto: str) -> bool:
+    fam = {k[0] for k in (src, dst) if k[0] in (4, 6)}
+    if len(fam) > 1:
+        return False
+    if proto == "icmp" and 6 in fam:
+        return False
+    return not (proto == "icmpv6" and 4 in fam)
+
+
+def canonical(cubes: Iterable[Cube], atoms: Atoms) -> dict[Key, IntervalSet]:
+    out: dict[Key, IntervalSet] = {}
+    for c in cubes:
+        sk, dk = atoms.keys(c.src), atoms.keys(c.dst)
+        for proto, ports in c.ports.items():
+            for s in sk:
+                for d in dk:
+                    if not _compatible(s, d, proto):
+                        continue
+                    k = (s, d, proto)
+                    out[k] = out[k] | ports if k in out else ports
+    return out
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    kind: str  # "missing": intended but not allowed; "extra": allowed but not intended
+    source: str
+    destination: str
+    protocol: str
+    ports: str  # the differing ports, e.g. "8003" or "1-65535"; "" for port-less protocols
+    port: int | None  # one concrete port to try
+
+    @property
+    def explanation(self) -> str:
+        return ("intended but not allowed" if self.kind == "missing"
+                else "allowed but not intended")
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind, "explanation": self.explanation, "source": self.source,
+            "destination": self.destination, "protocol": self.protocol, "port": self.port,
+            "ports": self.ports,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    equivalent: bool
+    counterexamples: tuple[Counterexample, ...]
+    total_differences: int
+    governed: frozenset[str]
+    not_governed: tuple[str, ...]  # intended flows this target does not judge
+    implied: tuple[str, ...]  # flows the target adds on purpose (e.g. cluster DNS)
+    connections: int  # canonical connection classes compared
+
+
+def describe(key: tuple, intent: Intent) -> str:
+    if key[0] == "o":
+        return key[1]
+    version, lo, hi = key
+    # A host address reads better than a network address in an example packet.
+    addr = address_text(version, lo + 1 if hi - lo >= 2 else lo)
+    for name, seg in intent.segments.items():
+        if seg.cidrs and lo in (seg.addresses.v4 if version == 4 else seg.addresses.v6):
+            return f"{name} ({addr})"
+    names = [n for n, net in intent.networks.items()
+             if lo in (net.addresses.v4 if version == 4 else net.addresses.v6)]
+    names = [n for n in names if n != "internet"] or names
+    label = ", ".join(names) if names else "external"
+    span = "" if lo == hi else f" .. {address_text(version, hi)}"
+    return f"{label} ({addr}{span})"
+
+
+def compare(intent: Intent, expected: Reachability, actual: Reachability,
+            world: World | None = None, limit: int = 20,
+            implied: Iterable[str] = (), not_governed: Iterable[str] = ()) -> Verdict:
+    world = world or World(intent)
+    exp_cubes = join(expected, world)
+    act_cubes = join(actual, world)
+    atoms = Atoms([*exp_cubes, *act_cubes], world)
+    exp = canonical(exp_cubes, atoms)
+    act = canonical(act_cubes, atoms)
+    diffs: list[Counterexample] = []
+    for key in sorted(set(exp) | set(act), key=_sort_key):
+        e = exp.get(key, IntervalSet())
+        a = act.get(key, IntervalSet())
+        if e == a:
+            continue
+        for kind, delta in (("missing", e - a), ("extra", a - e)):
+            if not delta:
+                continue
+            src, dst, proto = key
+            if proto in PORTLESS:
+                ports, port = "", None
+            else:
+                ports = ",".join(format_interval(lo, hi) for lo, hi in delta)
+                port = delta.first()
+            diffs.append(Counterexample(kind, describe(src, intent), describe(dst, intent),
+                                        proto, ports, port))
+    return Verdict(
+        target=actual.target,
+        equivalent=not diffs,
+        counterexamples=tuple(diffs[:limit]),
+        total_differences=len(diffs),
+        governed=actual.governed,
+        not_governed=tuple(not_governed),
+        implied=tuple(implied),
+        connections=len(set(exp) | set(act)),
+    )
+
+
+def _sort_key(key: Key) -> tuple:
+    def part(p: tuple) -> tuple:
+        return (0, p[1], 0, 0) if p[0] == "o" else (p[0], "", p[1], p[2])
+
+    return (part(key[0]), part(key[1]), key[2])
