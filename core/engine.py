@@ -42,7 +42,13 @@ _ALIAS_SPEC_FIELDS: Final = ("name", "type", "stack", "project", "parentUrn", "n
 
 @dataclass(frozen=True)
 class Registered:
-    """One resource registration as the engine would receive it."""
+    """One resource registration as the engine would receive it.
+
+    ``options["dependsOn"]`` is the request's full dependency list, as the engine orders by it:
+    explicit ``depends_on`` plus every resource whose outputs feed an input. A ``depends_on``
+    on a component expands to the component's custom children and is not inherited by them.
+    ``options["aliases"]`` includes aliases the provider SDK adds itself (k8s, azure-native).
+    """
 
     type: str
     name: str
@@ -90,7 +96,10 @@ class _Mocks(Mocks):
         self.preview = preview
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
-        if args.resource_id:  # .get() / StackReference reads keep the id they asked for
+        if args.typ == "pulumi:pulumi:StackReference":
+            # The SDK expects an "outputs" map; another stack's outputs are unknowable offline.
+            return args.resource_id, {**args.inputs, "outputs": {}, "secretOutputNames": []}
+        if args.resource_id:  # .get() reads keep the id they asked for
             return args.resource_id, dict(args.inputs)
         if self.preview:  # the engine knows neither ids nor outputs during a preview
             return "", {}
@@ -386,6 +395,4 @@ def run_stack(stack_dir: str | Path, stack: str) -> RunResult:
     # cwd and sys.path cover the whole run, not just the module body: apply callbacks and
     # component code run later on the event loop and may read files relative to the stack.
     with _program_environment(stack_dir):
-        return _run_isolated(
-            program, _full_config(config, project), project, stack, False, str(stack_dir)
-        )
+        return _run_isolated(program, _full_config(config, project), project, stack, False, str(stack_dir))

@@ -1,0 +1,3 @@
+import pulumi
+from core import Segmentation
+pulumi.export("segments", Segmentation().segments)
