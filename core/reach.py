@@ -17,8 +17,10 @@ mention, never with segments squared times ports.
 
 from __future__ import annotations
 
+import bisect
+import random
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.addresses import AddressSet, address_text
@@ -118,6 +120,11 @@ class Cube:
     src: Points
     dst: Points
     ports: PortSet
+    # The addresses of every governed segment are removed from this side. Kept
+    # as a flag, not subtracted, so a rule to "internet" stays one interval
+    # instead of one per segment hole.
+    src_outside: bool = False
+    dst_outside: bool = False
 
 
 class World:
@@ -169,36 +176,101 @@ def _effective(reach: Reachability, world: World, segment: str,
     return result or []
 
 
+class _SegmentIndex:
+    """Which governed segments a set of points touches, found by bisection so
+    that a narrow rule costs a lookup, not a scan of every segment."""
+
+    def __init__(self, governed: Iterable[str], world: World):
+        self.by_opaque: dict[str, list[str]] = defaultdict(list)
+        self.spans: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
+        for seg in governed:
+            pts = world.seg_points[seg]
+            for name in pts.opaque:
+                self.by_opaque[name].append(seg)
+            for version, ivs in ((4, pts.addresses.v4), (6, pts.addresses.v6)):
+                self.spans[version].extend((lo, hi, seg) for lo, hi in ivs)
+        for spans in self.spans.values():
+            spans.sort()
+        self.starts = {v: [lo for lo, _, _ in spans] for v, spans in self.spans.items()}
+
+    def touched(self, pts: Points) -> list[str]:
+        found: set[str] = set()
+        for name in pts.opaque:
+            found.update(self.by_opaque.get(name, ()))
+        for version, ivs in ((4, pts.addresses.v4), (6, pts.addresses.v6)):
+            spans, starts = self.spans[version], self.starts[version]
+            for lo, hi in ivs:
+                # Segment spans are disjoint: start one before the first start above lo.
+                i = max(bisect.bisect_right(starts, lo) - 1, 0)
+                while i < len(spans) and spans[i][0] <= hi:
+                    if spans[i][1] >= lo:
+                        found.add(spans[i][2])
+                    i += 1
+        return sorted(found)
+
+
 def join(reach: Reachability, world: World) -> list[Cube]:
     """Connections a target allows end to end, among those it governs."""
     governed = sorted(reach.governed)
-    gov_points = Points()
-    for s in governed:
-        gov_points = gov_points | world.seg_points[s]
+    gov = governed_points(reach, world)
+    index = _SegmentIndex(governed, world)
     eg = {s: _effective(reach, world, s, EGRESS) for s in governed}
     ing = {s: _effective(reach, world, s, INGRESS) for s in governed}
+    # inbound[a][b]: b's ingress rules whose sources touch a. Pairing each egress
+    # rule only with these keeps the work proportional to rule pairs that meet.
+    inbound: dict[str, dict[str, list[tuple[Points, PortSet]]]] = defaultdict(dict)
+    for b in governed:
+        for src, in_ports in ing[b]:
+            for a in index.touched(src):
+                inbound[a].setdefault(b, []).append((src, in_ports))
     cubes: list[Cube] = []
     for a in governed:
         a_pts = world.seg_points[a]
+        candidates = inbound.get(a, {})
         for dst, ports in eg[a]:
-            outside = dst - gov_points
-            if outside:
-                cubes.append(Cube(a_pts, outside, ports))
-            for b in governed:
+            outside = Points(dst.opaque - gov.opaque, dst.addresses)
+            if outside.opaque or not _covered(dst.addresses, gov.addresses):
+                cubes.append(Cube(a_pts, outside, ports, dst_outside=True))
+            touched = index.touched(dst) if len(candidates) > 4 else sorted(candidates)
+            for b in touched:
+                if b not in candidates:
+                    continue
                 b_dst = dst & world.seg_points[b]
                 if not b_dst:
                     continue
-                for src, in_ports in ing[b]:
+                for src, in_ports in candidates[b]:
                     s = a_pts & src
                     p = ports & in_ports
                     if s and p:
                         cubes.append(Cube(s, b_dst, p))
     for b in governed:
         for src, ports in ing[b]:
-            outside = src - gov_points
-            if outside:
-                cubes.append(Cube(outside, world.seg_points[b], ports))
+            outside = Points(src.opaque - gov.opaque, src.addresses)
+            if outside.opaque or not _covered(src.addresses, gov.addresses):
+                cubes.append(Cube(outside, world.seg_points[b], ports, src_outside=True))
     return cubes
+
+
+def governed_points(reach: Reachability, world: World) -> Points:
+    gov = Points()
+    for s in sorted(reach.governed):
+        gov = gov | world.seg_points[s]
+    return gov
+
+
+def _covered(a: AddressSet, by: AddressSet) -> bool:
+    return _iv_covered(a.v4, by.v4) and _iv_covered(a.v6, by.v6)
+
+
+def _iv_covered(a: IntervalSet, by: IntervalSet) -> bool:
+    """a ⊆ by, by bisection: cheap when `a` is small and `by` is large."""
+    ivs = by.intervals
+    starts = [lo for lo, _ in ivs]
+    for lo, hi in a:
+        i = bisect.bisect_right(starts, lo) - 1
+        if i < 0 or ivs[i][1] < hi:
+            return False
+    return True
 
 
 def intended(intent: Intent, governed: Iterable[str], extra_flows: Iterable = ()) -> Reachability:
@@ -218,36 +290,68 @@ def intended(intent: Intent, governed: Iterable[str], extra_flows: Iterable = ()
 Key = tuple[tuple, tuple, str]
 
 
-class Atoms:
-    """Address intervals cut at every boundary either side mentions."""
+class Classes:
+    """Address classes: addresses that lie in exactly the same cube sides
+    behave alike, so each class is compared once. Found by one sweep over
+    interval boundaries per family, with Zobrist hashing of the active sides,
+    so cost grows with the intervals the rules mention, not with their product.
+    """
 
-    def __init__(self, cubes: Iterable[Cube], world: World):
-        cuts: dict[int, set[int]] = {4: set(), 6: set()}
-        for seg in world.seg_points.values():
-            cuts[4].update(seg.addresses.v4.boundaries())
-            cuts[6].update(seg.addresses.v6.boundaries())
-        for c in cubes:
-            for pts in (c.src, c.dst):
-                cuts[4].update(pts.addresses.v4.boundaries())
-                cuts[6].update(pts.addresses.v6.boundaries())
-        self.starts = {v: sorted(cuts[v] | {0}) for v in (4, 6)}
+    def __init__(self, cubes: list[Cube], gov: AddressSet):
+        rng = random.Random(0x5EED)
+        self.sides: dict[tuple[int, int], list[tuple]] = defaultdict(list)  # (cube, role) -> keys
+        for version in (4, 6):
+            self._sweep(version, cubes, gov, rng)
 
-    def split(self, version: int, s: IntervalSet) -> Iterator[tuple[int, int]]:
-        import bisect
+    def _sweep(self, version: int, cubes: list[Cube], gov: AddressSet, rng: random.Random) -> None:
+        events: dict[int, list[tuple[int, tuple[int, int] | None, bool]]] = defaultdict(list)
+        for lo, hi in gov.v4 if version == 4 else gov.v6:
+            events[lo].append((+1, None, False))
+            events[hi + 1].append((-1, None, False))
+        for ci, cube in enumerate(cubes):
+            for role, pts, outside in ((0, cube.src, cube.src_outside), (1, cube.dst, cube.dst_outside)):
+                ivs = pts.addresses.v4 if version == 4 else pts.addresses.v6
+                for lo, hi in ivs:
+                    events[lo].append((+1, (ci, role), outside))
+                    events[hi + 1].append((-1, (ci, role), outside))
+        if not events:
+            return
+        zob: dict[tuple[int, int], int] = {}
+        plain: set[tuple[int, int]] = set()
+        flagged: set[tuple[int, int]] = set()
+        h_plain = h_flag = 0
+        in_gov = 0
+        seen: dict[int, tuple] = {}
+        positions = sorted(events)
+        for i, pos in enumerate(positions):
+            for delta, side, outside in events[pos]:
+                if side is None:
+                    in_gov += delta
+                    continue
+                z = zob.setdefault(side, rng.getrandbits(64) or 1)
+                target = flagged if outside else plain
+                if delta > 0:
+                    target.add(side)
+                else:
+                    target.discard(side)
+                if outside:
+                    h_flag ^= z
+                else:
+                    h_plain ^= z
+            h = h_plain ^ (h_flag if in_gov == 0 else 0)
+            if not h:
+                continue
+            hi = positions[i + 1] - 1 if i + 1 < len(positions) else pos
+            if h in seen:
+                continue
+            key = (version, pos, hi)
+            seen[h] = key
+            members = plain | flagged if in_gov == 0 else set(plain)
+            for side in members:
+                self.sides[side].append(key)
 
-        starts = self.starts[version]
-        for lo, hi in s:
-            i = bisect.bisect_left(starts, lo)
-            while i < len(starts) and starts[i] <= hi:
-                nxt = starts[i + 1] - 1 if i + 1 < len(starts) else hi
-                yield (starts[i], min(nxt, hi))
-                i += 1
-
-    def keys(self, pts: Points) -> list[tuple]:
-        out: list[tuple] = [("o", n) for n in sorted(pts.opaque)]
-        out += [(4, lo, hi) for lo, hi in self.split(4, pts.addresses.v4)]
-        out += [(6, lo, hi) for lo, hi in self.split(6, pts.addresses.v6)]
-        return out
+    def keys(self, ci: int, role: int, pts: Points) -> list[tuple]:
+        return [("o", n) for n in sorted(pts.opaque)] + self.sides.get((ci, role), [])
 
 
 def _compatible(src: tuple, dst: tuple, proto: str) -> bool:
@@ -259,10 +363,10 @@ def _compatible(src: tuple, dst: tuple, proto: str) -> bool:
     return not (proto == "icmpv6" and 4 in fam)
 
 
-def canonical(cubes: Iterable[Cube], atoms: Atoms) -> dict[Key, IntervalSet]:
+def canonical(cubes: list[Cube], classes: Classes, offset: int = 0) -> dict[Key, IntervalSet]:
     out: dict[Key, IntervalSet] = {}
-    for c in cubes:
-        sk, dk = atoms.keys(c.src), atoms.keys(c.dst)
+    for ci, c in enumerate(cubes, start=offset):
+        sk, dk = classes.keys(ci, 0, c.src), classes.keys(ci, 1, c.dst)
         for proto, ports in c.ports.items():
             for s in sk:
                 for d in dk:
@@ -328,11 +432,14 @@ def compare(intent: Intent, expected: Reachability, actual: Reachability,
             world: World | None = None, limit: int = 20,
             implied: Iterable[str] = (), not_governed: Iterable[str] = ()) -> Verdict:
     world = world or World(intent)
+    if expected.governed != actual.governed:
+        raise ValueError(f"{actual.target} judges {sorted(actual.governed)}, "
+                         f"the intent was built for {sorted(expected.governed)}")
     exp_cubes = join(expected, world)
     act_cubes = join(actual, world)
-    atoms = Atoms([*exp_cubes, *act_cubes], world)
-    exp = canonical(exp_cubes, atoms)
-    act = canonical(act_cubes, atoms)
+    classes = Classes([*exp_cubes, *act_cubes], governed_points(expected, world).addresses)
+    exp = canonical(exp_cubes, classes)
+    act = canonical(act_cubes, classes, offset=len(exp_cubes))
     diffs: list[Counterexample] = []
     for key in sorted(set(exp) | set(act), key=_sort_key):
         e = exp.get(key, IntervalSet())
