@@ -205,10 +205,11 @@ _ALLOWED_KEYS: dict[type[BaseModel], list[str]] = {
     for m in (KubernetesModel, SegmentModel, NetworkModel, FlowModel, SpecModel)
 }
 
+_ONE_OR_MANY = {"from", "to", "ports", "cidr"}
 _EXPECTED = {
     "string_type": "expected text",
     "int_type": "expected a whole number",
-    "list_type": "expected a value or a list of values",
+    "list_type": "expected a list",
     "dict_type": "expected a mapping of keys to values",
     "model_type": "expected a mapping of keys to values",
     "model_attributes_type": "expected a mapping of keys to values",
@@ -278,6 +279,10 @@ def _pydantic_problems(exc: ValidationError, doc: Document) -> list[Problem]:
             problems.append(doc.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
         else:
             what = _EXPECTED.get(kind, err["msg"])
+            if kind == "list_type" and loc and (loc[-1] in _ONE_OR_MANY or loc[0] == "services"):
+                what = "expected one value or a list of values"
+            elif loc[:1] == ("networks",) and len(loc) == 2:
+                what = "expected a list of CIDRs, or a mapping with 'include' and 'exclude'"
             got = err.get("input")
             shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
             problems.append(doc.problem(loc, f"{what}, got {shown}"))

@@ -92,13 +92,15 @@ def test_flow_errors_name_the_place_and_the_fix(flows: str, expected: str) -> No
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("version: 1\nname: d\nsegments:\n  a: {cidr: 10.0.0.1/24}\n",
-     "spec.yaml:4: segments.a.cidr: invalid CIDR '10.0.0.1/24': host bits are set, did you mean 10.0.0.0/24?"),
+     "spec.yaml:4: segments.a.cidr: invalid CIDR '10.0.0.1/24': host bits are set, "
+     "did you mean 10.0.0.0/24?"),
     ("version: 1\nname: d\nsegments:\n  a: {cidr: 10.0.0.0/24}\n  b: {cidr: 10.0.0.128/25}\n",
      "segments.b.cidr: 10.0.0.128/25 overlaps 10.0.0.0/24 of segment 'a'"),
     ("version: 1\nname: d\nsegments:\n  Web_1: {}\n", "invalid segment name 'Web_1'"),
     ("version: 1\nname: d\nsegments:\n  a: {}\nnetworks:\n  a: [10.0.0.0/8]\n",
      "'a' is both a segment and a network"),
-    ("version: 1\nname: d\nsegments:\n  a: {}\nnetworks:\n  n: {include: [10.0.0.0/8], exclude: [11.0.0.0/16]}\n",
+    ("version: 1\nname: d\nsegments:\n  a: {}\nnetworks:\n"
+     "  n: {include: [10.0.0.0/8], exclude: [11.0.0.0/16]}\n",
      "networks.n.exclude[0]: exclusion 11.0.0.0/16 is outside every include of 'n'"),
 ])
 def test_spec_errors_name_the_place_and_the_fix(text: str, expected: str) -> None:
