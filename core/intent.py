@@ -97,8 +97,9 @@ class Flow:
 
     @property
     def key(self) -> str:
-        """Stable identity for logical names: the pair, never a list position."""
-        return f"{self.src.name}-to-{self.dst.name}"
+        """Stable identity of the pair, never a list position. Names hold no
+        spaces, so "a-to to b" and "a to to-b" stay apart."""
+        return f"{self.src.name} to {self.dst.name}"
 
     @property
     def where(self) -> str:
@@ -174,11 +175,12 @@ class _Builder:
 
     def check_name(self, path: tuple, name: str, what: str) -> bool:
         if not NAME_RE.match(name):
-            fixed = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "x"
+            fixed = re.sub(r"-+", "-", "".join(c if c.isalnum() else "-" for c in name.lower()))
+            fixed = fixed.strip("-") or "x"
             if not fixed[0].isalpha():
                 fixed = "x-" + fixed
-            self.err(path, f"invalid {what} name '{name}': use lowercase letters, digits and '-', "
-                     f"starting with a letter (e.g. '{fixed}')")
+            self.err(path, f"invalid {what} name '{name}': use lowercase letters, digits and single "
+                     f"'-' between them, starting with a letter (e.g. '{fixed}')")
             return False
         if len(name) > MAX_NAME:
             self.err(path, f"{what} name '{name}' is {len(name)} characters: keep it to {MAX_NAME}")

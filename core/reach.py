@@ -18,6 +18,7 @@ mention, never with segments squared times ports.
 from __future__ import annotations
 
 import bisect
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Iterable
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from core.addresses import AddressSet, address_text
 from core.intent import Endpoint, Intent
 from core.intervals import IntervalSet
-from core.ports import PORTLESS, PortSet, format_interval
+from core.ports import PORTLESS, PROTOCOLS, PortSet, format_interval
 
 EGRESS, INGRESS = "egress", "ingress"
 MAIN = "main"
@@ -162,7 +163,9 @@ def _effective(reach: Reachability, world: World, segment: str,
     """Intersect the layers governing one end; each layer is a union of rules."""
     result: list[tuple[Points, PortSet]] | None = None
     for layer in reach.layers_of(segment):
-        rules = [(world.resolve(p), ports) for p, ports in reach.rules(segment, direction, layer)]
+        raw = reach.rules(segment, direction, layer)
+        rules = [(world.resolve(p), ports) for p, ports in raw]
+        rules += _unknown_addresses(raw, world)
         if result is None:
             result = rules
             continue
@@ -174,6 +177,33 @@ def _effective(reach: Reachability, world: World, segment: str,
                     nxt.append((pts, ports))
         result = nxt
     return result or []
+
+
+def _unknown_addresses(rules: list[tuple[Peer, PortSet]], world: World) -> list[tuple[Points, PortSet]]:
+    """Opaque points (addresses unknown) pass where the rules' addresses
+    together cover a whole family, however the rules split that space: a rule
+    set is judged by what it allows, not by how it is written."""
+    addressed = [(p.addresses, ports) for p, ports in rules if p.addresses]
+    if not world.opaque or len(addressed) < 2:
+        return []  # a single rule is handled by World.resolve
+    total = AddressSet()
+    for addrs, _ in addressed:
+        total = total | addrs
+    if not total.covers_a_family():
+        return []
+    covered: dict[str, IntervalSet] = {}
+    for proto in PROTOCOLS:
+        items = [(addrs, ports.get(proto)) for addrs, ports in addressed if ports.get(proto)]
+        cuts = sorted({b for _, ivs in items for b in ivs.boundaries()})
+        for lo, nxt in itertools.pairwise(cuts):
+            union = AddressSet()
+            for addrs, ivs in items:
+                if lo in ivs:
+                    union = union | addrs
+            if union.covers_a_family():
+                covered[proto] = covered.get(proto, IntervalSet()) | IntervalSet.of(lo, nxt - 1)
+    ports = PortSet(covered)
+    return [(Points(opaque=world.opaque), ports)] if ports else []
 
 
 class _SegmentIndex:

@@ -305,4 +305,6 @@ def _model_at(loc: Path_) -> type[BaseModel] | None:
     return None
 
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+# Lowercase, digits and single hyphens, no trailing hyphen: valid as a
+# Kubernetes label value and inside cloud resource names.
+NAME_RE = re.compile(r"^[a-z](?:-?[a-z0-9])*$")

@@ -29,8 +29,8 @@ flows:
   - {from: b, to: c, ports: [any]}
   - {from: v6, to: b, ports: [icmpv6]}
 """)
-CIDRS = ["10.0.0.0/8", "10.0.1.0/24", "10.0.2.0/25", "10.0.1.128/25", "0.0.0.0/0", "fd00::/16",
-         "::/0", "10.0.4.0/24", "192.168.0.0/16"]
+CIDRS = ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "10.0.1.0/24", "10.0.2.0/25", "10.0.1.128/25",
+         "0.0.0.0/0", "fd00::/16", "::/0", "10.0.4.0/24", "192.168.0.0/16"]
 PORTS = ["tcp/80", "tcp/80-90", "tcp/85-100", "udp/53", "icmp", "icmpv6", "any", "tcp/0-65535"]
 
 peers = st.one_of(
@@ -73,8 +73,16 @@ def owner(point: tuple, world: World) -> str | None:
 def allows(reach: Reachability, world: World, seg: str, direction: str, peer_point: tuple,
            proto: str, port: int) -> bool:
     for layer in reach.layers_of(seg):
-        if not any(member(peer_point, world.resolve(p)) and port in ports.get(proto)
-                   for p, ports in reach.rules(seg, direction, layer)):
+        rules = [(p, ports) for p, ports in reach.rules(seg, direction, layer)
+                 if port in ports.get(proto)]
+        if any(member(peer_point, world.resolve(p)) for p, _ in rules):
+            continue
+        # A point of unknown address passes where the matching rules together
+        # cover a whole address family.
+        union = AddressSet()
+        for p, _ in rules:
+            union = union | p.addresses
+        if not (peer_point[0] == "o" and union.covers_a_family()):
             return False
     return True
 

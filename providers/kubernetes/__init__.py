@@ -1,0 +1,1 @@
+"""Kubernetes NetworkPolicy provider (see docs/providers/kubernetes.md)."""

@@ -1,3 +1,5 @@
 import pulumi
+
 from core import Segmentation
+
 pulumi.export("segments", Segmentation().segments)

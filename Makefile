@@ -1,0 +1,41 @@
+# Everything a fresh machine needs: `make demo` and `make test` create the virtualenv
+# on first use and reinstall only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.cloudfence-installed
+SPEC   := stacks/ai-inference/segments.yaml
+CF     := $(VENV)/bin/cloudfence
+
+.PHONY: venv demo test lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(CF) validate $(SPEC)
+	@echo
+	$(CF) providers
+	@echo
+	$(CF) verify $(SPEC) --provider all
+	@echo
+	$(CF) plan $(SPEC) --provider kubernetes --via-pulumi --format table
+
+test: $(STAMP)
+	$(PY) -m pytest
+	$(VENV)/bin/ruff check .
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/verify_scaling.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build out *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,131 @@
+"""Pack permissions into AWS-shaped rules: one CIDR, one protocol, one port range.
+
+Security group rules and network ACL entries both name a single CIDR and a
+single contiguous port range, and every rule counts against a quota. The
+packer takes (CIDR, ports) permissions of one direction and returns an exact
+cover with few rules: per protocol and port range, the CIDRs that allow it
+are collapsed (two /25 become one /24, a CIDR inside another disappears),
+then every rule that the others already cover is dropped (a 10.0.0.0/8 rule
+next to 0.0.0.0/0 on the same ports), smallest first, so no rule left is
+redundant. The union is always exactly the input.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.addresses import IPNetwork
+from core.intervals import IntervalSet
+from core.ports import MAX_PORT, PortSet
+
+ANY = "any"  # every protocol and port: AWS protocol "-1"
+RULE_PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")  # "other" exists only inside ANY
+
+
+@dataclass(frozen=True)
+class Box:
+    """One rule's worth of permission. `net` is None for a rule naming a group."""
+
+    proto: str
+    lo: int
+    hi: int
+    net: IPNetwork | None = None
+
+    @property
+    def full(self) -> bool:
+        """Whether the rule carries no port restriction."""
+        return self.proto == ANY or (self.lo, self.hi) == (0, MAX_PORT)
+
+    def covers(self, other: Box) -> bool:
+        if self.net is None or other.net is None or self.net.version != other.net.version:
+            return False
+        if not other.net.subnet_of(self.net):  # type: ignore[arg-type]
+            return False
+        if self.proto == ANY:
+            return True
+        return self.proto == other.proto and self.lo <= other.lo and other.hi <= self.hi
+
+    def ports(self) -> PortSet:
+        if self.proto == ANY:
+            return PortSet.any()
+        return PortSet({self.proto: IntervalSet.of(self.lo, self.hi)})
+
+    def sort_key(self) -> tuple:
+        net = (0, 0, 0) if self.net is None else (
+            self.net.version, int(self.net.network_address), self.net.prefixlen)
+        return (net, _PROTO_ORDER[self.proto], self.lo, self.hi)
+
+
+_PROTO_ORDER = {p: i for i, p in enumerate((ANY, *RULE_PROTOCOLS))}
+
+
+def spans(ports: PortSet) -> list[tuple[str, int, int]]:
+    """The (protocol, lo, hi) rules for one peer: a single ANY rule for `any`."""
+    if ports.is_any():
+        return [(ANY, 0, MAX_PORT)]
+    return [(p, lo, hi) for p, ivs in ports.items() if p in RULE_PROTOCOLS for lo, hi in ivs]
+
+
+def compatible(net: IPNetwork, proto: str) -> bool:
+    """ICMP exists only over IPv4, ICMPv6 only over IPv6: other pairs never match a packet."""
+    return not ((proto == "icmp" and net.version == 6) or (proto == "icmpv6" and net.version == 4))
+
+
+def pack(entries: Iterable[tuple[IPNetwork, PortSet]]) -> list[Box]:
+    by_net: dict[IPNetwork, PortSet] = {}
+    for net, ports in entries:
+        by_net[net] = by_net[net] | ports if net in by_net else ports
+    found: set[Box] = set()
+    for net in _collapse(n for n, ps in by_net.items() if ps.is_any()):
+        found.add(Box(ANY, 0, MAX_PORT, net))
+    for proto in RULE_PROTOCOLS:
+        candidates = {iv for ps in by_net.values() for iv in ps.get(proto)}
+        for lo, hi in candidates:
+            want = IntervalSet.of(lo, hi)
+            nets = [n for n, ps in by_net.items()
+                    if compatible(n, proto) and want.issubset(ps.get(proto))]
+            for net in _collapse(nets):
+                found.add(Box(proto, lo, hi, net))
+    boxes = sorted(found, key=Box.sort_key)
+    boxes = [b for b in boxes if not any(o is not b and o.covers(b) for o in boxes)]
+    kept = set(boxes)
+    for b in sorted(boxes, key=_smallest_first):
+        if _covered(b, [o for o in kept if o is not b]):
+            kept.discard(b)
+    return [b for b in boxes if b in kept]
+
+
+def _smallest_first(b: Box) -> tuple:
+    assert b.net is not None
+    return (-b.net.prefixlen, b.proto == ANY, b.hi - b.lo, b.sort_key())
+
+
+def _covered(b: Box, others: list[Box]) -> bool:
+    """Whether the union of `others` holds every (address, port) of `b`."""
+    assert b.net is not None
+    lo, hi = int(b.net.network_address), int(b.net.broadcast_address)
+    rel = [o for o in others if o.net is not None and o.net.version == b.net.version
+           and o.net.overlaps(b.net) and (o.proto == ANY or (o.proto == b.proto and b.proto != ANY))]
+    if not rel:
+        return False
+    cuts = {lo}
+    for o in rel:
+        olo, ohi = int(o.net.network_address), int(o.net.broadcast_address)  # type: ignore[union-attr]
+        cuts.update(c for c in (olo, ohi + 1) if lo < c <= hi)
+    need = IntervalSet.of(b.lo, b.hi)
+    for start in cuts:
+        have = IntervalSet()
+        for o in rel:
+            if int(o.net.network_address) <= start <= int(o.net.broadcast_address):  # type: ignore[union-attr]
+                have = have | IntervalSet.of(o.lo, o.hi)
+        if not need.issubset(have):
+            return False
+    return True
+
+
+def _collapse(nets: Iterable[IPNetwork]) -> list[IPNetwork]:
+    nets = list(nets)
+    return [*ipaddress.collapse_addresses([n for n in nets if n.version == 4]),
+            *ipaddress.collapse_addresses([n for n in nets if n.version == 6])]

@@ -1,0 +1,208 @@
+"""Intent -> AWS plan records: a security group per segment and standalone
+rules (never inline), plus in network mode the VPC, a subnet per segment
+IPv4 cidr and, with `nacls`, a network ACL per segment with its entries.
+
+Pure data; the emitter turns records into pulumi_aws resources.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.intent import Intent
+from core.plan import Plan, Resource, ordered, ref
+from providers.aws.boxes import Box
+from providers.aws.nacl import Entry, acl_entries, rule_numbers
+from providers.aws.names import (
+    SG_DESCRIPTION,
+    cidr_label,
+    description,
+    ports_label,
+    tags,
+    unique,
+)
+from providers.aws.network import subnets, vpc_cidr
+from providers.aws.rules import INGRESS, Rule, security_group_rules
+from providers.aws.settings import AwsSettings
+from providers.aws.wire import (
+    ACL_PROTOCOL,
+    EGRESS_RULE,
+    INGRESS_RULE,
+    NETWORK_ACL,
+    NETWORK_ACL_RULE,
+    SECURITY_GROUP,
+    SG_PROTOCOL,
+    SUBNET,
+    VPC,
+)
+
+
+def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -> Plan:
+    spec = intent.name
+    resources: list[Resource] = []
+    exports: dict[str, dict[str, Any]] = {}
+
+    # Anchors first: group names are never hashed (renaming one replaces the group).
+    sg_name = {seg: f"{spec}-{seg}" for seg in intent.segments}
+    reserved = set(sg_name.values())
+    seg_subnets = subnets(intent) if settings.network_mode else {}
+    if settings.network_mode:
+        reserved.add(spec)  # the VPC; "<spec>" never equals "<spec>-<segment>"
+        cidr = vpc_cidr(intent, settings)
+        resources.append(Resource(VPC, spec, {
+            "cidrBlock": str(cidr),
+            "enableDnsHostnames": True,
+            "enableDnsSupport": True,
+            "tags": tags(spec, name=spec),
+        }))
+    vpc_id = settings.vpc_id or ref(spec)
+
+    subnet_name = unique([(f"subnet|{seg}|{c}", f"{spec}-{seg}-{cidr_label(c)}")
+                          for seg, cidrs in seg_subnets.items() for c in cidrs], reserved)
+    reserved |= set(subnet_name.values())
+    acl_name: dict[str, str] = {}
+    if settings.nacls:
+        named = unique([(f"acl|{seg}", f"{spec}-{seg}-acl") for seg in seg_subnets], reserved)
+        acl_name = {seg: named[f"acl|{seg}"] for seg in seg_subnets}
+        reserved |= set(acl_name.values())
+
+    for seg in intent.segments:
+        resources.append(Resource(SECURITY_GROUP, sg_name[seg], {
+            "description": SG_DESCRIPTION,
+            "vpcId": vpc_id,
+            "tags": tags(spec, seg, name=f"{spec}-{seg}"),
+        }))
+        exports[seg] = {"securityGroupId": ref(sg_name[seg])}
+        refs = []
+        for c in seg_subnets.get(seg, []):
+            name = subnet_name[f"subnet|{seg}|{c}"]
+            refs.append(ref(name))
+            resources.append(Resource(SUBNET, name, {
+                "vpcId": vpc_id,
+                "cidrBlock": str(c),
+                "tags": tags(spec, seg, name=f"{spec}-{seg}"),
+            }))
+        if refs:
+            exports[seg]["subnetId"] = refs[0]
+            exports[seg]["subnetIds"] = refs
+        if seg in acl_name:
+            resources.append(Resource(NETWORK_ACL, acl_name[seg], {
+                "vpcId": vpc_id,
+                "subnetIds": refs,
+                "tags": tags(spec, seg, name=f"{spec}-{seg}"),
+            }))
+
+    rules = security_group_rules(intent)
+    entries = acl_entries(intent, seg_subnets) if settings.nacls else []
+    rule_keys = {id(r): _rule_key(r) for r in rules}
+    entry_keys = {id(e): _entry_key(e) for e in entries}
+    owners = _cidr_owners(intent)
+    names = unique([(rule_keys[id(r)], _rule_base(spec, r)) for r in rules]
+                   + [(entry_keys[id(e)], _entry_base(spec, e, owners)) for e in entries], reserved)
+
+    flows = {f.key: f for f in intent.flows}
+    for r in rules:
+        resources.append(_rule_record(intent, r, names[rule_keys[id(r)]], sg_name, flows))
+
+    by_acl: dict[tuple[str, bool], list[Entry]] = {}
+    for e in entries:
+        by_acl.setdefault((e.segment, e.egress), []).append(e)
+    for (seg, _egress), group in sorted(by_acl.items()):
+        numbers = rule_numbers([names[entry_keys[id(e)]] for e in group])
+        for e in group:
+            name = names[entry_keys[id(e)]]
+            resources.append(_entry_record(e, name, numbers[name], acl_name[seg]))
+
+    if settings.region:
+        resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
+                     for r in resources]
+    return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports)
+
+
+# ------------------------------------------------------------ security groups
+
+
+def _peer_label(box: Box, peer: str | None) -> str:
+    return peer if peer is not None else cidr_label(box.net)  # type: ignore[arg-type]
+
+
+def _rule_key(r: Rule) -> str:
+    b = r.box
+    return f"sg|{r.segment}|{r.direction}|{r.peer or b.net}|{b.proto}|{b.lo}|{b.hi}"
+
+
+def _rule_base(spec: str, r: Rule) -> str:
+    inbound = r.direction == INGRESS
+    return (f"{spec}-{r.segment}-{'in' if inbound else 'out'}-"
+            f"{ports_label(r.box.proto, r.box.lo, r.box.hi, r.box.full)}-"
+            f"{'from' if inbound else 'to'}-{_peer_label(r.box, r.peer)}")
+
+
+def _ports(box: Box, icmp: tuple[str, str]) -> dict[str, int]:
+    if box.proto in ("tcp", "udp"):
+        return {"fromPort": box.lo, "toPort": box.hi}
+    if box.proto in ("icmp", "icmpv6"):
+        return {icmp[0]: -1, icmp[1]: -1}  # every type, every code
+    return {}  # "-1" and numbered protocols: AWS allows every port
+
+
+def _rule_record(intent: Intent, r: Rule, name: str, sg_name: dict[str, str],
+                 flows: dict) -> Resource:
+    inputs: dict[str, Any] = {
+        "securityGroupId": ref(sg_name[r.segment]),
+        "ipProtocol": SG_PROTOCOL[r.box.proto],
+        **_ports(r.box, ("fromPort", "toPort")),
+    }
+    if r.peer is not None:
+        inputs["referencedSecurityGroupId"] = ref(sg_name[r.peer])
+    else:
+        assert r.box.net is not None
+        inputs["cidrIpv4" if r.box.net.version == 4 else "cidrIpv6"] = str(r.box.net)
+    inputs["description"] = description(f"{intent.name}: " + "; ".join(
+        _flow_text(flows[k]) for k in r.flows))
+    inputs["tags"] = tags(intent.name, r.segment, flows=r.flows)
+    return Resource(INGRESS_RULE if r.direction == INGRESS else EGRESS_RULE, name, inputs)
+
+
+def _flow_text(flow) -> str:
+    text = f"{flow.src} to {flow.dst}"
+    return f"{text} ({', '.join(flow.descriptions)})" if flow.descriptions else text
+
+
+# ------------------------------------------------------------ network ACLs
+
+
+def _entry_key(e: Entry) -> str:
+    b = e.box
+    return f"acl|{e.segment}|{'out' if e.egress else 'in'}|{b.net}|{b.proto}|{b.lo}|{b.hi}"
+
+
+def _cidr_owners(intent: Intent) -> dict:
+    """Segment cidrs -> a readable peer label: the segment (its cidr too if it has several)."""
+    out = {}
+    for name, seg in intent.segments.items():
+        for c in seg.cidrs:
+            out[c] = name if len(seg.cidrs) == 1 else f"{name}-{cidr_label(c)}"
+    return out
+
+
+def _entry_base(spec: str, e: Entry, owners: dict) -> str:
+    """Entries name CIDRs; one that is exactly a segment's reads as that segment."""
+    peer = owners.get(e.box.net) or cidr_label(e.box.net)  # type: ignore[arg-type]
+    return (f"{spec}-{e.segment}-acl-{'out' if e.egress else 'in'}-"
+            f"{ports_label(e.box.proto, e.box.lo, e.box.hi, e.box.full)}-"
+            f"{'to' if e.egress else 'from'}-{peer}")
+
+
+def _entry_record(e: Entry, name: str, number: int, acl: str) -> Resource:
+    assert e.box.net is not None
+    inputs: dict[str, Any] = {
+        "networkAclId": ref(acl),
+        "ruleNumber": number,
+        "egress": e.egress,
+        "protocol": ACL_PROTOCOL[e.box.proto],
+        "ruleAction": "allow",
+        "cidrBlock" if e.box.net.version == 4 else "ipv6CidrBlock": str(e.box.net),
+        **_ports(e.box, ("icmpType", "icmpCode")),
+    }
+    return Resource(NETWORK_ACL_RULE, name, inputs)

@@ -1,0 +1,235 @@
+"""Read an AWS plan back with the documented semantics (cloud-semantics.md 1.1, 1.8).
+
+Security groups: allow-only, stateful, the union of every rule of the group;
+a connection needs egress at the source's group and ingress at the
+destination's. `-1` is every protocol and port; a protocol number other than
+tcp/udp/icmp/icmpv6 allows every port. A rule referencing a group matches the
+members of the segment that group belongs to (found from the group's tags).
+
+Network ACLs, when a segment's subnet has one: a second layer, stateless,
+entries by ascending rule number, first match wins, then deny. A connection
+leaves a subnet only if outbound allows it AND inbound allows the replies on
+every ephemeral port (and mirrored on entry). Traffic inside one subnet does
+not cross its NACL.
+
+Where a record says more than the model can hold (one ICMP type, one protocol
+number among "other", a prefix list, a group of no segment), the reading
+leans to allowing more, so that `verify` reports an opening rather than
+hiding one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from typing import Any
+
+from core.addresses import V4_MAX, V6_MAX, AddressSet
+from core.intent import Intent
+from core.intervals import IntervalSet
+from core.plan import REF, Plan, Resource
+from core.ports import FULL, PortSet
+from core.reach import EGRESS, INGRESS, Peer, Reachability
+from providers.aws.boxes import ANY
+from providers.aws.nacl import EPHEMERAL
+from providers.aws.names import TAG_SEGMENT
+from providers.aws.wire import (
+    EGRESS_RULE,
+    INGRESS_RULE,
+    NETWORK_ACL,
+    NETWORK_ACL_RULE,
+    PROTOCOL_NAMES,
+    SECURITY_GROUP,
+    SUBNET,
+)
+
+NACL_LAYER = "nacl"
+
+
+def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "aws") -> Reachability:
+    reach = Reachability(target, governed)
+    group_segment = {r.name: _segment_tag(r) for r in plan.by_type(SECURITY_GROUP)}
+    for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
+        for rule in plan.by_type(rtype):
+            seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
+            if seg is None or seg not in governed:
+                continue  # a group no segment's workloads carry
+            ports = sg_ports(rule.inputs)
+            peer = sg_peer(rule.inputs, group_segment)
+            if peer is not None:
+                reach.allow(seg, direction, peer, ports)
+    _network_acls(plan, reach)
+    return reach
+
+
+# ------------------------------------------------------------ security groups
+
+
+def _segment_tag(r: Resource) -> str | None:
+    tags = r.inputs.get("tags") or {}
+    return tags.get(TAG_SEGMENT) if isinstance(tags, dict) else None
+
+
+def _ref_name(value: Any) -> str | None:
+    m = REF.match(value) if isinstance(value, str) else None
+    return m.group("name") if m else None
+
+
+def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None]) -> Peer | None:
+    if inputs.get("referencedSecurityGroupId") is not None:
+        name = _ref_name(inputs["referencedSecurityGroupId"])
+        seg = group_segment.get(name or "")
+        # A group outside the plan (a literal sg-... id) may hold anyone.
+        return Peer.segment(seg) if seg else Peer.all()
+    cidrs = [inputs[k] for k in ("cidrIpv4", "cidrIpv6") if inputs.get(k)]
+    if cidrs:
+        return Peer(addresses=AddressSet.from_cidrs(
+            [ipaddress.ip_network(c, strict=False) for c in cidrs]))
+    if inputs.get("prefixListId"):
+        return Peer.all()  # addresses unknown offline
+    return None  # AWS rejects a rule with no peer
+
+
+def sg_ports(inputs: dict[str, Any]) -> PortSet:
+    proto = str(inputs.get("ipProtocol", "")).lower()
+    name = PROTOCOL_NAMES.get(proto)
+    if name == ANY:
+        return PortSet.any()
+    if name in ("tcp", "udp"):
+        lo, hi = inputs.get("fromPort"), inputs.get("toPort")
+        if not isinstance(lo, int) or not isinstance(hi, int) or not 0 <= lo <= hi <= 65535:
+            return PortSet()  # AWS rejects it: nothing gets through
+        return PortSet({name: IntervalSet.of(lo, hi)})
+    if name is None:
+        return PortSet({"other": FULL}) if proto.isdigit() else PortSet()
+    return PortSet({name: FULL})  # icmp/icmpv6 (any type read as all), sctp: every port
+
+
+# ------------------------------------------------------------ network ACLs
+
+
+def acl_ports(inputs: dict[str, Any], allow: bool) -> PortSet:
+    """What one entry matches. Partial matches the model cannot hold widen an
+    allow and narrow a deny (to nothing), so the reading never hides an opening."""
+    proto = str(inputs.get("protocol", "")).lower()
+    name = PROTOCOL_NAMES.get(proto)
+    if name == ANY:
+        return PortSet.any()
+    if name in ("tcp", "udp"):
+        lo, hi = inputs.get("fromPort"), inputs.get("toPort")
+        if not isinstance(lo, int) or not isinstance(hi, int) or not 0 <= lo <= hi <= 65535:
+            return PortSet()
+        return PortSet({name: IntervalSet.of(lo, hi)})
+    if name in ("icmp", "icmpv6"):
+        every = inputs.get("icmpType", -1) == -1 and inputs.get("icmpCode", -1) == -1
+        return PortSet({name: FULL}) if every or allow else PortSet()
+    if name == "sctp":
+        return PortSet({"sctp": FULL})
+    return PortSet({"other": FULL}) if allow and proto.isdigit() else PortSet()
+
+
+def _entry_cidr(inputs: dict[str, Any]) -> tuple[int, int, int] | None:
+    text = inputs.get("cidrBlock") or inputs.get("ipv6CidrBlock")
+    if not text:
+        return None
+    net = ipaddress.ip_network(text, strict=False)
+    return net.version, int(net.network_address), int(net.broadcast_address)
+
+
+Table = dict[tuple[int, int, int], PortSet]  # (family, lo, hi) address atom -> allowed
+
+
+def first_match(entries: list[Resource]) -> tuple[Table, Table]:
+    """Allowed ports per address atom, outbound and inbound, for one NACL."""
+    parsed = []
+    for e in entries:
+        cidr = _entry_cidr(e.inputs)
+        if cidr is None or not isinstance(e.inputs.get("ruleNumber"), int):
+            continue
+        allow = e.inputs.get("ruleAction") == "allow"
+        parsed.append((e.inputs["ruleNumber"], bool(e.inputs.get("egress", False)), allow, cidr,
+                       acl_ports(e.inputs, allow)))
+    parsed.sort(key=lambda p: (p[0], p[1]))
+    cuts: dict[int, set[int]] = {4: {0}, 6: {0}}
+    for _, _, _, (fam, lo, hi), _ in parsed:
+        cuts[fam].update((lo, hi + 1))
+    tables: tuple[Table, Table] = ({}, {})
+    for fam, top in ((4, V4_MAX), (6, V6_MAX)):
+        starts = sorted(c for c in cuts[fam] if c <= top)
+        for i, lo in enumerate(starts):
+            hi = starts[i + 1] - 1 if i + 1 < len(starts) else top
+            for egress, table in ((True, tables[0]), (False, tables[1])):
+                remaining, allowed = PortSet.any(), PortSet()
+                for _, eg, allow, (f, clo, chi), ports in parsed:
+                    if eg != egress or f != fam or not clo <= lo <= chi:
+                        continue
+                    hit = remaining & ports
+                    if allow:
+                        allowed = allowed | hit
+                    remaining = remaining - hit
+                table[(fam, lo, hi)] = allowed
+    return tables
+
+
+def _replies(ports: PortSet) -> PortSet:
+    """Protocols of `ports` whose replies pass: every ephemeral port for tcp/udp,
+    the protocol itself otherwise (NACLs ignore other protocols' ports)."""
+    return PortSet((p, FULL) for p, ivs in ports.items()
+                   if (EPHEMERAL.issubset(ivs) if p in ("tcp", "udp") else ivs == FULL))
+
+
+def acl_layer(entries: list[Resource]) -> dict[str, list[tuple[AddressSet, PortSet]]]:
+    """What a NACL lets through per direction, replies included, as (addresses, ports)."""
+    out_t, in_t = first_match(entries)
+    result: dict[str, list[tuple[AddressSet, PortSet]]] = {}
+    for direction, fwd, back in ((EGRESS, out_t, in_t), (INGRESS, in_t, out_t)):
+        grouped: dict[PortSet, list[tuple[int, int, int]]] = defaultdict(list)
+        for atom, ports in fwd.items():
+            ok = PortSet((p, ivs) for p, ivs in ports.items() if _replies(back[atom]).get(p))
+            if ok:
+                grouped[ok].append(atom)
+        result[direction] = [(_atoms_to_set(atoms), ports) for ports, atoms in grouped.items()]
+    return result
+
+
+def _atoms_to_set(atoms: list[tuple[int, int, int]]) -> AddressSet:
+    return AddressSet(IntervalSet((lo, hi) for f, lo, hi in atoms if f == 4),
+                      IntervalSet((lo, hi) for f, lo, hi in atoms if f == 6))
+
+
+def _network_acls(plan: Plan, reach: Reachability) -> None:
+    subnet_of: dict[str, tuple[str | None, str | None]] = {
+        r.name: (_segment_tag(r), r.inputs.get("cidrBlock")) for r in plan.by_type(SUBNET)}
+    entries: dict[str, list[Resource]] = defaultdict(list)
+    for e in plan.by_type(NETWORK_ACL_RULE):
+        acl = _ref_name(e.inputs.get("networkAclId"))
+        if acl:
+            entries[acl].append(e)
+    acl_of_subnet: dict[str, str] = {}
+    for acl in plan.by_type(NETWORK_ACL):
+        for value in acl.inputs.get("subnetIds") or []:
+            name = _ref_name(value)
+            if name in subnet_of:
+                acl_of_subnet[name] = acl.name  # a subnet has one NACL; the last one wins
+    segs_subnets: dict[str, list[str]] = defaultdict(list)
+    for name, (seg, _) in subnet_of.items():
+        if seg in reach.governed:
+            segs_subnets[seg].append(name)  # type: ignore[index]
+    with_acl = {seg for seg, names in segs_subnets.items() if any(n in acl_of_subnet for n in names)}
+    reach.add_layer(NACL_LAYER, with_acl)
+    layers = {acl: acl_layer(entries[acl]) for acl in set(acl_of_subnet.values())}
+    for seg in sorted(with_acl):
+        for subnet in sorted(segs_subnets[seg]):
+            acl = acl_of_subnet.get(subnet)
+            if acl is None:  # the VPC's default NACL allows everything
+                for direction in (EGRESS, INGRESS):
+                    reach.allow(seg, direction, Peer.all(), PortSet.any(), layer=NACL_LAYER)
+                continue
+            for direction, allowed in layers[acl].items():
+                for addrs, ports in allowed:
+                    reach.allow(seg, direction, Peer(addresses=addrs), ports, layer=NACL_LAYER)
+            cidr = subnet_of[subnet][1]
+            if cidr:  # inside the subnet the NACL is not consulted
+                own = Peer.cidrs([ipaddress.ip_network(cidr, strict=False)])
+                for direction in (EGRESS, INGRESS):
+                    reach.allow(seg, direction, own, PortSet.any(), layer=NACL_LAYER)

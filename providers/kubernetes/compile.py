@@ -1,0 +1,146 @@
+"""Intent -> NetworkPolicy records: one policy per pod segment, selecting its
+pods for Ingress and Egress, so that only the spec's flows (and cluster DNS)
+get through.
+
+Rules are grouped by port set: flows with the same ports on one side become
+one rule whose peers are OR'ed, which is the smallest faithful form. Every
+list is sorted, so the same intent and settings give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from core.intent import Endpoint, Flow, Intent
+from core.plan import Plan, Resource, ordered
+from core.ports import PortSet
+from providers.kubernetes.wire import (
+    API_VERSION,
+    CLUSTER_DNS,
+    DNS_PORTS,
+    KIND,
+    MANAGED_BY,
+    POLICY_TYPE,
+    POLICY_TYPES,
+    SEGMENT_LABEL,
+    SPEC_LABEL,
+    Options,
+    dns_peer,
+    label_selector,
+    pod_peer,
+    port_entries,
+)
+
+DNS_ENDPOINT = Endpoint("platform", CLUSTER_DNS)
+
+
+def policy_name(intent: Intent, segment: str) -> str:
+    return f"{intent.name}-{segment}"
+
+
+def default_deny_name(intent: Intent, namespace: str) -> str:
+    return f"{intent.name}-default-deny-{namespace}"
+
+
+def compile_plan(intent: Intent, governed: frozenset[str], options: Options, provider: str) -> Plan:
+    implied = tuple(Flow(Endpoint("segment", s), DNS_ENDPOINT, DNS_PORTS)
+                    for s in sorted(governed)) if options.dns else ()
+    ingress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
+    egress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
+    for f in (*intent.flows, *implied):
+        if f.dst.is_segment:
+            ingress[f.dst.name].append((f.src, f.ports))
+        if f.src.is_segment:
+            egress[f.src.name].append((f.dst, f.ports))
+    resources = [_segment_policy(intent, s, ingress[s], egress[s]) for s in sorted(governed)]
+    if options.default_deny_namespaces:
+        namespaces = sorted({intent.segment(s).kubernetes.namespace for s in governed})
+        resources += [_default_deny(intent, ns) for ns in namespaces]
+    exports = {s: {"namespace": intent.segment(s).kubernetes.namespace,
+                   "podLabels": intent.segment(s).kubernetes.match_labels,
+                   "networkPolicy": policy_name(intent, s)} for s in sorted(governed)}
+    return Plan(spec=intent.name, provider=provider, resources=ordered(resources),
+                implied=implied, exports=exports)
+
+
+def _metadata(intent: Intent, name: str, namespace: str, segment: str | None) -> dict[str, Any]:
+    labels = {**MANAGED_BY, SPEC_LABEL: intent.name}
+    if segment is not None:
+        labels[SEGMENT_LABEL] = segment
+    return {"name": name, "namespace": namespace, "labels": labels}
+
+
+def _segment_policy(intent: Intent, segment: str, ingress: list[tuple[Endpoint, PortSet]],
+                    egress: list[tuple[Endpoint, PortSet]]) -> Resource:
+    """The policy of one pod segment; `ingress`/`egress` are (other end, ports) pairs."""
+    k8s = intent.segment(segment).kubernetes
+    name = policy_name(intent, segment)
+    inputs = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": _metadata(intent, name, k8s.namespace, segment),
+        "spec": {
+            "podSelector": label_selector(k8s.match_labels),
+            "policyTypes": list(POLICY_TYPES),
+            "ingress": _rules(intent, k8s.namespace, ingress, "from"),
+            "egress": _rules(intent, k8s.namespace, egress, "to"),
+        },
+    }
+    return Resource(POLICY_TYPE, name, inputs)
+
+
+def _default_deny(intent: Intent, namespace: str) -> Resource:
+    name = default_deny_name(intent, namespace)
+    inputs = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": _metadata(intent, name, namespace, None),
+        "spec": {"podSelector": {}, "policyTypes": list(POLICY_TYPES)},
+    }
+    return Resource(POLICY_TYPE, name, inputs)
+
+
+def _rules(intent: Intent, namespace: str, sides: list[tuple[Endpoint, PortSet]],
+           peer_key: str) -> list[dict[str, Any]]:
+    """One rule per distinct port set, its peers OR'ed; sorted for stable bytes.
+    (An endpoint named twice, e.g. DNS both implied and written, is merged first.)"""
+    per_endpoint: dict[Endpoint, PortSet] = {}
+    for ep, ports in sides:
+        per_endpoint[ep] = per_endpoint[ep] | ports if ep in per_endpoint else ports
+    by_ports: dict[PortSet, list[Endpoint]] = defaultdict(list)
+    for ep, ports in per_endpoint.items():
+        by_ports[ports].append(ep)
+    rules = []
+    for ports, endpoints in by_ports.items():
+        peers = {_key(p): p for ep in endpoints for p in peers_of(intent, ep, namespace)}
+        rule: dict[str, Any] = {peer_key: [peers[k] for k in sorted(peers)]}
+        entries = port_entries(ports)
+        if entries is not None:
+            rule["ports"] = entries
+        rules.append(rule)
+    return sorted(rules, key=_key)
+
+
+def peers_of(intent: Intent, ep: Endpoint, namespace: str) -> list[dict[str, Any]]:
+    """How a policy in `namespace` names an endpoint: pods by selectors,
+    anything outside the cluster by ipBlock (with the exclusions as `except`)."""
+    if ep.kind == "platform":
+        return [dns_peer()]  # the only platform endpoint this provider knows
+    if ep.kind == "segment":
+        seg = intent.segment(ep.name)
+        if seg.kubernetes is not None:
+            return [pod_peer(seg.kubernetes, namespace)]
+        return [{"ipBlock": {"cidr": str(c)}} for c in seg.cidrs]
+    out = []
+    for block in intent.network(ep.name).blocks:
+        ip_block: dict[str, Any] = {"cidr": str(block.cidr)}
+        if block.excepts:
+            ip_block["except"] = [str(c) for c in block.excepts]
+        out.append({"ipBlock": ip_block})
+    return out
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,75 @@
+"""The Kubernetes provider: one NetworkPolicy per pod segment.
+
+Thin on purpose: checks live in checks.py, the mapping in compile.py, the
+API semantics in evaluate.py. No Pulumi import here except in `sdk_class`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core.errors import Problem
+from core.intent import Intent
+from core.plan import Plan, Resource
+from core.provider import BaseProvider, Capabilities
+from core.reach import Reachability
+from providers.kubernetes.checks import SETTINGS, check_intent, read_options
+from providers.kubernetes.compile import compile_plan
+from providers.kubernetes.evaluate import evaluate_plan
+from providers.kubernetes.manifests import manifests
+from providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE
+
+
+class KubernetesProvider(BaseProvider):
+    name = "kubernetes"
+    description = "Kubernetes NetworkPolicies (networking.k8s.io/v1): pod segments by namespace and labels"
+    capabilities = Capabilities(
+        protocols=frozenset({"tcp", "udp", "sctp"}),
+        icmp_types=False,
+        ipv6=True,
+        segments_need_addresses=False,
+        governs="segments with a kubernetes mapping",
+        platform_endpoints=frozenset({CLUSTER_DNS}),
+        settings=SETTINGS,
+    )
+
+    def governs(self, intent: Intent) -> frozenset[str]:
+        return frozenset(n for n, s in intent.segments.items() if s.kubernetes is not None)
+
+    def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
+        problems = super().check(intent, settings)
+        options, setting_problems = read_options(settings)
+        return problems + setting_problems + check_intent(intent, self.governs(intent), options)
+
+    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
+        self.require(intent, settings)
+        options, _ = read_options(settings)
+        return compile_plan(intent, self.governs(intent), options, self.name)
+
+    def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
+        return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def manifests(self, plan: Plan) -> dict[str, str]:
+        """YAML per NetworkPolicy for `cloudfence export` (kubectl apply -f DIR)."""
+        return manifests(plan)
+
+    def summarize(self, resource: Resource) -> str | None:
+        """One line for the `plan` table: which pods, which directions, how many rules."""
+        if resource.type != POLICY_TYPE:
+            return None
+        spec = resource.inputs.get("spec", {})
+        ns = resource.inputs.get("metadata", {}).get("namespace", "default")
+        labels = (spec.get("podSelector") or {}).get("matchLabels") or {}
+        pods = ",".join(f"{k}={v}" for k, v in labels.items()) or "every pod"
+        types = "+".join(t.lower() for t in spec.get("policyTypes", []))
+        counts = ", ".join(f"{len(spec[k])} {k} rule{'' if len(spec[k]) == 1 else 's'}"
+                           for k in ("ingress", "egress") if k in spec)
+        return f"{ns}: {pods}; isolates {types}; " + (counts or "denies all")
+
+    def sdk_class(self, type_token: str) -> Callable[..., Any]:
+        if type_token != POLICY_TYPE:
+            raise KeyError(f"the kubernetes provider emits only {POLICY_TYPE}, not {type_token}")
+        from pulumi_kubernetes.networking.v1 import NetworkPolicy
+
+        return NetworkPolicy

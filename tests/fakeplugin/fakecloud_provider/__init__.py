@@ -1,0 +1,1 @@
+"""fakecloud: a tiny third-party cloudfence provider, the worked example of docs/providers.md."""

@@ -1,0 +1,37 @@
+"""A deliberately broken provider: it compiles one rule the spec never asked for.
+
+`cloudfence verify --provider fakecloud-leaky` must catch it: the extra rule
+lets the internet reach the first segment on tcp/22.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fakecloud_provider.provider import ALLOW, FakeCloudProvider
+
+from core.hookspecs import hookimpl
+from core.intent import Intent
+from core.plan import Plan, Resource, ordered, ref
+
+
+class LeakyProvider(FakeCloudProvider):
+    name = "fakecloud-leaky"
+    description = "fakecloud with a compile bug: opens tcp/22 from anywhere (cloudfence test plugin)"
+
+    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
+        plan = super().compile(intent, settings)
+        first = sorted(intent.segments)[0]
+        leak = Resource(ALLOW, f"{intent.name}-debug-ssh", {
+            "listId": ref(f"{intent.name}-{first}"),
+            "direction": "ingress",
+            "peer": {"cidrs": ["0.0.0.0/0"]},
+            "ports": [{"protocol": "tcp", "from": 22, "to": 22}],
+        })
+        return Plan(plan.spec, plan.provider, ordered([*plan.resources, leak]), plan.implied, plan.exports)
+
+
+@hookimpl
+def register_providers(register):
+    register(LeakyProvider())

@@ -1,0 +1,310 @@
+"""AWS provider, evaluate side: verify reads the plan records with security
+group and network ACL semantics, and catches plans that drift from the intent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.intent import load_intent, parse_intent
+from core.plan import Plan, Resource, ordered, ref
+from core.ports import PortSet, parse_port
+from core.reach import EGRESS, INGRESS
+from core.verify import verify, verify_plan
+from providers.aws.evaluate import NACL_LAYER, acl_layer, sg_ports
+from providers.aws.provider import AwsProvider
+from providers.aws.wire import (
+    EGRESS_RULE,
+    INGRESS_RULE,
+    NETWORK_ACL,
+    NETWORK_ACL_RULE,
+    SECURITY_GROUP,
+    SUBNET,
+)
+from tests.test_aws_compile import EXAMPLE, VPC_ID
+
+AWS = AwsProvider()
+INTENT = load_intent(EXAMPLE)
+P = "ai-inference-"
+
+
+def drop(plan: Plan, name: str) -> Plan:
+    assert any(r.name == name for r in plan.resources), name
+    return Plan(plan.spec, plan.provider, tuple(r for r in plan.resources if r.name != name))
+
+
+def change(plan: Plan, name: str, **inputs: Any) -> Plan:
+    """The plan with one record's inputs edited (None removes a key)."""
+    out = []
+    for r in plan.resources:
+        if r.name == name:
+            new = {**r.inputs, **inputs}
+            r = Resource(r.type, r.name, {k: v for k, v in new.items() if v is not None})
+        out.append(r)
+    return Plan(plan.spec, plan.provider, tuple(out))
+
+
+def add(plan: Plan, *records: Resource) -> Plan:
+    return Plan(plan.spec, plan.provider, ordered([*plan.resources, *records]))
+
+
+def diffs(plan: Plan, intent=INTENT) -> set[tuple]:
+    v = verify_plan(intent, AWS, plan)
+    return {(c.kind, c.source.split(" (")[0], c.destination.split(" (")[0], c.protocol, c.ports)
+            for c in v.counterexamples}
+
+
+# ------------------------------------------------------------ the example is equivalent
+
+
+@pytest.mark.parametrize("settings", [{}, {"nacls": True}, {"vpcId": VPC_ID},
+                                      {"nacls": True, "rulesPerNetworkAcl": 40, "region": "us-west-2"}])
+def test_example_verifies_equivalent(settings):
+    verdict = verify(INTENT, AWS, settings)
+    assert verdict.equivalent, verdict.counterexamples
+    assert verdict.governed == frozenset(INTENT.segments)
+    assert verdict.not_governed == ()
+
+
+def test_evaluate_layers_nacls_only_when_present():
+    plain = AWS.evaluate(AWS.compile(INTENT, {}), INTENT)
+    assert plain.layers_of("gateway") == ["main"]
+    layered = AWS.evaluate(AWS.compile(INTENT, {"nacls": True}), INTENT)
+    assert layered.layers_of("gateway") == ["main", NACL_LAYER]
+
+
+# ------------------------------------------------------------ mutated plans are caught
+
+
+@pytest.mark.parametrize("settings", [{}, {"nacls": True}])
+def test_every_single_dropped_rule_is_caught(settings):
+    plan = AWS.compile(INTENT, settings)
+    names = [r.name for r in plan.resources if r.type in (INGRESS_RULE, EGRESS_RULE, NETWORK_ACL_RULE)]
+    assert names
+    for name in names:
+        assert any(kind == "missing" for kind, *_ in diffs(drop(plan, name))), name
+
+
+def test_dropped_rule_reports_the_broken_flow():
+    plan = drop(AWS.compile(INTENT, {}), P + "feature-db-in-tcp-5432-from-inference")
+    assert diffs(plan) == {("missing", "inference", "feature-db", "tcp", "5432")}
+
+
+def test_widened_port_is_caught():
+    plan = change(AWS.compile(INTENT, {}), P + "gateway-in-tcp-443-from-0-0-0-0-0", toPort=444)
+    found = diffs(plan)
+    assert ("extra", "internet", "gateway", "tcp", "444") in found
+    assert {kind for kind, *_ in found} == {"extra"}
+    assert {port for *_, port in found} == {"444"}
+
+
+def test_widened_port_at_both_ends_is_caught():
+    plan = AWS.compile(INTENT, {})
+    plan = change(plan, P + "gateway-out-tcp-80-to-inference", fromPort=79)
+    assert diffs(plan) == set()  # the model servers' group still refuses port 79 ...
+    plan = change(plan, P + "inference-in-tcp-80-from-gateway", fromPort=79)
+    assert diffs(plan) == {("extra", "gateway", "inference", "tcp", "79")}  # ... until it does not
+
+
+def test_every_swapped_reference_is_caught():
+    plan = AWS.compile(INTENT, {})
+    groups = [g.name for g in plan.by_type(SECURITY_GROUP)]
+    refs = [r for r in plan.resources if "referencedSecurityGroupId" in r.inputs]
+    assert refs
+    for r in refs:
+        for g in groups:
+            if ref(g) == r.inputs["referencedSecurityGroupId"]:
+                continue
+            assert diffs(change(plan, r.name, referencedSecurityGroupId=ref(g))), (r.name, g)
+
+
+def test_swapped_reference_opens_the_other_segment():
+    plan = AWS.compile(INTENT, {})
+    plan = change(plan, P + "vector-db-in-tcp-6333-6334-from-inference",
+                  referencedSecurityGroupId=ref(P + "monitoring"))
+    plan = change(plan, P + "monitoring-out-tcp-9090-9102-to-inference",
+                  referencedSecurityGroupId=ref(P + "vector-db"))
+    found = diffs(plan)
+    assert ("missing", "inference", "vector-db", "tcp", "6333-6334") in found
+    assert ("missing", "monitoring", "inference", "tcp", "9090-9102") in found
+
+
+def test_missing_nacl_return_rule_is_caught():
+    plan = drop(AWS.compile(INTENT, {"nacls": True}), P + "gateway-acl-out-tcp-1024-65535-to-0-0-0-0-0")
+    found = diffs(plan)
+    assert ("missing", "internet", "gateway", "tcp", "443") in found
+    assert ("missing", "monitoring", "gateway", "tcp", "9090-9102") in found
+
+
+def test_narrowed_nacl_return_range_is_caught():
+    # replies land on any ephemeral port: allowing only Linux's 32768-61000 is not enough
+    plan = change(AWS.compile(INTENT, {"nacls": True}),
+                  P + "model-store-acl-out-tcp-1024-65535-to-inference", fromPort=32768, toPort=61000)
+    assert diffs(plan) == {("missing", "inference", "model-store", "tcp", "443")}
+
+
+def test_inline_group_rules_are_not_read_as_allowing_anything_extra():
+    # compile never writes inline rules; a group whose rules all vanished allows nothing
+    plan = AWS.compile(INTENT, {"vpcId": VPC_ID})
+    plan = Plan(plan.spec, plan.provider, tuple(r for r in plan.resources if r.type == SECURITY_GROUP))
+    assert {kind for kind, *_ in diffs(plan)} == {"missing"}
+
+
+# ------------------------------------------------------------ security group semantics
+
+TWO = "version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.1.0/24}\n  b: {cidr: 10.0.2.0/24}\nflows: []\n"
+
+
+def two_groups() -> tuple[Plan, Any]:
+    intent = parse_intent(TWO)
+    return AWS.compile(intent, {"vpcId": VPC_ID}), intent
+
+
+def rule(rtype: str, name: str, group: str, **inputs: Any) -> Resource:
+    return Resource(rtype, name, {"securityGroupId": ref(f"t-{group}"), **inputs})
+
+
+@pytest.mark.parametrize("inputs, ports", [
+    ({"ipProtocol": "-1"}, "any"),
+    ({"ipProtocol": "all"}, "any"),
+    ({"ipProtocol": "6", "fromPort": 80, "toPort": 90}, "tcp/80-90"),
+    ({"ipProtocol": "TCP", "fromPort": 80, "toPort": 80}, "tcp/80"),
+    ({"ipProtocol": "udp", "fromPort": 53, "toPort": 53}, "udp/53"),
+    ({"ipProtocol": "icmp", "fromPort": -1, "toPort": -1}, "icmp"),
+    ({"ipProtocol": "icmp", "fromPort": 8, "toPort": 0}, "icmp"),  # one type: read as all (wider)
+    ({"ipProtocol": "58", "fromPort": -1, "toPort": -1}, "icmpv6"),
+    ({"ipProtocol": "132", "fromPort": 9899, "toPort": 9899}, "sctp/0-65535"),  # ports ignored
+])
+def test_security_group_protocols(inputs, ports):
+    assert sg_ports(inputs) == parse_port(ports)
+
+
+def test_protocol_numbers_outside_the_model_read_as_other():
+    assert sg_ports({"ipProtocol": "50"}) == PortSet({"other": parse_port("any").get("other")})
+    assert sg_ports({"ipProtocol": "tcp"}) == PortSet()  # no ports: AWS rejects it
+
+
+def test_both_ends_must_allow():
+    plan, intent = two_groups()
+    egress = rule(EGRESS_RULE, "e", "a", ipProtocol="tcp", fromPort=80, toPort=80,
+                  referencedSecurityGroupId=ref("t-b"))
+    ingress = rule(INGRESS_RULE, "i", "b", ipProtocol="tcp", fromPort=80, toPort=80,
+                   referencedSecurityGroupId=ref("t-a"))
+    assert diffs(add(plan, egress), intent) == set()
+    assert diffs(add(plan, ingress), intent) == set()
+    assert diffs(add(plan, egress, ingress), intent) == {("extra", "a", "b", "tcp", "80")}
+
+
+def test_cidr_rules_match_addresses():
+    plan, intent = two_groups()
+    found = diffs(add(plan, rule(INGRESS_RULE, "i", "b", ipProtocol="-1", cidrIpv4="192.0.2.0/24")),
+                  intent)
+    assert {(k, s, d, p) for k, s, d, p, _ in found} == {
+        ("extra", "internet", "b", p) for p in ("tcp", "udp", "sctp", "icmp", "other")}
+    found = diffs(add(plan, rule(INGRESS_RULE, "i", "b", ipProtocol="-1", cidrIpv4="10.0.1.0/24"),
+                      rule(EGRESS_RULE, "e", "a", ipProtocol="tcp", fromPort=1, toPort=1,
+                           cidrIpv4="10.0.2.0/24")), intent)
+    assert found == {("extra", "a", "b", "tcp", "1")}
+
+
+def test_reference_to_a_group_outside_the_plan_may_be_anyone():
+    plan, intent = two_groups()
+    found = diffs(add(plan, rule(INGRESS_RULE, "i", "b", ipProtocol="tcp", fromPort=22, toPort=22,
+                                 referencedSecurityGroupId="sg-0123456789abcdef0")), intent)
+    assert ("extra", "internet", "b", "tcp", "22") in found
+
+
+def test_rules_on_a_group_of_no_segment_are_ignored():
+    plan, intent = two_groups()
+    stray = Resource(SECURITY_GROUP, "stray", {"description": "x", "vpcId": VPC_ID, "tags": {}})
+    found = diffs(add(plan, stray, Resource(INGRESS_RULE, "i", {
+        "securityGroupId": ref("stray"), "ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"})), intent)
+    assert found == set()
+
+
+# ------------------------------------------------------------ network ACL semantics
+
+
+def entry(n: int, egress: bool, action: str, cidr: str, protocol: str = "6",
+          ports: tuple[int, int] | None = (0, 65535)) -> Resource:
+    inputs: dict[str, Any] = {"networkAclId": ref("acl"), "ruleNumber": n, "egress": egress,
+                              "protocol": protocol, "ruleAction": action, "cidrBlock": cidr}
+    if ports is not None:
+        inputs.update(fromPort=ports[0], toPort=ports[1])
+    return Resource(NETWORK_ACL_RULE, f"e{n}{egress}", inputs)
+
+
+def layer(*entries: Resource) -> dict[str, set[tuple[str, str]]]:
+    """Per direction, (address set, ports) read back as text for easy comparison."""
+    out = {}
+    for direction, allowed in acl_layer(list(entries)).items():
+        out[direction] = {(",".join(str(c) for c in addrs.cidrs()), repr(ports))
+                          for addrs, ports in allowed}
+    return out
+
+
+REPLIES_IN = entry(900, False, "allow", "0.0.0.0/0", ports=(1024, 65535))
+REPLIES_OUT = entry(900, True, "allow", "0.0.0.0/0", ports=(1024, 65535))
+
+
+def test_nacl_needs_replies_allowed_on_the_whole_ephemeral_range():
+    request = entry(100, True, "allow", "10.9.0.0/16", ports=(443, 443))
+    assert layer(request)[EGRESS] == set()  # replies would be dropped
+    assert layer(request, REPLIES_IN)[EGRESS] == {("10.9.0.0/16", "PortSet('tcp/443')")}
+    short = entry(900, False, "allow", "0.0.0.0/0", ports=(32768, 61000))
+    assert layer(request, short)[EGRESS] == set()
+
+
+def test_nacl_first_match_wins_in_rule_number_order():
+    deny_first = layer(entry(100, False, "deny", "10.9.1.0/24"),
+                       entry(200, False, "allow", "10.9.0.0/16", ports=(22, 22)), REPLIES_OUT)
+    assert deny_first[INGRESS] == {("10.9.0.0/24,10.9.2.0/23,10.9.4.0/22,10.9.8.0/21,10.9.16.0/20,"
+                                    "10.9.32.0/19,10.9.64.0/18,10.9.128.0/17", "PortSet('tcp/22')")}
+    allow_first = layer(entry(300, False, "deny", "10.9.1.0/24"),
+                        entry(200, False, "allow", "10.9.0.0/16", ports=(22, 22)), REPLIES_OUT)
+    assert allow_first[INGRESS] == {("10.9.0.0/16", "PortSet('tcp/22')")}
+
+
+def test_nacl_deny_of_a_protocol_leaves_the_others():
+    got = layer(entry(100, False, "deny", "0.0.0.0/0", protocol="17", ports=(0, 65535)),
+                entry(200, False, "allow", "0.0.0.0/0", protocol="-1", ports=None),
+                entry(100, True, "allow", "0.0.0.0/0", protocol="-1", ports=None))
+    (addrs, ports), = got[INGRESS]
+    assert addrs == "0.0.0.0/0" and "udp" not in ports and "tcp/0-65535" in ports
+
+
+def test_nacl_default_deny_without_entries():
+    assert layer() == {EGRESS: set(), INGRESS: set()}
+
+
+def nacl_plan(entries: list[Resource], attach: bool = True) -> tuple[Plan, Any]:
+    intent = parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.1.0/24}\n"
+                          "  b: {cidr: 10.0.2.0/24}\nflows:\n  - {from: a, to: b, ports: [tcp/80]}\n"
+                          "  - {from: a, to: a, ports: [tcp/22]}\n")
+    plan = AWS.compile(intent, {})
+    acl = Resource(NETWORK_ACL, "acl", {"vpcId": ref("t"),
+                                        "subnetIds": [ref("t-a-10-0-1-0-24")] if attach else []})
+    return add(plan, acl, *entries), intent
+
+
+def test_a_nacl_governs_the_segment_whose_subnet_it_is_attached_to():
+    plan, intent = nacl_plan([])
+    assert AWS.evaluate(plan, intent).layers_of("a") == ["main", NACL_LAYER]
+    assert AWS.evaluate(plan, intent).layers_of("b") == ["main"]
+    # an empty NACL blocks a's flow to b, but not a's traffic inside its own subnet
+    assert diffs(plan, intent) == {("missing", "a", "b", "tcp", "80")}
+    detached, _ = nacl_plan([], attach=False)
+    assert diffs(detached, intent) == set()
+
+
+def test_nacl_allows_what_it_should():
+    plan, intent = nacl_plan([entry(100, True, "allow", "10.0.2.0/24", ports=(80, 80)),
+                              entry(100, False, "allow", "10.0.2.0/24", ports=(1024, 65535))])
+    assert diffs(plan, intent) == set()
+
+
+def test_subnet_of_a_segment_maps_by_tag():
+    plan = AWS.compile(INTENT, {"nacls": True})
+    subnet = plan.by_type(SUBNET)[0]
+    assert subnet.inputs["tags"]["cloudfence:segment"] in INTENT.segments

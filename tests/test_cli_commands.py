@@ -1,0 +1,226 @@
+"""validate, plan, providers and export as a user would check them.
+
+Fakecloud tests run in-process through click's runner (milliseconds); the
+built-in providers are exercised in a subprocess, through their entry points.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import core.plugins
+from core.cli import main
+from core.intent import load_intent
+from tests.fakeplugin import EXAMPLE, builtin_available, fake_providers, run_cli, site_env
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def needs(name: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(name not in builtin_available(), reason=f"provider {name} not in this tree")
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    found = fake_providers()
+    monkeypatch.setattr(core.plugins, "providers", lambda: found)
+    return found
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return site_env(tmp_path_factory.mktemp("site"))
+
+
+def cli(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+# ---------------------------------------------------------------- validate
+
+
+def test_validate_summarises_the_example() -> None:
+    code, out, err = cli("validate", EXAMPLE)
+    assert (code, err) == (0, "")
+    assert "6 segments, 1 network (+ internet), 10 flows (from 8 spec entries)" in out
+    rows = [line.split() for line in out.splitlines()]
+    assert ["monitoring", "gateway", "tcp/9090-9102", "flows[5]"] in rows  # one spec flow, three targets
+    assert ["gateway", "10.20.1.0/24", "serving{role=frontend}"] in rows
+    assert ["vector-db", "10.20.3.0/24", "-"] in rows
+
+
+def test_validate_json_lists_merged_flows(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("version: 1\nname: s\nsegments: {a: {}, b: {}}\nflows:\n"
+                    "  - {from: a, to: b, ports: [tcp/80]}\n  - {from: a, to: b, ports: [tcp/81, udp/53]}\n")
+    code, out, _ = cli("validate", spec, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["flows"] == [{"from": "a", "to": "b", "ports": "tcp/80-81 udp/53", "specFlows": [0, 1]}]
+    assert [s["name"] for s in doc["segments"]] == ["a", "b"]
+
+
+# -------------------------------------------------------------------- plan
+
+
+def test_plan_json_is_the_plan_record_shape(fakes: dict) -> None:
+    code, out, _ = cli("plan", EXAMPLE, "--provider", "fakecloud", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert list(doc) == ["spec", "provider", "resources"]
+    assert (doc["spec"], doc["provider"]) == ("ai-inference", "fakecloud")
+    plan = fakes["fakecloud"].compile(load_intent(EXAMPLE), {})
+    assert doc == plan.to_json()
+    seen: set[str] = set()
+    for r in doc["resources"]:
+        assert list(r) == ["type", "name", "inputs", "refs"]
+        # every reference names an earlier record, spelled ${name.id} in the inputs
+        assert set(r["refs"].values()) <= seen, r
+        for path, target in r["refs"].items():
+            value = r["inputs"]
+            for part in path.split("."):
+                value = value[part]
+            assert value == "${" + target + ".id}"
+        seen.add(r["name"])
+    assert any(r["refs"] for r in doc["resources"])
+
+
+def test_plan_is_byte_identical_between_runs(fakes: dict) -> None:
+    first = cli("plan", EXAMPLE, "-p", "fakecloud", "--format", "json")[1]
+    assert cli("plan", EXAMPLE, "-p", "fakecloud", "--format", "json")[1] == first
+
+
+def test_plan_table_shows_records_implied_flows_and_exports(fakes: dict) -> None:
+    code, out, _ = cli("plan", EXAMPLE, "-p", "fakecloud")
+    assert code == 0
+    assert out.startswith("ai-inference on fakecloud: 29 resources planned")
+    row = next(line for line in out.splitlines() if "ai-inference-gateway-to-inference-ingress" in line)
+    assert row.split()[0] == "Allow"
+    assert "listId->ai-inference-inference" in row
+    assert "list->ai-inference-gateway" in row
+    implied = out.split("implied flows (added by fakecloud on purpose):")[1]
+    assert "gateway -> @fake-dns udp/53" in implied
+    exports = out.split("exports (what a workload attaches to join a segment):")[1]
+    cells = [r.split() for r in exports.splitlines()]
+    assert ["vector-db", "allowListId=${ai-inference-vector-db.id}"] in cells
+
+
+def test_set_changes_the_plan(fakes: dict) -> None:
+    with_dns = json.loads(cli("plan", EXAMPLE, "-p", "fakecloud", "--format", "json")[1])
+    code, out, _ = cli("plan", EXAMPLE, "-p", "fakecloud", "--format", "json", "--set", "dns=false",
+                       "--set", "listPrefix=prod-")
+    assert code == 0
+    without = json.loads(out)
+    assert len(with_dns["resources"]) - len(without["resources"]) == 6  # one DNS rule per segment
+    lists = [r for r in without["resources"] if r["type"] == "fakecloud:index:AllowList"]
+    assert {r["inputs"]["displayName"] for r in lists} == {f"prod-{s}" for s in load_intent(EXAMPLE).segments}
+
+
+@needs("kubernetes")
+def test_plan_kubernetes_json_and_table(env: dict[str, str]) -> None:
+    proc = run_cli(["plan", EXAMPLE, "--provider", "kubernetes", "--format", "json"], env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert (doc["spec"], doc["provider"]) == ("ai-inference", "kubernetes")
+    policies = [r for r in doc["resources"] if r["type"] == NETWORK_POLICY]
+    namespaces = {r["inputs"]["metadata"]["namespace"] for r in policies}
+    assert {"serving", "data", "monitoring"} <= namespaces
+    table = run_cli(["plan", EXAMPLE, "--provider", "kubernetes"], env)
+    assert table.returncode == 0
+    assert "NetworkPolicy" in table.stdout
+    assert "@cluster-dns" in table.stdout.split("implied flows")[1]
+    assert "exports" in table.stdout
+
+
+@needs("kubernetes")
+def test_plan_via_pulumi_registers_exactly_the_plan(env: dict[str, str]) -> None:
+    offline = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json"], env)
+    registered = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json", "--via-pulumi"], env)
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout) == json.loads(offline.stdout)
+    table = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--via-pulumi"], env)
+    assert "registered under the Pulumi mock runtime" in table.stdout
+    assert "registered resources equal the offline plan" in table.stdout
+
+
+@needs("aws")
+def test_plan_aws_json_uses_references(env: dict[str, str]) -> None:
+    proc = run_cli(["plan", EXAMPLE, "-p", "aws", "--format", "json",
+                    "--set", "vpcId=vpc-0abc1234def567890"], env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    groups = [r for r in doc["resources"] if r["type"] == "aws:ec2/securityGroup:SecurityGroup"]
+    assert len(groups) == len(load_intent(EXAMPLE).segments)
+    assert all(g["inputs"].get("vpcId") == "vpc-0abc1234def567890" for g in groups)
+    rules = [r for r in doc["resources"] if r["type"].startswith("aws:vpc/securityGroup")]
+    assert rules and all(r["refs"] for r in rules)
+
+
+# --------------------------------------------------------------- providers
+
+
+def test_providers_json_lists_capabilities(fakes: dict) -> None:
+    code, out, _ = cli("providers", "--format", "json")
+    assert code == 0
+    listed = {p["name"]: p for p in json.loads(out)["providers"]}
+    assert set(listed) == {"fakecloud", "fakecloud-leaky"}
+    fake = fakes["fakecloud"]
+    assert listed["fakecloud"] == {"name": "fakecloud", "description": fake.description,
+                                   "capabilities": fake.capabilities.to_json()}
+
+
+def test_providers_table(fakes: dict) -> None:
+    code, out, _ = cli("providers")
+    assert code == 0
+    assert "fakecloud: imaginary cloud with one allow list per segment" in out
+    protocols = next(line.split(None, 1) for line in out.splitlines() if "protocols" in line)
+    assert protocols == ["protocols", "tcp, udp, icmp, icmpv6, other"]
+    assert "setting dns" in out
+
+
+@needs("kubernetes")
+def test_providers_lists_the_builtin_ones(env: dict[str, str]) -> None:
+    proc = run_cli(["providers", "--format", "json"], env)
+    assert proc.returncode == 0, proc.stderr
+    names = [p["name"] for p in json.loads(proc.stdout)["providers"]]
+    assert set(builtin_available()) <= set(names)
+
+
+# ------------------------------------------------------------------ export
+
+
+@needs("kubernetes")
+def test_export_writes_network_policy_manifests(tmp_path: Path, env: dict[str, str]) -> None:
+    import kubernetes_validate
+
+    out = tmp_path / "manifests" / "nested"
+    proc = run_cli(["export", EXAMPLE, "-p", "kubernetes", "-o", out], env)
+    assert proc.returncode == 0, proc.stderr
+    written = sorted(out.iterdir())
+    assert [str(p) for p in written] == proc.stdout.split()
+    plan = json.loads(run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json"], env).stdout)
+    policies = [r for r in plan["resources"] if r["type"] == NETWORK_POLICY]
+    docs = [d for p in written for d in yaml.safe_load_all(p.read_text()) if d]
+    assert len(docs) == len(policies)
+    for doc in docs:
+        assert (doc["apiVersion"], doc["kind"]) == ("networking.k8s.io/v1", "NetworkPolicy")
+        assert doc["metadata"]["namespace"]
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+    by_name = {d["metadata"]["name"]: d for d in docs}
+    for r in policies:
+        assert by_name[r["inputs"]["metadata"]["name"]]["spec"] == r["inputs"]["spec"]
+
+
+def test_export_needs_a_provider_with_manifests(tmp_path: Path, fakes: dict) -> None:
+    code, _, err = cli("export", EXAMPLE, "-p", "fakecloud", "-o", tmp_path / "out")
+    assert code == 2
+    assert err.startswith("error: provider fakecloud cannot export manifests")
+    assert not (tmp_path / "out").exists()
