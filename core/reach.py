@@ -239,6 +239,9 @@ class _SegmentIndex:
         return sorted(found)
 
 
+_NARROW = 8
+
+
 def join(reach: Reachability, world: World) -> list[Cube]:
     """Connections a target allows end to end, among those it governs."""
     governed = sorted(reach.governed)
@@ -246,29 +249,39 @@ def join(reach: Reachability, world: World) -> list[Cube]:
     index = _SegmentIndex(governed, world)
     eg = {s: _effective(reach, world, s, EGRESS) for s in governed}
     ing = {s: _effective(reach, world, s, INGRESS) for s in governed}
-    # inbound[a][b]: b's ingress rules whose sources touch a. Pairing each egress
-    # rule only with these keeps the work proportional to rule pairs that meet.
+    # inbound[a][b]: b's narrow ingress rules whose sources touch a; rules whose
+    # sources touch many segments (e.g. 0.0.0.0/0) stay in wide[b]. Pairing each
+    # egress rule only with these keeps the work proportional to rule pairs
+    # that meet, not to segments squared.
     inbound: dict[str, dict[str, list[tuple[Points, PortSet]]]] = defaultdict(dict)
+    wide: dict[str, list[tuple[Points, PortSet]]] = defaultdict(list)
     for b in governed:
         for src, in_ports in ing[b]:
-            for a in index.touched(src):
+            touched = index.touched(src)
+            if len(touched) > _NARROW:
+                wide[b].append((src, in_ports))
+                continue
+            for a in touched:
                 inbound[a].setdefault(b, []).append((src, in_ports))
+    wide_segments = set(wide)
     cubes: list[Cube] = []
     for a in governed:
         a_pts = world.seg_points[a]
-        candidates = inbound.get(a, {})
+        narrow = inbound.get(a, {})
+        candidates = sorted(set(narrow) | wide_segments)
         for dst, ports in eg[a]:
             outside = Points(dst.opaque - gov.opaque, dst.addresses)
             if outside.opaque or not _covered(dst.addresses, gov.addresses):
                 cubes.append(Cube(a_pts, outside, ports, dst_outside=True))
-            touched = index.touched(dst) if len(candidates) > 4 else sorted(candidates)
-            for b in touched:
-                if b not in candidates:
+            targets = candidates if len(candidates) <= _NARROW else index.touched(dst)
+            for b in targets:
+                rules = [*narrow.get(b, ()), *wide.get(b, ())]
+                if not rules:
                     continue
                 b_dst = dst & world.seg_points[b]
                 if not b_dst:
                     continue
-                for src, in_ports in candidates[b]:
+                for src, in_ports in rules:
                     s = a_pts & src
                     p = ports & in_ports
                     if s and p:
