@@ -332,8 +332,12 @@ def list_providers(fmt: str) -> None:
     found = installed()
     if fmt == "json":
         _print_json({"providers": [{"name": p.name, "description": p.description,
-                                    "capabilities": p.capabilities.to_json()} for p in found.values()]})
+                                    "capabilities": p.capabilities.to_json()} for p in found.values()],
+                     "failed": plugins.broken()})
         return
+    failed = plugins.broken()
+    for name, why in failed.items():
+        click.echo(f"warning: provider plugin '{name}' failed to load: {why}", err=True)
     if not found:
         click.echo("no providers installed")
         return

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.addresses import AddressSet, IPNetwork, parse_cidr
 from core.errors import Problem, SpecError, did_you_mean
-from core.ports import PortError, PortSet, format_ports, parse_port
+from core.ports import PORTED, PortError, PortSet, format_ports, parse_port
 from core.spec import NAME_RE, Spec, format_path, load_spec, parse_spec
 
 INTERNET = "internet"
@@ -390,7 +390,7 @@ class _Builder:
                 ok = False
             elif item in services:
                 ports = ports | services[item]
-            elif "/" in item or item.strip().lower() in ("icmp", "icmpv6", "any"):
+            elif "/" in item or item.strip().lower() in ("icmp", "icmpv6", "any", *PORTED):
                 try:
                     ports = ports | parse_port(item)
                 except PortError as exc:

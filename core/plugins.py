@@ -1,9 +1,14 @@
 """Find providers: every plugin registers through the `cloudfence.providers`
-entry points, the built-in ones exactly as a third-party package would."""
+entry points, the built-in ones exactly as a third-party package would.
+
+Entry points load one by one, so a broken third-party plugin is reported by
+name while every other provider keeps working.
+"""
 
 from __future__ import annotations
 
 from functools import cache
+from importlib.metadata import entry_points
 
 import pluggy
 
@@ -15,12 +20,24 @@ ENTRY_POINT_GROUP = "cloudfence.providers"
 
 
 def plugin_manager(*extra: object) -> pluggy.PluginManager:
+    pm, _ = _load(extra)
+    return pm
+
+
+def _load(extra: tuple[object, ...] = ()) -> tuple[pluggy.PluginManager, dict[str, str]]:
     pm = pluggy.PluginManager("cloudfence")
     pm.add_hookspecs(hookspecs)
-    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    failed: dict[str, str] = {}
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if pm.get_plugin(ep.name) is not None or ep.name in failed:
+            continue  # the same distribution seen twice on sys.path
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # a plugin's own bug must not take the others down
+            failed[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
     for plugin in extra:
         pm.register(plugin)
-    return pm
+    return pm, failed
 
 
 def collect(pm: pluggy.PluginManager) -> dict[str, Provider]:
@@ -38,13 +55,26 @@ def collect(pm: pluggy.PluginManager) -> dict[str, Provider]:
 
 
 @cache
+def _discovered() -> tuple[dict[str, Provider], dict[str, str]]:
+    pm, failed = _load()
+    return collect(pm), failed
+
+
 def providers() -> dict[str, Provider]:
-    return collect(plugin_manager())
+    return _discovered()[0]
+
+
+def broken() -> dict[str, str]:
+    """Entry points that failed to load: name -> why."""
+    return _discovered()[1]
 
 
 def get_provider(name: str) -> Provider:
     available = providers()
     if name not in available:
+        if name in broken():
+            raise ProviderNotFound(f"provider plugin '{name}' is installed but failed to load "
+                                   f"({broken()[name]}): reinstall or uninstall it")
         installed = ", ".join(available) or "none"
         raise ProviderNotFound(f"unknown provider '{name}': installed providers are {installed}")
     return available[name]

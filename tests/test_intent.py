@@ -83,6 +83,7 @@ def test_segment_cidrs_of_both_families() -> None:
     ("  - {from: gateway, to: inference, ports: [tcp/70000]}\n", "port 70000"),
     ("  - {from: gateway, to: inference, ports: [tcp/90-80]}\n", "reversed: write tcp/80-90"),
     ("  - {from: gateway, to: inference, ports: [gre/1]}\n", "unknown protocol 'gre'"),
+    ("  - {from: gateway, to: inference, ports: [tcp]}\n", "'tcp' has no port: write tcp/PORT"),
 ])
 def test_flow_errors_name_the_place_and_the_fix(flows: str, expected: str) -> None:
     with pytest.raises(SpecError) as err:

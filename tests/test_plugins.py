@@ -46,6 +46,24 @@ def test_not_listed_without_its_dist_info(tmp_path: Path) -> None:
     assert "fakecloud" not in [p["name"] for p in json.loads(proc.stdout)["providers"]]
 
 
+def test_a_broken_plugin_is_named_and_the_others_keep_working(tmp_path: Path) -> None:
+    from tests.fakeplugin import write_dist_info
+
+    site = tmp_path / "site"
+    env = site_env(site, fake=True)
+    write_dist_info(site, "brokencloud", "0.1", {"brokencloud": "no_such_module.plugin"})
+    proc = run_cli(["providers", "--format", "json"], env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert "fakecloud" in [p["name"] for p in out["providers"]]
+    assert "ModuleNotFoundError" in out["failed"]["brokencloud"]
+    ok = run_cli(["verify", EXAMPLE, "--provider", "fakecloud"], env)
+    assert ok.returncode == 0, ok.stderr
+    bad = run_cli(["verify", EXAMPLE, "--provider", "brokencloud"], env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "provider plugin 'brokencloud' is installed but failed to load" in bad.stderr
+
+
 def test_installed_plugin_verifies(env: dict[str, str]) -> None:
     proc = run_cli(["verify", EXAMPLE, "--provider", "fakecloud"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
