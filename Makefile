@@ -24,7 +24,13 @@ demo: $(STAMP)
 	@echo
 	$(CF) verify $(SPEC) --provider all
 	@echo
-	$(CF) plan $(SPEC) --provider kubernetes --via-pulumi --format table
+	@for stack in stacks/ai-inference/Pulumi.*.yaml; do \
+		provider=$$(basename $$stack .yaml | cut -d. -f2); \
+		echo; echo "\$$ cloudfence verify $(SPEC) -p $$provider --settings $$stack"; \
+		$(CF) verify $(SPEC) -p $$provider --settings $$stack || exit 1; \
+		echo; echo "\$$ cloudfence plan $(SPEC) -p $$provider --settings $$stack --via-pulumi"; \
+		$(CF) plan $(SPEC) -p $$provider --settings $$stack --via-pulumi --format table || exit 1; \
+	done
 
 test: $(STAMP)
 	$(PY) -m pytest

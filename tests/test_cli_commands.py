@@ -11,37 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-import core.plugins
-from core.cli import main
 from core.intent import load_intent
-from tests.fakeplugin import EXAMPLE, builtin_available, fake_providers, run_cli, site_env
+from tests.fakeplugin import EXAMPLE, builtin_available, run_cli
+from tests.fakeplugin import invoke as cli
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 def needs(name: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(name not in builtin_available(), reason=f"provider {name} not in this tree")
-
-
-@pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    found = fake_providers()
-    monkeypatch.setattr(core.plugins, "providers", lambda: found)
-    return found
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return site_env(tmp_path_factory.mktemp("site"))
-
-
-def cli(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 # ---------------------------------------------------------------- validate

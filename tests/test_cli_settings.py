@@ -12,14 +12,7 @@ from click.testing import CliRunner
 import core.plugins
 from core.cli import load_settings, main, parse_assignment
 from core.errors import CloudfenceError
-from tests.fakeplugin import EXAMPLE, fake_providers
-
-
-@pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    found = fake_providers()
-    monkeypatch.setattr(core.plugins, "providers", lambda: found)
-    return found
+from tests.fakeplugin import EXAMPLE
 
 
 @pytest.mark.parametrize(("item", "expected"), [

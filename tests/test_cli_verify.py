@@ -9,11 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-import core.plugins
-from core.cli import main
-from tests.fakeplugin import CLI, EXAMPLE, ROOT, builtin_available, fake_providers, run_cli, site_env
+from tests.fakeplugin import CLI, EXAMPLE, ROOT, builtin_available, run_cli, site_env
+from tests.fakeplugin import invoke as cli
 
 SCTP_SPEC = """\
 version: 1
@@ -31,28 +29,9 @@ def needs(*names: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(bool(missing), reason=f"providers not in this tree: {missing}")
 
 
-@pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    found = fake_providers()
-    monkeypatch.setattr(core.plugins, "providers", lambda: found)
-    return found
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return site_env(tmp_path_factory.mktemp("site"))
-
-
 @pytest.fixture(scope="module")
 def fake_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return site_env(tmp_path_factory.mktemp("fakesite"), fake=True)
-
-
-def cli(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def rows(text: str) -> list[list[str]]:

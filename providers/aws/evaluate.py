@@ -90,16 +90,20 @@ def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None]) -> Pee
     return None  # AWS rejects a rule with no peer
 
 
+def _port_range(name: str, inputs: dict[str, Any]) -> PortSet:
+    lo, hi = inputs.get("fromPort"), inputs.get("toPort")
+    if not isinstance(lo, int) or not isinstance(hi, int) or not 0 <= lo <= hi <= 65535:
+        return PortSet()  # AWS rejects such an entry: nothing gets through
+    return PortSet({name: IntervalSet.of(lo, hi)})
+
+
 def sg_ports(inputs: dict[str, Any]) -> PortSet:
     proto = str(inputs.get("ipProtocol", "")).lower()
     name = PROTOCOL_NAMES.get(proto)
     if name == ANY:
         return PortSet.any()
     if name in ("tcp", "udp"):
-        lo, hi = inputs.get("fromPort"), inputs.get("toPort")
-        if not isinstance(lo, int) or not isinstance(hi, int) or not 0 <= lo <= hi <= 65535:
-            return PortSet()  # AWS rejects it: nothing gets through
-        return PortSet({name: IntervalSet.of(lo, hi)})
+        return _port_range(name, inputs)
     if name is None:
         return PortSet({"other": FULL}) if proto.isdigit() else PortSet()
     return PortSet({name: FULL})  # icmp/icmpv6 (any type read as all), sctp: every port
@@ -116,10 +120,7 @@ def acl_ports(inputs: dict[str, Any], allow: bool) -> PortSet:
     if name == ANY:
         return PortSet.any()
     if name in ("tcp", "udp"):
-        lo, hi = inputs.get("fromPort"), inputs.get("toPort")
-        if not isinstance(lo, int) or not isinstance(hi, int) or not 0 <= lo <= hi <= 65535:
-            return PortSet()
-        return PortSet({name: IntervalSet.of(lo, hi)})
+        return _port_range(name, inputs)
     if name in ("icmp", "icmpv6"):
         every = inputs.get("icmpType", -1) == -1 and inputs.get("icmpCode", -1) == -1
         return PortSet({name: FULL}) if every or allow else PortSet()

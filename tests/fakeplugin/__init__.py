@@ -87,3 +87,15 @@ def fake_providers() -> dict[str, object]:
     from fakecloud_provider.provider import FakeCloudProvider
 
     return {"fakecloud": FakeCloudProvider(), "fakecloud-leaky": LeakyProvider()}
+
+
+def invoke(*args: object) -> tuple[int, str, str]:
+    """Run the CLI in process (fast); unexpected exceptions propagate to the test."""
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
