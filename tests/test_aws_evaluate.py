@@ -308,3 +308,19 @@ def test_subnet_of_a_segment_maps_by_tag():
     plan = AWS.compile(INTENT, {"nacls": True})
     subnet = plan.by_type(SUBNET)[0]
     assert subnet.inputs["tags"]["cloudfence:segment"] in INTENT.segments
+
+
+@pytest.mark.parametrize("form", ["inline", "legacy"])
+def test_rules_written_the_old_way_still_count(form):
+    # cloudfence never writes inline or legacy rules, but AWS enforces them: verify must see them.
+    plan, intent = two_groups()
+    opening = {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}
+    if form == "inline":
+        resources = tuple(Resource(r.type, r.name, {**r.inputs, "ingress": [opening]})
+                          if r.name == "t-b" else r for r in plan.resources)
+    else:
+        resources = (*plan.resources, Resource("aws:ec2/securityGroupRule:SecurityGroupRule", "t-b-ssh",
+                                               {"type": "ingress", "securityGroupId": ref("t-b"), **opening}))
+    verdict = verify_plan(intent, AWS, Plan(plan.spec, plan.provider, resources))
+    assert [(c.kind, c.destination.split(" ")[0], c.protocol, c.port)
+            for c in verdict.counterexamples][:1] == [("extra", "b", "tcp", 22)]

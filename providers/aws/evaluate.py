@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from core.addresses import V4_MAX, V6_MAX, AddressSet
@@ -36,6 +37,7 @@ from providers.aws.names import TAG_SEGMENT
 from providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
+    LEGACY_RULE,
     NETWORK_ACL,
     NETWORK_ACL_RULE,
     PROTOCOL_NAMES,
@@ -58,8 +60,53 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
             peer = sg_peer(rule.inputs, group_segment)
             if peer is not None:
                 reach.allow(seg, direction, peer, ports)
+    for seg, direction, inputs, peer in _other_rule_forms(plan, group_segment):
+        if seg in governed:
+            reach.allow(seg, direction, peer, sg_ports(inputs))
     _network_acls(plan, reach)
     return reach
+
+
+_Found = Iterator[tuple[str, str, dict[str, Any], Peer]]
+
+
+def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None]) -> _Found:
+    """Inline group rules and legacy `ec2.SecurityGroupRule`s. cloudfence never
+    writes them, but AWS enforces them, so a plan that has them is read with
+    them: verify must not be blind to an opening written the old way."""
+    for group in plan.by_type(SECURITY_GROUP):
+        seg = group_segment.get(group.name)
+        for key, direction in (("ingress", INGRESS), ("egress", EGRESS)):
+            for rule in group.inputs.get(key) or ():
+                yield from _legacy_peers(seg, direction, rule, group_segment)
+    for rule in plan.by_type(LEGACY_RULE):
+        seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
+        direction = EGRESS if rule.inputs.get("type") == "egress" else INGRESS
+        yield from _legacy_peers(seg, direction, rule.inputs, group_segment)
+
+
+def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
+                  group_segment: dict[str, str | None]) -> _Found:
+    if seg is None or not isinstance(rule, dict):
+        return
+    inputs = {"ipProtocol": str(rule.get("protocol", "")), "fromPort": rule.get("fromPort"),
+              "toPort": rule.get("toPort")}
+    if inputs["ipProtocol"] in ("-1", "all"):
+        inputs = {"ipProtocol": "-1"}
+    for key in ("cidrBlocks", "ipv6CidrBlocks"):
+        for cidr in rule.get(key) or ():
+            yield seg, direction, inputs, Peer(addresses=AddressSet.from_cidrs(
+                [ipaddress.ip_network(cidr, strict=False)]))
+    groups = list(rule.get("securityGroups") or ())
+    if rule.get("sourceSecurityGroupId"):
+        groups.append(rule["sourceSecurityGroupId"])
+    for group in groups:
+        other = group_segment.get(_ref_name(group) or "")
+        yield seg, direction, inputs, Peer.segment(other) if other else Peer.all()
+    if rule.get("self"):
+        yield seg, direction, inputs, Peer.segment(seg)
+    if rule.get("prefixListIds"):
+        yield seg, direction, inputs, Peer.all()
 
 
 # ------------------------------------------------------------ security groups

@@ -10,6 +10,7 @@ SUBNET = "aws:ec2/subnet:Subnet"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"  # read by evaluate, never written
 NETWORK_ACL = "aws:ec2/networkAcl:NetworkAcl"
 NETWORK_ACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
 
