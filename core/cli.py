@@ -26,7 +26,7 @@ from core.errors import CheckError, CloudfenceError, Problem
 from core.intent import INTERNET, Intent, load_intent
 from core.plan import Plan
 from core.ports import format_ports
-from core.provider import Provider
+from core.provider import Provider, require
 from core.reach import Verdict
 from core.render import short_type, summarize, table, value_text
 from core.verify import verify_plan
@@ -262,7 +262,7 @@ def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_fil
     intent = load_intent(spec)
     provider = get_provider(provider_name)
     settings = _settings_for(settings_file, assignments, [provider])[provider.name]
-    provider.require(intent, settings)
+    require(provider, intent, settings)
     compiled = provider.compile(intent, settings)
     document = compiled.to_json()
     if via_pulumi:
@@ -306,7 +306,7 @@ def verify(spec: str, provider_name: str, fmt: str, settings_file: str | None,
             click.echo(f"verifying {provider.name} ...", err=True)
         settings = per_target[provider.name]
         try:
-            provider.require(intent, settings)
+            require(provider, intent, settings)
         except CheckError as exc:
             if len(targets) == 1:
                 raise
@@ -377,7 +377,7 @@ def export(spec: str, provider_name: str, out_dir: str, settings_file: str | Non
         raise CloudfenceError(f"provider {provider.name} cannot export manifests (providers that can: "
                               f"{', '.join(able) or 'none installed'})")
     settings = _settings_for(settings_file, assignments, [provider])[provider.name]
-    provider.require(intent, settings)
+    require(provider, intent, settings)
     files: Mapping[str, str] = manifests(provider.compile(intent, settings))
     out = Path(out_dir)
     for name in files:

@@ -92,8 +92,8 @@ def ordered(resources: Iterable[Resource]) -> tuple[Resource, ...]:
     items = sorted(resources, key=lambda r: (r.type, r.name))
     by_name = {r.name: r for r in items}
     if len(by_name) != len(items):
-        seen: set[str] = set()
-        dup = next(r.name for r in items if r.name in seen or seen.add(r.name))
+        names = [r.name for r in items]
+        dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"two resources share the logical name {dup!r}")
     out: list[Resource] = []
     done: set[str] = set()

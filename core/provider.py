@@ -118,9 +118,15 @@ class BaseProvider:
         return problems
 
     def require(self, intent: Intent, settings: Mapping[str, Any]) -> None:
-        problems = self.check(intent, settings)
-        if problems:
-            raise CheckError(problems)
+        require(self, intent, settings)
+
+
+def require(provider: Provider, intent: Intent, settings: Mapping[str, Any]) -> None:
+    """Run a provider's check and stop with its problems: nothing is built from
+    an intent the target cannot express."""
+    problems = provider.check(intent, settings)
+    if problems:
+        raise CheckError(problems)
 
 
 def _touches(flow: Flow, governed: Iterable[str]) -> bool:

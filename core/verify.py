@@ -7,7 +7,7 @@ from typing import Any
 
 from core.intent import Intent
 from core.plan import Plan
-from core.provider import Provider
+from core.provider import Provider, require
 from core.reach import Verdict, World, compare, intended
 
 
@@ -25,5 +25,5 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan) -> Verdict:
 
 def verify(intent: Intent, provider: Provider, settings: Mapping[str, Any] | None = None) -> Verdict:
     settings = settings or {}
-    provider.require(intent, settings)
+    require(provider, intent, settings)
     return verify_plan(intent, provider, provider.compile(intent, settings))

@@ -254,11 +254,11 @@ def _network_acls(plan: Plan, reach: Reachability) -> None:
         if acl:
             entries[acl].append(e)
     acl_of_subnet: dict[str, str] = {}
-    for acl in plan.by_type(NETWORK_ACL):
-        for value in acl.inputs.get("subnetIds") or []:
+    for nacl in plan.by_type(NETWORK_ACL):
+        for value in nacl.inputs.get("subnetIds") or []:
             name = _ref_name(value)
             if name in subnet_of:
-                acl_of_subnet[name] = acl.name  # a subnet has one NACL; the last one wins
+                acl_of_subnet[name] = nacl.name  # a subnet has one NACL; the last one wins
     segs_subnets: dict[str, list[str]] = defaultdict(list)
     for name, (seg, _) in subnet_of.items():
         if seg in reach.governed:
