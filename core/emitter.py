@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 
 from core.plan import REF, Plan
-from core.provider import Provider
+from core.provider import Provider, require
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -57,7 +57,9 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
     in the plan JSON shape, so it can be compared with `plan` byte for byte."""
     from core.component import Segmentation
     from core.engine import run_program
+    from core.plan import Resource
 
+    require(provider, intent, settings)
     plan = provider.compile(intent, settings)
 
     def program() -> None:
@@ -68,8 +70,6 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
     order = {r.name: i for i, r in enumerate(plan.resources)}
     children = [r for r in result.resources if r.type != Segmentation.TYPE]
     children.sort(key=lambda r: (order.get(r.name, len(order)), r.type, r.name))
-    from core.plan import Resource
-
     return {
         "spec": intent.name,
         "provider": provider.name,

@@ -8,8 +8,9 @@ when the source side lets it out and the destination side lets it in.
 Points are what a connection can start or end at:
 - an address (a segment that has a `cidr` is exactly its addresses),
 - an opaque name: a segment without addresses, or a platform endpoint `@...`.
-Address peers reach opaque points only when they cover a whole address family,
-since only then do they surely contain addresses we do not know.
+Address rules reach opaque points only where, on a protocol and port, the
+address rules at that end together cover a whole address family: only then do
+they surely contain addresses we do not know.
 
 The join is sparse: work grows with rules and the address boundaries they
 mention, never with segments squared times ports.
