@@ -53,7 +53,8 @@ def network_problems(intent: Intent, settings: AwsSettings) -> list[Problem]:
     problems: list[Problem] = []
     vpc = vpc_cidr(intent, settings)
     if vpc is None:
-        held = ", ".join(f"{c} of '{s}'" for s, cs in subnets(intent).items() for c in cs)
+        cidrs = [f"{c} of '{s}'" for s, cs in subnets(intent).items() for c in cs]
+        held = ", ".join(cidrs[:4]) + (f" and {len(cidrs) - 4} more" if len(cidrs) > 4 else "")
         problems.append(Problem("settings.vpcCidr", f"the segments' IPv4 cidrs ({held}) do not fit "
                                 "in one /16, the largest VPC AWS allows: set settings.vpcCidr to the "
                                 "VPC's range, or settings.vpcId to attach to an existing VPC"))
