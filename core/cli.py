@@ -22,14 +22,14 @@ import click
 import yaml
 
 from core import plugins
+from core import verify as verification
 from core.errors import CheckError, CloudfenceError, Problem
 from core.intent import INTERNET, Intent, load_intent
 from core.plan import Plan
 from core.ports import format_ports
-from core.provider import Provider, require
+from core.provider import Provider, checked_plan
 from core.reach import Verdict
 from core.render import short_type, summarize, table, value_text
-from core.verify import verify_plan
 
 MAX_SETTINGS_BYTES = 1_000_000
 FORMATS = click.Choice(["table", "json"])
@@ -56,8 +56,9 @@ def _handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def installed() -> dict[str, Provider]:
-    """Every installed provider. A plugin that fails to load is reported, not a traceback:
-    it usually means a package was half-installed or removed."""
+    """Every installed provider. Plugins that fail to import are set aside by
+    core.plugins; one whose hook fails or registers something that is not a
+    provider is reported here, not as a traceback."""
     try:
         return plugins.providers()
     except (ImportError, TypeError, ValueError) as exc:
@@ -262,8 +263,7 @@ def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_fil
     intent = load_intent(spec)
     provider = get_provider(provider_name)
     settings = _settings_for(settings_file, assignments, [provider])[provider.name]
-    require(provider, intent, settings)
-    compiled = provider.compile(intent, settings)
+    compiled = checked_plan(provider, intent, settings)
     document = compiled.to_json()
     if via_pulumi:
         from core.emitter import registered_plan  # the only command that loads Pulumi
@@ -306,13 +306,12 @@ def verify(spec: str, provider_name: str, fmt: str, settings_file: str | None,
             click.echo(f"verifying {provider.name} ...", err=True)
         settings = per_target[provider.name]
         try:
-            require(provider, intent, settings)
+            verdict = verification.verify(intent, provider, settings)
         except CheckError as exc:
             if len(targets) == 1:
                 raise
             results.append(Result(provider.name, None, exc.problems, len(intent.flows)))
             continue
-        verdict = verify_plan(intent, provider, provider.compile(intent, settings))
         results.append(Result(provider.name, verdict, [], len(intent.flows)))
     if fmt == "json":
         _print_json({"spec": intent.name, "targets": [r.to_json() for r in results]})
@@ -377,8 +376,7 @@ def export(spec: str, provider_name: str, out_dir: str, settings_file: str | Non
         raise CloudfenceError(f"provider {provider.name} cannot export manifests (providers that can: "
                               f"{', '.join(able) or 'none installed'})")
     settings = _settings_for(settings_file, assignments, [provider])[provider.name]
-    require(provider, intent, settings)
-    files: Mapping[str, str] = manifests(provider.compile(intent, settings))
+    files: Mapping[str, str] = manifests(checked_plan(provider, intent, settings))
     out = Path(out_dir)
     for name in files:
         if not name or "/" in name or "\\" in name or name.startswith("."):

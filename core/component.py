@@ -17,7 +17,7 @@ from core.emitter import emit, resolve_exports
 from core.errors import CloudfenceError
 from core.intent import Intent, load_intent
 from core.plugins import get_provider
-from core.provider import require
+from core.provider import checked_plan
 
 KUBERNETES = "kubernetes"
 
@@ -60,8 +60,7 @@ class Segmentation(pulumi.ComponentResource):
             compiled = []
             for target, target_settings in targets:
                 plugin = get_provider(target)
-                require(plugin, intent, target_settings)
-                compiled.append((plugin, plugin.compile(intent, target_settings)))
+                compiled.append((plugin, checked_plan(plugin, intent, target_settings)))
         except CloudfenceError as exc:
             # RunError shows the message without a Python traceback in `pulumi up`.
             raise pulumi.RunError(f"cloudfence: {exc}") from None

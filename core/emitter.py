@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 
 from core.plan import REF, Plan
-from core.provider import Provider, require
+from core.provider import Provider, checked_plan
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -59,8 +59,7 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
     from core.engine import run_program
     from core.plan import Resource
 
-    require(provider, intent, settings)
-    plan = provider.compile(intent, settings)
+    plan = checked_plan(provider, intent, settings)
 
     def program() -> None:
         Segmentation(intent.name, intent=intent, provider=provider.name, settings=dict(settings),

@@ -129,6 +129,12 @@ def require(provider: Provider, intent: Intent, settings: Mapping[str, Any]) -> 
         raise CheckError(problems)
 
 
+def checked_plan(provider: Provider, intent: Intent, settings: Mapping[str, Any]) -> Plan:
+    """Check, then compile: the one way the core turns an intent into a plan."""
+    require(provider, intent, settings)
+    return provider.compile(intent, settings)
+
+
 def _touches(flow: Flow, governed: Iterable[str]) -> bool:
     g = set(governed)
     return (flow.src.is_segment and flow.src.name in g) or (flow.dst.is_segment and flow.dst.name in g)

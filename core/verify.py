@@ -7,7 +7,7 @@ from typing import Any
 
 from core.intent import Intent
 from core.plan import Plan
-from core.provider import Provider, require
+from core.provider import Provider, checked_plan
 from core.reach import Verdict, World, compare, intended
 
 
@@ -25,5 +25,4 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan) -> Verdict:
 
 def verify(intent: Intent, provider: Provider, settings: Mapping[str, Any] | None = None) -> Verdict:
     settings = settings or {}
-    require(provider, intent, settings)
-    return verify_plan(intent, provider, provider.compile(intent, settings))
+    return verify_plan(intent, provider, checked_plan(provider, intent, settings))
