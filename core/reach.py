@@ -296,10 +296,16 @@ def join(reach: Reachability, world: World) -> list[Cube]:
 
 
 def governed_points(reach: Reachability, world: World) -> Points:
-    gov = Points()
-    for s in sorted(reach.governed):
-        gov = gov | world.seg_points[s]
-    return gov
+    """Every point of a governed segment, normalised once (not union by union)."""
+    opaque: set[str] = set()
+    v4: list[tuple[int, int]] = []
+    v6: list[tuple[int, int]] = []
+    for s in reach.governed:
+        pts = world.seg_points[s]
+        opaque |= pts.opaque
+        v4.extend(pts.addresses.v4)
+        v6.extend(pts.addresses.v6)
+    return Points(frozenset(opaque), AddressSet(IntervalSet(v4), IntervalSet(v6)))
 
 
 def _covered(a: AddressSet, by: AddressSet) -> bool:
