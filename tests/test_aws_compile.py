@@ -4,7 +4,6 @@ rule shapes, packing, names) for the example and small crafted specs."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from providers.aws.wire import (
     SUBNET,
     VPC,
 )
+from tests.goldens import assert_golden
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"
@@ -56,15 +56,9 @@ def shape(r) -> dict:
 @pytest.mark.parametrize("variant, settings", [("ai-inference", {}),
                                                ("ai-inference-nacls", {"nacls": True})])
 def test_example_plan_matches_golden_file(variant, settings):
-    """Regenerate with: UPDATE_GOLDEN=1 python -m pytest tests/test_aws_compile.py"""
     plan = AWS.compile(load_intent(EXAMPLE), settings)
     text = json.dumps({**plan.to_json(), "exports": plan.exports}, indent=2) + "\n"
-    golden = GOLDEN / f"{variant}.json"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text)
-    assert golden.exists(), "golden file missing: run with UPDATE_GOLDEN=1"
-    assert text == golden.read_text(), "plan changed: review, then regenerate with UPDATE_GOLDEN=1"
+    assert_golden(GOLDEN / f"{variant}.json", text, "tests/test_aws_compile.py")
 
 
 def test_example_one_auto_named_group_per_segment_with_constant_description():

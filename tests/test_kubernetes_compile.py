@@ -22,6 +22,7 @@ from core.reach import Peer, World
 from core.verify import verify, verify_plan
 from providers.kubernetes import plugin
 from providers.kubernetes.provider import KubernetesProvider
+from tests.goldens import assert_golden
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"
@@ -61,14 +62,9 @@ def problems(text: str, **settings) -> list[str]:
 
 
 def test_example_plan_matches_golden_file():
-    """Regenerate with: UPDATE_GOLDEN=1 python -m pytest tests/test_kubernetes_compile.py"""
     plan = K8S.compile(load_intent(EXAMPLE), {})
     text = json.dumps(plan.to_json(), indent=2) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(text)
-    assert GOLDEN.exists(), "golden file missing: run with UPDATE_GOLDEN=1"
-    assert text == GOLDEN.read_text(), "plan changed: review, then regenerate with UPDATE_GOLDEN=1"
+    assert_golden(GOLDEN, text, "tests/test_kubernetes_compile.py")
 
 
 def test_example_model_servers_accept_port_80_only_from_the_frontend():
