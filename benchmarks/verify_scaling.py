@@ -23,9 +23,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.intent import Intent, parse_intent
-from core.plugins import providers
-from core.verify import verify_plan
+from cloudfence.intent import Intent, parse_intent
+from cloudfence.plugins import providers
+from cloudfence.verify import verify_plan
 
 NETWORKS = 5
 

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.intervals import IntervalSet
+from cloudfence.intervals import IntervalSet
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 V4_MAX = 2**32 - 1

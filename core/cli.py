@@ -20,16 +20,15 @@ from typing import Any
 
 import click
 import yaml
-
-from core import plugins
-from core import verify as verification
-from core.errors import CheckError, CloudfenceError, Problem
-from core.intent import INTERNET, Intent, load_intent
-from core.plan import Plan
-from core.ports import format_ports
-from core.provider import Provider, checked_plan
-from core.reach import Verdict
-from core.render import short_type, summarize, table, value_text
+from cloudfence import plugins
+from cloudfence import verify as verification
+from cloudfence.errors import CheckError, CloudfenceError, Problem
+from cloudfence.intent import INTERNET, Intent, load_intent
+from cloudfence.plan import Plan
+from cloudfence.ports import format_ports
+from cloudfence.provider import Provider, checked_plan
+from cloudfence.reach import Verdict
+from cloudfence.render import short_type, summarize, table, value_text
 
 MAX_SETTINGS_BYTES = 1_000_000
 FORMATS = click.Choice(["table", "json"])
@@ -57,7 +56,7 @@ def _handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def installed() -> dict[str, Provider]:
     """Every installed provider. Plugins that fail to import are set aside by
-    core.plugins; one whose hook fails or registers something that is not a
+    cloudfence.plugins; one whose hook fails or registers something that is not a
     provider is reported here, not as a traceback."""
     try:
         return plugins.providers()
@@ -133,7 +132,7 @@ def read_settings_file(path: str) -> tuple[dict[str, Any], str | None]:
     """A YAML/JSON mapping of settings, or a Pulumi stack file whose
     `config: cloudfence:settings` is used (scoped to its `cloudfence:provider`;
     `cloudfence:kubernetesSettings` scoped to kubernetes), as the stack program reads them."""
-    from core.spec import parse_document  # same safe YAML reading as specs: no aliases, no duplicates
+    from cloudfence.spec import parse_document  # same safe YAML reading as specs: no aliases, no duplicates
 
     p = Path(path)
     if not p.is_file():
@@ -266,7 +265,7 @@ def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_fil
     compiled = checked_plan(provider, intent, settings)
     document = compiled.to_json()
     if via_pulumi:
-        from core.emitter import registered_plan  # the only command that loads Pulumi
+        from cloudfence.deploy.emitter import registered_plan  # the only command that loads Pulumi
 
         document = registered_plan(intent, provider, settings)
     if fmt == "json":

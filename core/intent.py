@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.addresses import AddressSet, IPNetwork, parse_cidr
-from core.errors import Problem, SpecError, did_you_mean
-from core.ports import PORTED, PortError, PortSet, format_ports, parse_port
-from core.spec import NAME_RE, Spec, format_path, load_spec, parse_spec
+from cloudfence.addresses import AddressSet, IPNetwork, parse_cidr
+from cloudfence.errors import Problem, SpecError, did_you_mean
+from cloudfence.ports import PORTED, PortError, PortSet, format_ports, parse_port
+from cloudfence.spec import NAME_RE, Spec, format_path, load_spec, parse_spec
 
 INTERNET = "internet"
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

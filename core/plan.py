@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.intent import Flow
+from cloudfence.intent import Flow
 
 REF = re.compile(r"^\$\{(?P<name>[^{}]+)\.(?P<output>[A-Za-z][A-Za-z0-9]*)\}$")
 

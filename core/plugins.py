@@ -11,10 +11,9 @@ from functools import cache
 from importlib.metadata import entry_points
 
 import pluggy
-
-from core import hookspecs
-from core.errors import ProviderNotFound
-from core.provider import Provider
+from cloudfence import hookspecs
+from cloudfence.errors import ProviderNotFound
+from cloudfence.provider import Provider
 
 ENTRY_POINT_GROUP = "cloudfence.providers"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-from core.intervals import IntervalSet
+from cloudfence.intervals import IntervalSet
 
 PORTED = ("tcp", "udp", "sctp")
 PORTLESS = ("icmp", "icmpv6", "other")

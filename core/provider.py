@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from core.errors import CheckError, Problem, did_you_mean
-from core.intent import Flow, Intent
-from core.plan import Plan
-from core.ports import PROTOCOLS
-from core.reach import Reachability
+from cloudfence.errors import CheckError, Problem, did_you_mean
+from cloudfence.intent import Flow, Intent
+from cloudfence.plan import Plan
+from cloudfence.ports import PROTOCOLS
+from cloudfence.reachability import Reachability
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from core.plan import REF
+from cloudfence.plan import REF
 
 SUMMARY_WIDTH = 110
 _SKIP = {"tags", "apiVersion", "kind", "labels", "annotations"}

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
+from cloudfence.errors import Problem, SpecError, did_you_mean
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-
-from core.errors import Problem, SpecError, did_you_mean
 
 MAX_SPEC_BYTES = 1_000_000
 SUPPORTED_VERSIONS = (1,)
@@ -218,7 +217,7 @@ _EXPECTED = {
 
 
 class Spec:
-    """A spec whose shape is valid; names and values are checked by core.intent."""
+    """A spec whose shape is valid; names and values are checked by cloudfence.intent."""
 
     def __init__(self, model: SpecModel, doc: Document):
         self.model = model

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.intent import Intent
-from core.plan import Plan
-from core.provider import Provider, checked_plan
-from core.reach import Verdict, World, compare, intended
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan
+from cloudfence.provider import Provider, checked_plan
+from cloudfence.reach import Verdict, World, compare, intended
 
 
 def verify_plan(intent: Intent, provider: Provider, plan: Plan) -> Verdict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import core.plugins
+import cloudfence.plugins
 from tests.fakeplugin import fake_providers, site_env
 
 
@@ -12,13 +12,13 @@ from tests.fakeplugin import fake_providers, site_env
 def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """The fakecloud providers in place of the installed ones, in process."""
     found = fake_providers()
-    monkeypatch.setattr(core.plugins, "providers", lambda: found)
+    monkeypatch.setattr(cloudfence.plugins, "providers", lambda: found)
     return found
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for `python -m core.cli` subprocesses with the built-in providers."""
+    """Environment for `python -m cloudfence.cli` subprocesses with the built-in providers."""
     return site_env(tmp_path_factory.mktemp("site"))
 
 

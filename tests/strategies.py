@@ -1,6 +1,6 @@
 """Hypothesis strategies for random, valid specs (as dicts or YAML text).
 
-Every spec drawn here passes `core.intent.parse_intent`: names are unique and
+Every spec drawn here passes `cloudfence.intent.parse_intent`: names are unique and
 well formed, segment CIDRs are disjoint, network exclusions sit inside an
 include, and no flow joins two non-segments. What a given target can express
 is NOT guaranteed (that is what its `check` is for), so property tests read:
@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from core.intent import Intent, parse_intent
+from cloudfence.intent import Intent, parse_intent
 
 NAMESPACES = ("serving", "data", "ml-ops")
 PORTED = ("tcp", "udp", "sctp")

@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
-from core.errors import CheckError
-from core.intent import parse_intent
-from core.ports import FULL, PortSet
-from providers.aws.provider import AwsProvider
+from cloudfence.errors import CheckError
+from cloudfence.intent import parse_intent
+from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.aws.provider import AwsProvider
 
 AWS = AwsProvider()
 

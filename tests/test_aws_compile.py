@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from core.intent import load_intent, parse_intent
-from core.plan import Plan
-from providers.aws.names import MAX_NAME, SG_DESCRIPTION
-from providers.aws.provider import AwsProvider
-from providers.aws.wire import (
+from cloudfence.intent import load_intent, parse_intent
+from cloudfence.plan import Plan
+from cloudfence.providers.aws.names import MAX_NAME, SG_DESCRIPTION
+from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
     NETWORK_ACL,

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from core.intent import load_intent, parse_intent
-from core.plan import Plan, Resource, ordered, ref
-from core.ports import PortSet, parse_port
-from core.reach import EGRESS, INGRESS
-from core.verify import verify, verify_plan
-from providers.aws.evaluate import NACL_LAYER, acl_layer, sg_ports
-from providers.aws.provider import AwsProvider
-from providers.aws.wire import (
+from cloudfence.intent import load_intent, parse_intent
+from cloudfence.plan import Plan, Resource, ordered, ref
+from cloudfence.ports import PortSet, parse_port
+from cloudfence.reach import EGRESS, INGRESS
+from cloudfence.verify import verify, verify_plan
+from cloudfence.providers.aws.evaluate import NACL_LAYER, acl_layer, sg_ports
+from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
     NETWORK_ACL,

@@ -13,15 +13,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import Problem
-from core.intent import Intent, parse_intent
-from core.plan import Plan
-from core.ports import PortSet
-from core.reach import Peer, Reachability, compare
-from core.verify import verify_plan
-from providers.aws.evaluate import sg_peer, sg_ports
-from providers.aws.provider import AwsProvider
-from providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
+from cloudfence.errors import Problem
+from cloudfence.intent import Intent, parse_intent
+from cloudfence.plan import Plan
+from cloudfence.ports import PortSet
+from cloudfence.reach import Peer, Reachability, compare
+from cloudfence.verify import verify_plan
+from cloudfence.providers.aws.evaluate import sg_peer, sg_ports
+from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
 from tests.strategies import specs, to_text
 
 AWS = AwsProvider()

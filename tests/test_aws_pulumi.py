@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from core.emitter import registered_plan, snake
-from core.engine import run_stack
-from core.intent import load_intent
-from core.plugins import get_provider
-from providers.aws.provider import AwsProvider
-from providers.aws.wire import SDK_CLASSES
+from cloudfence.deploy.emitter import registered_plan, snake
+from cloudfence.deploy.engine import run_stack
+from cloudfence.intent import load_intent
+from cloudfence.plugins import get_provider
+from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.providers.aws.wire import SDK_CLASSES
 from tests.test_aws_compile import EXAMPLE, VPC_ID
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,8 +75,8 @@ def test_registered_through_the_entry_point():
 
 
 def test_importing_the_provider_loads_no_pulumi():
-    code = ("import sys, providers.aws.plugin, providers.aws.provider; "
-            "from core.intent import load_intent; from providers.aws.provider import AwsProvider; "
+    code = ("import sys, cloudfence.providers.aws.plugin, cloudfence.providers.aws.provider; "
+            "from cloudfence.intent import load_intent; from cloudfence.providers.aws.provider import AwsProvider; "
             f"AwsProvider().compile(load_intent({str(EXAMPLE)!r}), {{'nacls': True}}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

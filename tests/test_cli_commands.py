@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.intent import load_intent
+from cloudfence.intent import load_intent
 from tests.fakeplugin import EXAMPLE, builtin_available, run_cli
 from tests.fakeplugin import invoke as cli
 

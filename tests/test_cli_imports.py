@@ -13,8 +13,8 @@ from tests.fakeplugin import CLI, EXAMPLE, ROOT, builtin_available, site_env
 
 PROBE = """
 import json, sys
-import core.cli
-code = core.cli.main(sys.argv[1:], standalone_mode=False)
+import cloudfence.cli
+code = cloudfence.cli.main(sys.argv[1:], standalone_mode=False)
 loaded = sorted(m for m in sys.modules if m.split(".")[0].startswith("pulumi"))
 print("@@" + json.dumps({"code": code, "pulumi": loaded}))
 """
@@ -63,5 +63,5 @@ def test_importtime_of_verify_all(env: dict[str, str]) -> None:
                           stdin=subprocess.DEVNULL)
     imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:") and "|" in line]
-    assert "core.verify" in imported and "click" in imported  # the profile is really there
+    assert "cloudfence.verify" in imported and "click" in imported  # the profile is really there
     assert [m for m in imported if m.split(".")[0].startswith("pulumi")] == []

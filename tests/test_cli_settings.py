@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import core.plugins
-from core.cli import load_settings, main, parse_assignment
-from core.errors import CloudfenceError
+import cloudfence.plugins
+from cloudfence.cli import load_settings, main, parse_assignment
+from cloudfence.errors import CloudfenceError
 from tests.fakeplugin import EXAMPLE
 
 
@@ -94,14 +94,14 @@ def test_stack_file_drives_plan(tmp_path: Path, fakes: dict) -> None:
 def test_unscoped_setting_unknown_to_another_target(fakes: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     # With --provider all, a setting meant for one target must be scoped (fakecloud.x=...)
     # or the others reject it: a typo never passes silently.
-    from core.provider import BaseProvider, Capabilities
+    from cloudfence.provider import BaseProvider, Capabilities
 
     class Other(BaseProvider):
         name = "other"
         capabilities = Capabilities(settings={})
 
     found = {**fakes, "other": Other()}
-    monkeypatch.setattr(core.plugins, "providers", lambda: found)
+    monkeypatch.setattr(cloudfence.plugins, "providers", lambda: found)
     result = CliRunner().invoke(main, ["verify", str(EXAMPLE), "-p", "other", "--set", "listPrefix=x-"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: settings.listPrefix: unknown other setting")

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.runtime.mocks import MockResourceArgs
 
-from core.engine import UNKNOWN, Registered, RunResult, _Mocks, plain, run_program, run_stack
+from cloudfence.deploy.engine import UNKNOWN, Registered, RunResult, _Mocks, plain, run_program, run_stack
 
 COMPONENT = "cloudfence:index:Segmentation"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

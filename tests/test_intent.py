@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
-from core.errors import SpecError
-from core.intent import parse_intent
-from core.ports import PortSet, format_ports, parse_port
+from cloudfence.errors import SpecError
+from cloudfence.intent import parse_intent
+from cloudfence.ports import PortSet, format_ports, parse_port
 
 BASE = """
 version: 1

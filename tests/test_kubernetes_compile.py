@@ -12,16 +12,16 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from core import hookspecs
-from core.errors import CheckError, SpecError
-from core.intent import Endpoint, load_intent, parse_intent
-from core.plan import Plan
-from core.plugins import collect
-from core.ports import parse_port
-from core.reach import Peer, World
-from core.verify import verify, verify_plan
-from providers.kubernetes import plugin
-from providers.kubernetes.provider import KubernetesProvider
+from cloudfence import hookspecs
+from cloudfence.errors import CheckError, SpecError
+from cloudfence.intent import Endpoint, load_intent, parse_intent
+from cloudfence.plan import Plan
+from cloudfence.plugins import collect
+from cloudfence.ports import parse_port
+from cloudfence.reach import Peer, World
+from cloudfence.verify import verify, verify_plan
+from cloudfence.providers.kubernetes import plugin
+from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from tests.goldens import assert_golden
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -372,7 +372,7 @@ def test_sdk_class_is_the_pulumi_network_policy():
 @pytest.mark.parametrize("settings", [{}, {"defaultDenyNamespaces": True}])
 def test_records_register_through_the_sdk_exactly_as_planned(settings):
     """As the emitter does it: top-level wire names as snake_case keywords, nested dicts as is."""
-    from core.engine import run_program
+    from cloudfence.deploy.engine import run_program
 
     plan = K8S.compile(load_intent(EXAMPLE), settings)
 
@@ -386,7 +386,7 @@ def test_records_register_through_the_sdk_exactly_as_planned(settings):
 
 
 def test_provider_modules_import_no_pulumi_package():
-    code = ("import sys; import providers.kubernetes.plugin, providers.kubernetes.manifests; "
+    code = ("import sys; import cloudfence.providers.kubernetes.plugin, cloudfence.providers.kubernetes.manifests; "
             "bad = [m for m in sys.modules if m.startswith('pulumi')]; assert not bad, bad")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=env)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from core.addresses import AddressSet
-from core.intent import parse_intent
-from core.plan import Plan, Resource
-from core.ports import PortSet, parse_port
-from core.reach import Peer
-from providers.kubernetes.provider import KubernetesProvider
+from cloudfence.addresses import AddressSet
+from cloudfence.intent import parse_intent
+from cloudfence.plan import Plan, Resource
+from cloudfence.ports import PortSet, parse_port
+from cloudfence.reach import Peer
+from cloudfence.providers.kubernetes.provider import KubernetesProvider
 
 K8S = KubernetesProvider()
 TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

@@ -9,10 +9,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from core.intent import load_intent
-from core.plan import Plan
-from providers.kubernetes.manifests import manifests
-from providers.kubernetes.provider import KubernetesProvider
+from cloudfence.intent import load_intent
+from cloudfence.plan import Plan
+from cloudfence.providers.kubernetes.manifests import manifests
+from cloudfence.providers.kubernetes.provider import KubernetesProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"

@@ -18,14 +18,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from core.errors import CheckError
-from core.intent import Intent
-from core.intervals import IntervalSet
-from core.plan import Plan, Resource
-from core.ports import PORTED, PortSet
-from core.verify import verify_plan
-from providers.kubernetes.manifests import manifests
-from providers.kubernetes.provider import KubernetesProvider
+from cloudfence.errors import CheckError
+from cloudfence.intent import Intent
+from cloudfence.intervals import IntervalSet
+from cloudfence.plan import Plan, Resource
+from cloudfence.ports import PORTED, PortSet
+from cloudfence.verify import verify_plan
+from cloudfence.providers.kubernetes.manifests import manifests
+from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from tests.strategies import intent_from, specs, to_text
 
 K8S = KubernetesProvider()

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from core.errors import CheckError
-from core.intent import load_intent
-from core.plugins import collect, plugin_manager
-from core.provider import Provider
-from core.reach import EGRESS, INGRESS
-from core.verify import verify, verify_plan
+from cloudfence.errors import CheckError
+from cloudfence.intent import load_intent
+from cloudfence.plugins import collect, plugin_manager
+from cloudfence.provider import Provider
+from cloudfence.reach import EGRESS, INGRESS
+from cloudfence.verify import verify, verify_plan
 from tests.fakeplugin import EXAMPLE, HERE, fake_providers, run_cli, site_env
 from tests.strategies import intent_from, spec_texts
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.engine import run_stack
-from core.intent import load_intent, parse_intent
-from core.plan import find_refs
-from core.plugins import providers
+from cloudfence.deploy.engine import run_stack
+from cloudfence.intent import load_intent, parse_intent
+from cloudfence.plan import find_refs
+from cloudfence.plugins import providers
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "stacks" / "ai-inference"
@@ -30,7 +30,7 @@ def _settings_for(provider: str) -> dict:
 
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_registered_resources_equal_the_plan(name: str) -> None:
-    from core.emitter import registered_plan
+    from cloudfence.deploy.emitter import registered_plan
 
     provider = providers()[name]
     intent = load_intent(SPEC)
@@ -48,7 +48,7 @@ def test_registered_resources_equal_the_plan(name: str) -> None:
 
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_references_read_as_the_plan_writes_them(name: str) -> None:
-    from core.emitter import registered_plan
+    from cloudfence.deploy.emitter import registered_plan
 
     provider = providers()[name]
     intent = load_intent(SPEC)

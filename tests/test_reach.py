@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.intent import parse_intent
-from core.ports import PortSet, parse_port
-from core.reach import EGRESS, INGRESS, Peer, Reachability, World, compare, intended
+from cloudfence.intent import parse_intent
+from cloudfence.ports import PortSet, parse_port
+from cloudfence.reach import EGRESS, INGRESS, Peer, Reachability, World, compare, intended
 
 SPEC = """
 version: 1

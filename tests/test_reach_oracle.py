@@ -6,10 +6,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.addresses import AddressSet
-from core.intent import parse_intent
-from core.ports import PortSet, parse_port
-from core.reach import EGRESS, INGRESS, Peer, Reachability, World, compare, intended
+from cloudfence.addresses import AddressSet
+from cloudfence.intent import parse_intent
+from cloudfence.ports import PortSet, parse_port
+from cloudfence.reach import EGRESS, INGRESS, Peer, Reachability, World, compare, intended
 
 SPEC = parse_intent("""
 version: 1

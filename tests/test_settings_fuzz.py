@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.intent import load_intent
-from core.plugins import providers
+from cloudfence.intent import load_intent
+from cloudfence.plugins import providers
 
 EXAMPLE = load_intent(Path(__file__).resolve().parents[1] / "stacks" / "ai-inference" / "segments.yaml")
 BUILT_IN = [p for p in ("aws", "kubernetes") if p in providers()]

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import SpecError
-from core.intent import parse_intent
+from cloudfence.errors import SpecError
+from cloudfence.intent import parse_intent
 
 KEYS = ["version", "name", "segments", "networks", "services", "flows", "from", "to", "ports",
         "cidr", "kubernetes", "namespace", "labels", "include", "exclude", "description",

@@ -16,9 +16,9 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.addresses import IPNetwork
-from core.intervals import IntervalSet
-from core.ports import MAX_PORT, PortSet
+from cloudfence.addresses import IPNetwork
+from cloudfence.intervals import IntervalSet
+from cloudfence.ports import MAX_PORT, PortSet
 
 ANY = "any"  # every protocol and port: AWS protocol "-1"
 RULE_PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")  # "other" exists only inside ANY

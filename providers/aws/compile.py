@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.intent import Intent
-from core.plan import Plan, Resource, ordered, ref
-from providers.aws.boxes import Box
-from providers.aws.nacl import Entry, acl_entries, rule_numbers
-from providers.aws.names import (
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan, Resource, ordered, ref
+from cloudfence.providers.aws.boxes import Box
+from cloudfence.providers.aws.nacl import Entry, acl_entries, rule_numbers
+from cloudfence.providers.aws.names import (
     SG_DESCRIPTION,
     cidr_label,
     description,
@@ -21,10 +21,10 @@ from providers.aws.names import (
     tags,
     unique,
 )
-from providers.aws.network import subnets, vpc_cidr
-from providers.aws.rules import INGRESS, Rule, security_group_rules
-from providers.aws.settings import AwsSettings
-from providers.aws.wire import (
+from cloudfence.providers.aws.network import subnets, vpc_cidr
+from cloudfence.providers.aws.rules import INGRESS, Rule, security_group_rules
+from cloudfence.providers.aws.settings import AwsSettings
+from cloudfence.providers.aws.wire import (
     ACL_PROTOCOL,
     EGRESS_RULE,
     INGRESS_RULE,

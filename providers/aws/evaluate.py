@@ -25,16 +25,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from core.addresses import V4_MAX, V6_MAX, AddressSet
-from core.intent import Intent
-from core.intervals import IntervalSet
-from core.plan import REF, Plan, Resource
-from core.ports import FULL, PortSet
-from core.reach import EGRESS, INGRESS, Peer, Reachability
-from providers.aws.boxes import ANY
-from providers.aws.nacl import EPHEMERAL
-from providers.aws.names import TAG_SEGMENT
-from providers.aws.wire import (
+from cloudfence.addresses import V4_MAX, V6_MAX, AddressSet
+from cloudfence.intent import Intent
+from cloudfence.intervals import IntervalSet
+from cloudfence.plan import REF, Plan, Resource
+from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.aws.boxes import ANY
+from cloudfence.providers.aws.nacl import EPHEMERAL
+from cloudfence.providers.aws.names import TAG_SEGMENT
+from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
     LEGACY_RULE,
@@ -44,6 +43,7 @@ from providers.aws.wire import (
     SECURITY_GROUP,
     SUBNET,
 )
+from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
 
 NACL_LAYER = "nacl"
 

@@ -16,15 +16,15 @@ import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
 
-from core.addresses import AddressSet, IPNetwork
-from core.errors import Problem
-from core.intent import Endpoint, Flow, Intent
-from core.intervals import IntervalSet
-from core.ports import FULL, PortSet
-from providers.aws.boxes import Box, pack
-from providers.aws.names import digest
-from providers.aws.network import segment_problem
-from providers.aws.rules import EGRESS, INGRESS, families, flows_of, other_end
+from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.errors import Problem
+from cloudfence.intent import Endpoint, Flow, Intent
+from cloudfence.intervals import IntervalSet
+from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.aws.boxes import Box, pack
+from cloudfence.providers.aws.names import digest
+from cloudfence.providers.aws.network import segment_problem
+from cloudfence.providers.aws.rules import EGRESS, INGRESS, families, flows_of, other_end
 
 EPHEMERAL = IntervalSet.of(1024, 65535)
 MAX_RULE_NUMBER = 32766  # 32767 and 32768 are the IPv4 and IPv6 `*` deny

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from core.addresses import IPNetwork
+from cloudfence.addresses import IPNetwork
 
 MAX_NAME = 100
 SG_DESCRIPTION = "cloudfence segment"  # constant: changing it would replace the group

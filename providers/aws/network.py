@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from core.errors import Problem
-from core.intent import Intent
-from providers.aws.settings import FALLBACK_VPC_CIDR, AwsSettings
+from cloudfence.errors import Problem
+from cloudfence.intent import Intent
+from cloudfence.providers.aws.settings import FALLBACK_VPC_CIDR, AwsSettings
 
 MIN_SUBNET_PREFIX, MAX_SUBNET_PREFIX = 16, 28  # AWS subnet sizes: /16 to /28
 

@@ -1,7 +1,7 @@
 """Registers the AWS provider through the `cloudfence.providers` entry point."""
 
-from core.hookspecs import hookimpl
-from providers.aws.provider import AwsProvider
+from cloudfence.hookspecs import hookimpl
+from cloudfence.providers.aws.provider import AwsProvider
 
 
 @hookimpl

@@ -13,23 +13,23 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.errors import Problem
-from core.intent import Intent
-from core.plan import Plan
-from core.provider import BaseProvider, Capabilities
-from core.reach import Reachability
-from providers.aws import nacl, rules
-from providers.aws.compile import compile_plan
-from providers.aws.evaluate import evaluate_plan
-from providers.aws.network import network_problems, segment_problem, subnets
-from providers.aws.settings import (
+from cloudfence.errors import Problem
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan
+from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.providers.aws import nacl, rules
+from cloudfence.providers.aws.compile import compile_plan
+from cloudfence.providers.aws.evaluate import evaluate_plan
+from cloudfence.providers.aws.network import network_problems, segment_problem, subnets
+from cloudfence.providers.aws.settings import (
     DEFAULT_RULES_PER_NETWORK_ACL,
     DEFAULT_RULES_PER_SECURITY_GROUP,
     SETTINGS,
     AwsSettings,
     read_settings,
 )
-from providers.aws.wire import SDK_CLASSES
+from cloudfence.providers.aws.wire import SDK_CLASSES
+from cloudfence.reachability import Reachability
 
 
 class AwsProvider(BaseProvider):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from core.addresses import AddressSet, IPNetwork
-from core.intent import Endpoint, Flow, Intent
-from core.ports import PortSet
-from providers.aws.boxes import Box, pack, spans
+from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.intent import Endpoint, Flow, Intent
+from cloudfence.ports import PortSet
+from cloudfence.providers.aws.boxes import Box, pack, spans
 
 EGRESS, INGRESS = "egress", "ingress"
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import Problem
+from cloudfence.errors import Problem
 
 DEFAULT_RULES_PER_SECURITY_GROUP = 60  # per direction and IP family (amazon-vpc-limits)
 DEFAULT_RULES_PER_NETWORK_ACL = 20  # per direction and IP family, default deny included

@@ -3,7 +3,7 @@ type tokens and protocol spellings, exactly as Pulumi registers them."""
 
 from __future__ import annotations
 
-from providers.aws.boxes import ANY
+from cloudfence.providers.aws.boxes import ANY
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from itertools import combinations
 from typing import Any
 
-from core.errors import Problem
-from core.intent import Endpoint, Flow, Intent
-from providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, Options, zero_port_protocols
+from cloudfence.errors import Problem
+from cloudfence.intent import Endpoint, Flow, Intent
+from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, Options, zero_port_protocols
 
 SETTINGS = {
     "dns": "allow every pod segment to query the cluster DNS (kube-dns in kube-system, "

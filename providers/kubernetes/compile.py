@@ -13,10 +13,10 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from core.intent import Endpoint, Flow, Intent
-from core.plan import Plan, Resource, ordered
-from core.ports import PortSet
-from providers.kubernetes.wire import (
+from cloudfence.intent import Endpoint, Flow, Intent
+from cloudfence.plan import Plan, Resource, ordered
+from cloudfence.ports import PortSet
+from cloudfence.providers.kubernetes.wire import (
     API_VERSION,
     CLUSTER_DNS,
     DNS_PORTS,

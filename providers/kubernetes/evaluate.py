@@ -28,19 +28,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.addresses import AddressSet
-from core.intent import Intent
-from core.intervals import IntervalSet
-from core.plan import Plan
-from core.ports import FULL, PortSet
-from core.reach import EGRESS, INGRESS, Peer, Reachability
-from providers.kubernetes.wire import (
+from cloudfence.addresses import AddressSet
+from cloudfence.intent import Intent
+from cloudfence.intervals import IntervalSet
+from cloudfence.plan import Plan
+from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.kubernetes.wire import (
     CLUSTER_DNS,
     DNS_LABELS,
     DNS_NAMESPACE,
     NAMESPACE_NAME_LABEL,
     POLICY_TYPE,
 )
+from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
 
 DIRECTIONS = {"Ingress": (INGRESS, "ingress", "from"), "Egress": (EGRESS, "egress", "to")}
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
-from core.plan import Plan
-from providers.kubernetes.wire import API_VERSION, KIND, POLICY_TYPE
+from cloudfence.plan import Plan
+from cloudfence.providers.kubernetes.wire import API_VERSION, KIND, POLICY_TYPE
 
 
 def manifest(inputs: dict[str, Any]) -> dict[str, Any]:

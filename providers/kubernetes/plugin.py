@@ -1,7 +1,7 @@
 """Entry point `cloudfence.providers: kubernetes` (pyproject.toml)."""
 
-from core.hookspecs import hookimpl
-from providers.kubernetes.provider import KubernetesProvider
+from cloudfence.hookspecs import hookimpl
+from cloudfence.providers.kubernetes.provider import KubernetesProvider
 
 
 @hookimpl

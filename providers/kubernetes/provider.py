@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.errors import Problem
-from core.intent import Intent
-from core.plan import Plan, Resource
-from core.provider import BaseProvider, Capabilities
-from core.reach import Reachability
-from providers.kubernetes.checks import SETTINGS, check_intent, read_options
-from providers.kubernetes.compile import compile_plan
-from providers.kubernetes.evaluate import evaluate_plan
-from providers.kubernetes.manifests import manifests
-from providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE
+from cloudfence.errors import Problem
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan, Resource
+from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.providers.kubernetes.checks import SETTINGS, check_intent, read_options
+from cloudfence.providers.kubernetes.compile import compile_plan
+from cloudfence.providers.kubernetes.evaluate import evaluate_plan
+from cloudfence.providers.kubernetes.manifests import manifests
+from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE
+from cloudfence.reachability import Reachability
 
 
 class KubernetesProvider(BaseProvider):

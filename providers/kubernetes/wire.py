@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.intent import KubernetesSelector
-from core.ports import FULL, PORTED, PortSet, parse_port
+from cloudfence.intent import KubernetesSelector
+from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 
 POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 API_VERSION = "networking.k8s.io/v1"

@@ -1,5 +1,5 @@
 import pulumi
 
-from core import Segmentation
+from cloudfence import Segmentation
 
 pulumi.export("segments", Segmentation().segments)

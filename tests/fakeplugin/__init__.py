@@ -44,7 +44,7 @@ def builtin_available() -> list[str]:
 
 
 def site_env(site: Path, fake: bool = False, builtin: bool = True) -> dict[str, str]:
-    """Environment for a `python -m core.cli` subprocess.
+    """Environment for a `python -m cloudfence.cli` subprocess.
 
     fake: also install the fakecloud plugins. builtin: make the built-in providers
     findable even when the project is run from a source tree that pip has not
@@ -68,7 +68,7 @@ def site_env(site: Path, fake: bool = False, builtin: bool = True) -> dict[str, 
     return env
 
 
-CLI = [sys.executable, "-m", "core.cli"]
+CLI = [sys.executable, "-m", "cloudfence.cli"]
 EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"
 
 
@@ -93,7 +93,7 @@ def invoke(*args: object) -> tuple[int, str, str]:
     """Run the CLI in process (fast); unexpected exceptions propagate to the test."""
     from click.testing import CliRunner
 
-    from core.cli import main
+    from cloudfence.cli import main
 
     result = CliRunner().invoke(main, [str(a) for a in args])
     if result.exception and not isinstance(result.exception, SystemExit):

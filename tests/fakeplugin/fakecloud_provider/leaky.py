@@ -11,9 +11,9 @@ from typing import Any
 
 from fakecloud_provider.provider import ALLOW, FakeCloudProvider
 
-from core.hookspecs import hookimpl
-from core.intent import Intent
-from core.plan import Plan, Resource, ordered, ref
+from cloudfence.hookspecs import hookimpl
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan, Resource, ordered, ref
 
 
 class LeakyProvider(FakeCloudProvider):

@@ -2,7 +2,7 @@
 
 from fakecloud_provider.provider import FakeCloudProvider
 
-from core.hookspecs import hookimpl
+from cloudfence.hookspecs import hookimpl
 
 
 @hookimpl

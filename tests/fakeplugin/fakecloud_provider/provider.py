@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.errors import Problem
-from core.intent import Endpoint, Flow, Intent
-from core.intervals import IntervalSet
-from core.plan import Plan, Resource, ordered, ref
-from core.ports import PortSet, parse_port
-from core.provider import BaseProvider, Capabilities
-from core.reach import EGRESS, INGRESS, Peer, Reachability
+from cloudfence.errors import Problem
+from cloudfence.intent import Endpoint, Flow, Intent
+from cloudfence.intervals import IntervalSet
+from cloudfence.plan import Plan, Resource, ordered, ref
+from cloudfence.ports import PortSet, parse_port
+from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
 
 LIST = "fakecloud:index:AllowList"
 ALLOW = "fakecloud:index:Allow"

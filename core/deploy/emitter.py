@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-
-from core.plan import REF, Plan
-from core.provider import Provider, checked_plan
+from cloudfence.plan import REF, Plan
+from cloudfence.provider import Provider, checked_plan
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -55,9 +54,9 @@ def resolve_exports(plan: Plan, created: Mapping[str, pulumi.Resource]) -> dict[
 def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]) -> dict[str, Any]:
     """Run the emitter under the mock runtime and return what was registered,
     in the plan JSON shape, so it can be compared with `plan` byte for byte."""
-    from core.component import Segmentation
-    from core.engine import run_program
-    from core.plan import Resource
+    from cloudfence.deploy.component import Segmentation
+    from cloudfence.deploy.engine import run_program
+    from cloudfence.plan import Resource
 
     plan = checked_plan(provider, intent, settings)
 

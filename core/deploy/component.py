@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-
-from core.emitter import emit, resolve_exports
-from core.errors import CloudfenceError
-from core.intent import Intent, load_intent
-from core.plugins import get_provider
-from core.provider import checked_plan
+from cloudfence.deploy.emitter import emit, resolve_exports
+from cloudfence.errors import CloudfenceError
+from cloudfence.intent import Intent, load_intent
+from cloudfence.plugins import get_provider
+from cloudfence.provider import checked_plan
 
 KUBERNETES = "kubernetes"
 

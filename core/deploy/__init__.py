@@ -1,0 +1,1 @@
+"""The Pulumi layer: the Segmentation component, the emitter and the offline engine."""
