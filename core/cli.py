@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 import yaml
+
 from cloudfence import plugins
 from cloudfence import verify as verification
 from cloudfence.errors import CheckError, CloudfenceError, Problem

@@ -11,6 +11,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 import pluggy
+
 from cloudfence import hookspecs
 from cloudfence.errors import ProviderNotFound
 from cloudfence.provider import Provider

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from cloudfence.errors import Problem, SpecError, did_you_mean
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from cloudfence.errors import Problem, SpecError, did_you_mean
 
 MAX_SPEC_BYTES = 1_000_000
 SUPPORTED_VERSIONS = (1,)

@@ -10,8 +10,6 @@ import pytest
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.ports import PortSet, parse_port
-from cloudfence.reach import EGRESS, INGRESS
-from cloudfence.verify import verify, verify_plan
 from cloudfence.providers.aws.evaluate import NACL_LAYER, acl_layer, sg_ports
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import (
@@ -22,6 +20,8 @@ from cloudfence.providers.aws.wire import (
     SECURITY_GROUP,
     SUBNET,
 )
+from cloudfence.reach import EGRESS, INGRESS
+from cloudfence.verify import verify, verify_plan
 from tests.test_aws_compile import EXAMPLE, VPC_ID
 
 AWS = AwsProvider()

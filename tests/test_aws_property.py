@@ -17,11 +17,11 @@ from cloudfence.errors import Problem
 from cloudfence.intent import Intent, parse_intent
 from cloudfence.plan import Plan
 from cloudfence.ports import PortSet
-from cloudfence.reach import Peer, Reachability, compare
-from cloudfence.verify import verify_plan
 from cloudfence.providers.aws.evaluate import sg_peer, sg_ports
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
+from cloudfence.reach import Peer, Reachability, compare
+from cloudfence.verify import verify_plan
 from tests.strategies import specs, to_text
 
 AWS = AwsProvider()

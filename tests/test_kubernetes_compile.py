@@ -18,10 +18,10 @@ from cloudfence.intent import Endpoint, load_intent, parse_intent
 from cloudfence.plan import Plan
 from cloudfence.plugins import collect
 from cloudfence.ports import parse_port
-from cloudfence.reach import Peer, World
-from cloudfence.verify import verify, verify_plan
 from cloudfence.providers.kubernetes import plugin
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
+from cloudfence.reach import Peer, World
+from cloudfence.verify import verify, verify_plan
 from tests.goldens import assert_golden
 
 ROOT = Path(__file__).resolve().parents[1]

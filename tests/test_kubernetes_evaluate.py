@@ -15,8 +15,8 @@ from cloudfence.addresses import AddressSet
 from cloudfence.intent import parse_intent
 from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PortSet, parse_port
-from cloudfence.reach import Peer
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
+from cloudfence.reach import Peer
 
 K8S = KubernetesProvider()
 TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

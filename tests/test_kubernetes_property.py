@@ -23,9 +23,9 @@ from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PORTED, PortSet
-from cloudfence.verify import verify_plan
 from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
+from cloudfence.verify import verify_plan
 from tests.strategies import intent_from, specs, to_text
 
 K8S = KubernetesProvider()

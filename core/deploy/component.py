@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+
 from cloudfence.deploy.emitter import emit, resolve_exports
 from cloudfence.errors import CloudfenceError
 from cloudfence.intent import Intent, load_intent

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+
 from cloudfence.plan import REF, Plan
 from cloudfence.provider import Provider, checked_plan
 

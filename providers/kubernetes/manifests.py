@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+
 from cloudfence.plan import Plan
 from cloudfence.providers.kubernetes.wire import API_VERSION, KIND, POLICY_TYPE
 

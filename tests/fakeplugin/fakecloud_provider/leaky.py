@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fakecloud_provider.provider import ALLOW, FakeCloudProvider
-
 from cloudfence.hookspecs import hookimpl
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan, Resource, ordered, ref
+from fakecloud_provider.provider import ALLOW, FakeCloudProvider
 
 
 class LeakyProvider(FakeCloudProvider):

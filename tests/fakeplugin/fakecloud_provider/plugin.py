@@ -1,8 +1,7 @@
 """Entry point `fakecloud = fakecloud_provider.plugin` in the group `cloudfence.providers`."""
 
-from fakecloud_provider.provider import FakeCloudProvider
-
 from cloudfence.hookspecs import hookimpl
+from fakecloud_provider.provider import FakeCloudProvider
 
 
 @hookimpl
