@@ -76,7 +76,8 @@ def test_registered_through_the_entry_point():
 
 def test_importing_the_provider_loads_no_pulumi():
     code = ("import sys, cloudfence.providers.aws.plugin, cloudfence.providers.aws.provider; "
-            "from cloudfence.intent import load_intent; from cloudfence.providers.aws.provider import AwsProvider; "
+            "from cloudfence.intent import load_intent; "
+            "from cloudfence.providers.aws.provider import AwsProvider; "
             f"AwsProvider().compile(load_intent({str(EXAMPLE)!r}), {{'nacls': True}}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

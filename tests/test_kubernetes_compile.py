@@ -386,7 +386,8 @@ def test_records_register_through_the_sdk_exactly_as_planned(settings):
 
 
 def test_provider_modules_import_no_pulumi_package():
-    code = ("import sys; import cloudfence.providers.kubernetes.plugin, cloudfence.providers.kubernetes.manifests; "
+    code = ("import sys; import cloudfence.providers.kubernetes.plugin, "
+            "cloudfence.providers.kubernetes.manifests; "
             "bad = [m for m in sys.modules if m.startswith('pulumi')]; assert not bad, bad")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=env)
