@@ -1,0 +1,93 @@
+"""Typed provider settings: each provider declares one pydantic model, the core
+validates it once and turns every error into a one-line problem at
+`settings.<key>`, with a did-you-mean for misspelt keys.
+
+Keys are written as users write them in stack files (camelCase wire names);
+the model's fields are snake_case. Models are strict (no silent coercion of
+`"true"` to True or `5` to `"5"`) and forbid unknown keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from cloudfence.addresses import AddressSet
+from cloudfence.errors import Problem, did_you_mean
+
+
+class ProviderSettings(BaseModel):
+    """Base of every provider's settings model.
+
+    `internal_space` and `egress_ips` give `internet` its meaning on the target
+    (DESIGN section 3); providers whose settings name them override these.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              strict=True, frozen=True)
+
+    def internal_space(self) -> AddressSet | None:
+        """The ranges the target's workloads hold, when known (VPC CIDRs, pod CIDRs ...)."""
+        return None
+
+    def egress_ips(self) -> AddressSet:
+        """The deployment's own NAT and egress addresses: never `internet`."""
+        return AddressSet()
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+S = TypeVar("S", bound=ProviderSettings)
+
+
+def _normal(key: str) -> str:
+    return re.sub(r"[-_\s]", "", key).lower()
+
+
+def validate_settings(model: type[S], raw: Any, provider: str) -> tuple[S | None, list[Problem]]:
+    """The validated settings, or None and the problems (never an exception)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        return None, [Problem("settings", f"expected a mapping of {provider} settings, got {raw!r}")]
+    fields = {f.alias or name: name for name, f in model.model_fields.items()}
+    problems: list[Problem] = []
+    for key in raw:
+        if not isinstance(key, str):
+            problems.append(Problem("settings", f"setting names are text, got {key!r}"))
+        elif key not in fields:
+            if key in fields.values() or _normal(key) in {_normal(k): k for k in fields}:
+                right = {_normal(k): k for k in fields}[_normal(key)]
+                hint = f" (did you mean '{right}'?)"
+            else:
+                hint = did_you_mean(key, fields)
+            known = ", ".join(sorted(fields)) or "none"
+            problems.append(Problem(f"settings.{key}", f"unknown {provider} setting{hint} (known: {known})"))
+    if problems:
+        return None, problems
+    try:
+        return model.model_validate(dict(raw)), []
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] not in ("value_error", "assertion_error") and "input" in err:
+                message = f"{message}, got {err['input']!r}"
+            problems.append(Problem(f"settings.{loc}" if loc else "settings", message))
+        return None, problems
+
+
+def describe(model: type[ProviderSettings]) -> list[dict[str, Any]]:
+    """The model as `cloudfence providers` lists it: key, type, default, description."""
+    out = []
+    for name, f in model.model_fields.items():
+        annotation = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        default = None if f.is_required() else f.get_default(call_default_factory=True)
+        out.append({"key": f.alias or name, "type": annotation, "required": f.is_required(),
+                    "default": default, "description": f.description or ""})
+    return out
