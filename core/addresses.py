@@ -77,5 +77,15 @@ class AddressSet:
         return out
 
 
+PRIVATE_V4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+GLOBAL_V6 = "2000::/3"
+#: Public address space (DESIGN section 3): every IPv4 address outside the five
+#: private ranges, and IPv6 global unicast.
+PUBLIC = (AddressSet.from_cidrs(["0.0.0.0/0"]) - AddressSet.from_cidrs(PRIVATE_V4)) | AddressSet.from_cidrs(
+    [GLOBAL_V6])
+#: Where hosts live privately: the complement of PUBLIC.
+PRIVATE = AddressSet.everything() - PUBLIC
+
+
 def address_text(version: int, value: int) -> str:
     return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))

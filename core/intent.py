@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudfence.addresses import AddressSet, IPNetwork, parse_cidr
+from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, IPNetwork, parse_cidr
 from cloudfence.errors import Problem, SpecError, did_you_mean
 from cloudfence.ports import PORTED, PortError, PortSet, format_ports, parse_port
 from cloudfence.spec import NAME_RE, Spec, format_path, load_spec, parse_spec
@@ -61,9 +61,15 @@ class Block:
 class Network:
     name: str
     blocks: tuple[Block, ...]
+    builtin: bool = False  # the built-in `internet`: public space (cloudfence.space)
 
     @property
     def addresses(self) -> AddressSet:
+        """What the spec lists (exclusions subtracted). What a network means on a
+        target (less every segment's cidr, `internet` less the internal space) is
+        `cloudfence.space.Space.network`."""
+        if self.builtin:
+            return PUBLIC
         out = AddressSet()
         for b in self.blocks:
             out = out | (AddressSet.from_cidrs([b.cidr]) - AddressSet.from_cidrs(b.excepts))
@@ -230,7 +236,7 @@ class _Builder:
             path = ("segments", name)
             self.check_name(path, name, "segment")
             if name == INTERNET:
-                self.err(path, "'internet' is built in (every address): name the segment otherwise")
+                self.err(path, "'internet' is built in (public address space): name the segment otherwise")
             if name.startswith("@"):
                 self.err(path, "names starting with '@' are reserved for platform endpoints")
             k8s = None
@@ -274,9 +280,6 @@ class _Builder:
         for name, net in self.m.networks.items():
             path = ("networks", name)
             self.check_name(path, name, "network")
-            if name == INTERNET:
-                self.err(path, "'internet' is built in (0.0.0.0/0 and ::/0): choose another name")
-                continue
             if name in segment_names:
                 self.err(path, f"'{name}' is both a segment and a network: rename one")
             if not net.include:
@@ -299,10 +302,11 @@ class _Builder:
             if includes and not network.addresses:
                 self.err(path, "exclusions remove every address: the network is empty")
             out[name] = network
-        out[INTERNET] = Network(
-            INTERNET,
-            (Block(ipaddress.ip_network("0.0.0.0/0")), Block(ipaddress.ip_network("::/0"))),
-        )
+        if INTERNET not in out:  # a spec may redefine it (e.g. [0.0.0.0/0, ::/0] in a lab)
+            out[INTERNET] = Network(INTERNET, (
+                Block(ipaddress.ip_network("0.0.0.0/0"), tuple(ipaddress.ip_network(c) for c in PRIVATE_V4)),
+                Block(ipaddress.ip_network("2000::/3")),
+            ), builtin=True)
         return out
 
     def services(self) -> dict[str, PortSet]:
