@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 import cloudfence.plugins
-from cloudfence.cli import load_settings, main, parse_assignment
+from cloudfence.cli import main
 from cloudfence.errors import CloudfenceError
+from cloudfence.stackconfig import load_settings, parse_assignment
 from tests.fakeplugin import EXAMPLE
 
 
