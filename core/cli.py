@@ -24,7 +24,8 @@ from cloudfence import verify as verification
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import load_intent
 from cloudfence.provider import Provider, checked_plan
-from cloudfence.render import Result, intent_json, intent_text, plan_text, table, verdicts_text
+from cloudfence.render import Result, intent_json, intent_text, plan_text, settings_text, table, verdicts_text
+from cloudfence.settings import describe
 from cloudfence.stackconfig import load_settings
 
 FORMATS = click.Choice(["table", "json"])
@@ -131,8 +132,7 @@ def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_fil
     if fmt == "json":
         _print_json(document)
         return
-    custom = getattr(provider, "summarize", None)
-    click.echo(plan_text(compiled, document, via_pulumi, custom if callable(custom) else None))
+    click.echo(plan_text(compiled, document, via_pulumi, provider.summarize))
 
 
 @main.command(short_help="Prove each target allows exactly what the spec says.")
@@ -191,7 +191,8 @@ def list_providers(fmt: str) -> None:
     found = installed()
     if fmt == "json":
         _print_json({"providers": [{"name": p.name, "description": p.description,
-                                    "capabilities": p.capabilities.to_json()} for p in found.values()],
+                                    "capabilities": p.capabilities.to_json(),
+                                    "settings": describe(p.settings_model)} for p in found.values()],
                      "failed": plugins.broken()})
         return
     failed = plugins.broken()
@@ -212,10 +213,11 @@ def list_providers(fmt: str) -> None:
             ("segments need addresses", "yes" if caps["segmentsNeedAddresses"] else "no"),
             ("governs", caps["governs"]),
             ("platform endpoints", ", ".join(caps["platformEndpoints"]) or "none"),
+            ("manifests", "yes (cloudfence export)" if caps["manifests"] else "no"),
         ]
         rows += [("quota " + k, v) for k, v in caps["quotas"].items()]
-        rows += [("setting " + k, v) for k, v in caps["settings"].items()]
         click.echo(table(rows, indent="  "))
+        click.echo(settings_text(p.settings_model))
 
 
 @main.command(short_help="Write native manifests (Kubernetes NetworkPolicy YAML).")
@@ -230,13 +232,12 @@ def export(spec: str, provider_name: str, out_dir: str, settings_file: str | Non
     """Write the provider's native manifests (e.g. Kubernetes NetworkPolicy YAML) to DIR."""
     intent = load_intent(spec)
     provider = get_provider(provider_name)
-    manifests = getattr(provider, "manifests", None)
-    if not callable(manifests):
-        able = [n for n, p in installed().items() if callable(getattr(p, "manifests", None))]
+    if not provider.capabilities.manifests:
+        able = [n for n, p in installed().items() if p.capabilities.manifests]
         raise CloudfenceError(f"provider {provider.name} cannot export manifests (providers that can: "
                               f"{', '.join(able) or 'none installed'})")
     settings = _settings_for(settings_file, assignments, [provider])[provider.name]
-    files: Mapping[str, str] = manifests(checked_plan(provider, intent, settings))
+    files: Mapping[str, str] = provider.manifests(checked_plan(provider, intent, settings))
     out = Path(out_dir)
     for name in files:
         if not name or "/" in name or "\\" in name or name.startswith("."):

@@ -18,6 +18,7 @@ from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import REF, Plan, Resource
 from cloudfence.ports import format_ports
 from cloudfence.reach import Verdict
+from cloudfence.settings import ProviderSettings, describe
 
 SUMMARY_WIDTH = 110
 _SKIP = {"tags", "apiVersion", "kind", "labels", "annotations"}
@@ -275,3 +276,19 @@ def _verdict_lines(r: Result) -> list[str]:
     out += [f"  implied by {r.provider}: {flow}" for flow in v.implied]
     out += [f"  not governed by {r.provider}: {flow}" for flow in v.not_governed]
     return out
+
+
+def settings_text(model: type[ProviderSettings]) -> str:
+    """A provider's settings model as `cloudfence providers` lists it."""
+    rows = []
+    for f in describe(model):
+        if f["required"]:
+            default = "required"
+        elif f["default"] is None:
+            default = "optional"
+        else:
+            default = "default " + ('""' if f["default"] == "" else value_text(f["default"]))
+        rows.append((f["key"], f["type"], default, f["description"]))
+    if not rows:
+        return "  settings: none"
+    return "  settings:\n" + table(rows, indent="    ")

@@ -99,7 +99,16 @@ def test_unscoped_setting_unknown_to_another_target(fakes: dict, monkeypatch: py
 
     class Other(BaseProvider):
         name = "other"
-        capabilities = Capabilities(settings={})
+        capabilities = Capabilities()
+
+        def compile(self, intent, settings):  # never reached: the settings are refused first
+            raise AssertionError
+
+        def evaluate(self, plan, intent):
+            raise AssertionError
+
+        def sdk_class(self, type_token):
+            raise AssertionError
 
     found = {**fakes, "other": Other()}
     monkeypatch.setattr(cloudfence.plugins, "providers", lambda: found)
