@@ -82,7 +82,7 @@ SPEC_CASES = [
     ("name-too-long", edit("name: shop", "name: " + "s" * 41),
      ["{file}:2: name: spec name '" + "s" * 41 + "' is 41 characters: keep it to 40"]),
     ("invalid-cidr", edit("10.0.1.0/24", "10.0.1.0/33"),
-     ["{file}:5: segments.web.cidr: invalid CIDR '10.0.1.0/33'", "such as 10.0.0.0/16"]),
+     ["{file}:5: segments.web.cidr: invalid CIDR '10.0.1.0/33': an IPv4 prefix length is at most 32"]),
     ("cidr-host-bits", edit("10.0.1.0/24", "10.0.1.5/24"),
      ["{file}:5: segments.web.cidr: invalid CIDR '10.0.1.5/24': host bits are set, "
       "did you mean 10.0.1.0/24?"]),
