@@ -104,17 +104,20 @@ def write_export(out_dir: str, spec: str, files: Mapping[str, str], force: bool 
     the folder cannot be used."""
     out = Path(out_dir)
     place = out_dir
+    if out.exists() and not out.is_dir():
+        raise CloudfenceError(Problem("", "the output exists and is not a folder: give a folder path",
+                                      place))
     try:
-        if out.exists() and not out.is_dir():
-            raise CloudfenceError(Problem("", "the output exists and is not a folder: give a folder path",
-                                          place))
         out.mkdir(parents=True, exist_ok=True)
-        entries = sorted(out.iterdir())
-    except NotADirectoryError:
+    except (NotADirectoryError, FileExistsError):
         raise CloudfenceError(Problem("", "cannot create the output folder: a part of the path is a file",
                                       place)) from None
     except OSError as exc:
-        raise CloudfenceError(Problem("", f"cannot use the output folder: {_why(exc)}", place)) from None
+        raise CloudfenceError(Problem("", f"cannot create the output folder: {_why(exc)}", place)) from None
+    try:
+        entries = sorted(out.iterdir())
+    except OSError as exc:
+        raise CloudfenceError(Problem("", f"cannot read the output folder: {_why(exc)}", place)) from None
     ours, foreign = [], []
     for entry in entries:
         text = _read_small(entry) if entry.is_file() and not entry.is_symlink() else None
