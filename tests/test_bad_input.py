@@ -157,8 +157,8 @@ def spec(tmp_path: Path) -> Path:
 
 
 def test_unknown_provider_lists_installed(spec: Path, env: dict[str, str]) -> None:
-    err = fails(["plan", spec, "--provider", "fakecloude"], env, "error: unknown provider 'fakecloude': "
-                "installed providers are ")
+    err = fails(["plan", spec, "--provider", "fakecloude"], env, "error: unknown provider 'fakecloude' "
+                "(did you mean 'fakecloud'?): installed providers are ")
     assert "fakecloud" in err.split("installed providers are ")[1]
 
 
