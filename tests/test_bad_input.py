@@ -30,6 +30,9 @@ flows:
   - from: web
     to: db
     ports: [tcp/5432]
+  - from: office
+    to: web
+    ports: [https]
 """
 
 

@@ -61,7 +61,7 @@ def test_file_names_cannot_collide():
     # `<namespace>-<policy>` once gave both of these x-rt-y-rt-z.yaml.
     spec = ("version: 1\nname: rt\nsegments:\n"
             "  y-rt-z: {kubernetes: {namespace: x}}\n  z: {kubernetes: {namespace: x-rt-y}}\n")
-    files = manifests(K8S.compile(parse_intent(spec), {}))
+    files = manifests(checked_plan(K8S, parse_intent(spec), {}))
     assert sorted(files) == ["x-rt-y.rt-z.yaml", "x.rt-y-rt-z.yaml"]
 
 
