@@ -5,7 +5,8 @@ Nothing here imports Pulumi: every command except `plan --via-pulumi` works
 from the pure compile and evaluate layers, so a CI gate costs a fraction of a
 second per target. Bad input of any kind (spec, settings, provider name)
 prints `error: <place>: <problem and fix>` lines on stderr and exits 2;
-`verify` exits 1 when a target is not equivalent to the spec.
+`verify` exits 1 when a target is not equivalent to the spec. A bug exits 3
+with one line (cloudfence.failures); `--debug` adds the traceback.
 """
 
 from __future__ import annotations
@@ -14,18 +15,29 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cloudfence import plugins
 from cloudfence import verify as verification
-from cloudfence.errors import CheckError, CloudfenceError, Problem
-from cloudfence.intent import Intent, load_intent
+from cloudfence.errors import CheckError, CloudfenceError
+from cloudfence.export import check_manifests, write_export
+from cloudfence.failures import GuardedGroup, print_problems
+from cloudfence.intent import Intent
+from cloudfence.lint import load_checked
 from cloudfence.planfile import read_plan
 from cloudfence.provider import Provider, checked_plan
-from cloudfence.render import Result, intent_json, intent_text, plan_text, settings_text, table, verdicts_text
+from cloudfence.render import (
+    Result,
+    count,
+    intent_json,
+    intent_text,
+    plan_text,
+    settings_text,
+    table,
+    verdicts_text,
+)
 from cloudfence.settings import describe
 from cloudfence.stackconfig import load_settings
 
@@ -45,11 +57,24 @@ def _handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except CloudfenceError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
+            print_problems(exc.problems)
             raise click.exceptions.Exit(exc.exit_code) from None
 
     return wrapper
+
+
+def strict_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--strict", is_flag=True,
+                        help="Treat warnings as errors (exit 2), for CI.")(command)
+
+
+def load(spec: str, strict: bool) -> Intent:
+    """The spec's intent; its warnings go to stderr, and with --strict stop the command."""
+    intent, warnings = load_checked(spec)
+    print_problems(warnings, "warning")
+    if warnings and strict:
+        raise CloudfenceError(f"{count(len(warnings), 'warning')} and --strict: fix them, or drop --strict")
+    return intent
 
 
 def installed() -> dict[str, Provider]:
@@ -90,23 +115,29 @@ def _version() -> str:
         return "0.1.0 (source tree)"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="cloudfence")
-def main() -> None:
-    """One network segmentation spec, deployed on every target and proven equivalent."""
+@click.option("--debug", is_flag=True, help="On an internal error, print the traceback too.")
+def main(debug: bool) -> None:
+    """One network segmentation spec, deployed on every target and proven equivalent.
+
+    SPEC may be '-' to read the spec from standard input.
+    """
 
 
 @main.command(short_help="Check a spec and print what it says.")
 @click.argument("spec")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@strict_option
 @_handles_errors
-def validate(spec: str, fmt: str) -> None:
-    """Load SPEC and print what it says, with flows merged per (source, destination)."""
-    intent = load_intent(spec)
+def validate(spec: str, fmt: str, strict: bool) -> None:
+    """Load SPEC and print what it says, with flows merged per (source, destination).
+    Warnings (what the spec says that does nothing) go to stderr."""
+    intent = load(spec, strict)
     if fmt == "json":
         _print_json(intent_json(intent))
         return
-    click.echo(intent_text(intent, spec))
+    click.echo(intent_text(intent, "<stdin>" if spec == "-" else spec))
 
 
 @main.command(short_help="Print the resource records a provider would create.")
@@ -117,17 +148,22 @@ def validate(spec: str, fmt: str) -> None:
               help="Register the plan through the provider's Pulumi SDK under the mock runtime "
                    "and print what was registered.")
 @settings_options
+@strict_option
 @_handles_errors
 def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_file: str | None,
-         assignments: tuple[str, ...]) -> None:
+         assignments: tuple[str, ...], strict: bool) -> None:
     """Compile SPEC for one provider and print the resource records."""
-    intent = load_intent(spec)
+    intent = load(spec, strict)
     provider = get_provider(provider_name)
     settings = _settings_for(settings_file, assignments, [provider])[provider.name]
     compiled = checked_plan(provider, intent, settings)
     document = compiled.to_json()
     if via_pulumi:
-        from cloudfence.deploy.emitter import registered_plan  # the only command that loads Pulumi
+        try:
+            from cloudfence.deploy.emitter import registered_plan  # the only command that loads Pulumi
+        except ImportError as exc:
+            raise CloudfenceError(f"--via-pulumi needs Pulumi ({exc}): pip install 'cloudfence[pulumi]', "
+                                  "or plan without --via-pulumi") from None
 
         document = registered_plan(intent, provider, settings)
     if fmt == "json":
@@ -144,16 +180,17 @@ def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_fil
 @click.option("--plan", "plan_file", metavar="FILE",
               help="Judge this plan JSON (as `plan --format json` writes it) instead of compiling one.")
 @settings_options
+@strict_option
 @_handles_errors
 def verify(spec: str, provider_name: str, fmt: str, plan_file: str | None, settings_file: str | None,
-           assignments: tuple[str, ...]) -> None:
+           assignments: tuple[str, ...], strict: bool) -> None:
     """Prove, per target, that the compiled plan allows exactly what SPEC says.
 
     Exit status: 0 when every target is equivalent; 1 when any target is not
     (counterexamples are printed); 2 for bad input, or when a target cannot
     express the spec and no target was found different.
     """
-    intent = load_intent(spec)
+    intent = load(spec, strict)
     if provider_name == "all":
         targets = list(installed().values())
         if not targets:
@@ -242,13 +279,21 @@ def list_providers(fmt: str) -> None:
 @click.argument("spec")
 @click.option("--provider", "-p", "provider_name", required=True)
 @click.option("--output", "-o", "out_dir", required=True, metavar="DIR",
-              help="Directory for the manifests (created if missing).")
+              help="Folder for the manifests (created if missing), owned by the export.")
+@click.option("--force", is_flag=True, help="Write even beside files this export did not write.")
 @settings_options
+@strict_option
 @_handles_errors
-def export(spec: str, provider_name: str, out_dir: str, settings_file: str | None,
-           assignments: tuple[str, ...]) -> None:
-    """Write the provider's native manifests (e.g. Kubernetes NetworkPolicy YAML) to DIR."""
-    intent = load_intent(spec)
+def export(spec: str, provider_name: str, out_dir: str, force: bool, settings_file: str | None,
+           assignments: tuple[str, ...], strict: bool) -> None:
+    """Write the provider's native manifests (e.g. Kubernetes NetworkPolicy YAML) and a
+    kustomization.yaml to DIR, for `kubectl apply -k DIR` or GitOps.
+
+    The export owns DIR: files an earlier export of the same spec wrote that the
+    new plan no longer has are removed, and files it did not write stop it
+    (unless --force).
+    """
+    intent = load(spec, strict)
     provider = get_provider(provider_name)
     if not provider.capabilities.manifests:
         able = [n for n, p in installed().items() if p.capabilities.manifests]
@@ -256,17 +301,13 @@ def export(spec: str, provider_name: str, out_dir: str, settings_file: str | Non
                               f"{', '.join(able) or 'none installed'})")
     settings = _settings_for(settings_file, assignments, [provider])[provider.name]
     files: Mapping[str, str] = provider.manifests(checked_plan(provider, intent, settings))
-    out = Path(out_dir)
-    for name in files:
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise CloudfenceError(f"provider {provider.name} produced an unsafe file name {name!r}")
-    if out.exists() and not out.is_dir():
-        raise CloudfenceError(Problem("", "output exists and is not a directory", out_dir))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in sorted(files.items()):
-        (out / name).write_text(text, encoding="utf-8")
-        click.echo(str(out / name))
-    click.echo(f"{len(files)} manifests written to {out}", err=True)
+    check_manifests(provider.name, intent.name, files)
+    done = write_export(out_dir, intent.name, files, force)
+    for path in done.written:
+        click.echo(str(path))
+    for path in done.removed:
+        click.echo(f"removed {path.name} (no longer in the plan)", err=True)
+    click.echo(f"{count(len(done.written), 'file')} written to {out_dir}", err=True)
 
 
 # ---------------------------------------------------------------- helpers

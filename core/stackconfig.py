@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -77,17 +76,11 @@ def read_settings_file(path: str) -> tuple[dict[str, Any], str | None]:
     """A YAML/JSON mapping of settings, or a Pulumi stack file whose
     `config: cloudfence:settings` is used (scoped to its `cloudfence:provider`;
     `cloudfence:kubernetesSettings` scoped to kubernetes), as the stack program reads them."""
-    from cloudfence.spec import parse_document  # same safe YAML reading as specs: no aliases, no duplicates
+    # The same safe reading as specs: no aliases, no duplicates, no foreign tags, and a
+    # one-line error for a path that is missing, a folder, unreadable or binary.
+    from cloudfence.spec import parse_document, read_text_file
 
-    p = Path(path)
-    if not p.is_file():
-        raise CloudfenceError(Problem("", "settings file not found: check the path", path))
-    if p.stat().st_size > MAX_SETTINGS_BYTES:
-        raise CloudfenceError(Problem("", f"settings file is over {MAX_SETTINGS_BYTES:,} bytes", path))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CloudfenceError(Problem("", f"cannot read settings file: {exc}", path)) from None
+    text = read_text_file(path, "settings", MAX_SETTINGS_BYTES)
     if not text.strip():
         return {}, None
     data = parse_document(text, path).data

@@ -30,6 +30,9 @@ flows:
   - from: web
     to: db
     ports: [tcp/5432]
+  - from: office
+    to: web
+    ports: [https]
 """
 
 
@@ -82,7 +85,7 @@ SPEC_CASES = [
     ("name-too-long", edit("name: shop", "name: " + "s" * 41),
      ["{file}:2: name: spec name '" + "s" * 41 + "' is 41 characters: keep it to 40"]),
     ("invalid-cidr", edit("10.0.1.0/24", "10.0.1.0/33"),
-     ["{file}:5: segments.web.cidr: invalid CIDR '10.0.1.0/33'", "such as 10.0.0.0/16"]),
+     ["{file}:5: segments.web.cidr: invalid CIDR '10.0.1.0/33': an IPv4 prefix length is at most 32"]),
     ("cidr-host-bits", edit("10.0.1.0/24", "10.0.1.5/24"),
      ["{file}:5: segments.web.cidr: invalid CIDR '10.0.1.5/24': host bits are set, "
       "did you mean 10.0.1.0/24?"]),
@@ -157,8 +160,8 @@ def spec(tmp_path: Path) -> Path:
 
 
 def test_unknown_provider_lists_installed(spec: Path, env: dict[str, str]) -> None:
-    err = fails(["plan", spec, "--provider", "fakecloude"], env, "error: unknown provider 'fakecloude': "
-                "installed providers are ")
+    err = fails(["plan", spec, "--provider", "fakecloude"], env, "error: unknown provider 'fakecloude' "
+                "(did you mean 'fakecloud'?): installed providers are ")
     assert "fakecloud" in err.split("installed providers are ")[1]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from cloudfence.errors import CheckError, CloudfenceError
 from cloudfence.plan import REF, Plan
 from cloudfence.provider import Provider, checked_plan
 
@@ -52,6 +53,23 @@ def resolve_exports(plan: Plan, created: Mapping[str, pulumi.Resource]) -> dict[
             for seg, values in plan.exports.items()}
 
 
+def require_sdk(provider: Provider, plan: Plan) -> None:
+    """Every record type must have an SDK class before anything runs: a provider
+    without one, or whose SDK is not installed, is a one-line error, not a traceback
+    from inside the mock engine."""
+    for token in sorted({r.type for r in plan.resources}):
+        try:
+            provider.sdk_class(token)
+        except ImportError as exc:
+            missing = f" (missing module {exc.name})" if exc.name else ""
+            raise CloudfenceError(f"--via-pulumi needs the Pulumi SDK of provider {provider.name}{missing}: "
+                                  f"install it (pip install 'cloudfence[{provider.name}]'), or plan "
+                                  "without --via-pulumi") from None
+        except (NotImplementedError, LookupError) as exc:
+            raise CheckError(f"provider {provider.name} has no Pulumi SDK class for {token} ({exc}): "
+                             "--via-pulumi cannot register its plan; plan without --via-pulumi") from None
+
+
 def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]) -> dict[str, Any]:
     """Run the emitter under the mock runtime and return what was registered,
     in the plan JSON shape, so it can be compared with `plan` byte for byte."""
@@ -60,6 +78,7 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
     from cloudfence.plan import Resource
 
     plan = checked_plan(provider, intent, settings)
+    require_sdk(provider, plan)
 
     def program() -> None:
         Segmentation(intent.name, intent=intent, provider=provider.name, settings=dict(settings),
