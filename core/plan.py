@@ -62,6 +62,9 @@ class Plan:
     implied: tuple[Flow, ...] = ()
     # Per segment, what a workload attaches to join it; values may be references.
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The provider's settings as validated and resolved (the internal space and
+    # egressIps that give `internet` its meaning on the target).
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
