@@ -5,10 +5,11 @@ AWS weighs rules per group, per direction and per IP family (a prefix list as
 its max entries, a group reference once per family) against
 `rulesPerSecurityGroup`. A segment whose rules weigh more is spread over extra
 groups, which its members attach too (`securityGroupIds` in the export), up
-to `securityGroupsPerInterface`. Prefix lists come first (only those one
+to `securityGroupsPerInterface`. Prefix lists are tried first (only those one
 group can hold); if they cannot be placed, the segment is written with one
 rule per CIDR instead, which spreads more finely. Placement is first-fit in a
-fixed order, so the same spec always gives the same groups.
+fixed order (rules naming groups first), so the same spec always gives the
+same groups.
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ def place(rules: list[Rule], quota: int, most: int) -> list[Rule] | None:
     """The rules with their group, or None if `most` groups of `quota` cannot hold them."""
     if all(w <= quota for w in weight(rules).values()):
         return rules
-    order = sorted(rules, key=lambda r: (r.prefix_list is None, -max(r.weights.values()), r.key))
+    # Rules naming groups first: they then stay in the segment's own group when the
+    # address rules around them change, so editing a network moves no reference.
+    order = sorted(rules, key=lambda r: (r.peer is None, r.prefix_list is None,
+                                         -max(r.weights.values()), r.key))
     bins: list[dict[Dim, int]] = []
     out = []
     for r in order:

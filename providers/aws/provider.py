@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from cloudfence.addresses import GLOBAL_V6, AddressSet
@@ -32,13 +32,11 @@ from cloudfence.providers.aws.settings import (
     DEFAULT_GROUPS_PER_INTERFACE,
     DEFAULT_RULES_PER_NETWORK_ACL,
     DEFAULT_RULES_PER_SECURITY_GROUP,
-    SETTINGS,
     AwsSettings,
-    cross_problems,
 )
 from cloudfence.providers.aws.wire import SDK_CLASSES
 from cloudfence.reachability import Reachability
-from cloudfence.settings import validate_settings
+from cloudfence.settings import ProviderSettings, narrow
 
 
 class AwsProvider(BaseProvider):
@@ -55,19 +53,12 @@ class AwsProvider(BaseProvider):
         quotas={"rulesPerSecurityGroup": DEFAULT_RULES_PER_SECURITY_GROUP,
                 "rulesPerNetworkAcl": DEFAULT_RULES_PER_NETWORK_ACL,
                 "securityGroupsPerInterface": DEFAULT_GROUPS_PER_INTERFACE},
-        settings=SETTINGS,
     )
     settings_model = AwsSettings
 
-    def check_settings(self, settings: Mapping[str, Any]) -> list[Problem]:
-        options, problems = validate_settings(AwsSettings, settings, self.name)
-        return problems if options is None else cross_problems(options)
-
-    def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        options = narrow(AwsSettings, settings)
         problems = super().check(intent, settings)
-        options, setting_problems = validate_settings(AwsSettings, settings, self.name)
-        if options is None or setting_problems or cross_problems(options):
-            return problems  # the rest depends on settings read right
         problems += _sctp_problems(intent)
         problems += network_problems(intent, options)
         if any(p.where.startswith("settings.") for p in problems):
@@ -88,11 +79,8 @@ class AwsProvider(BaseProvider):
                                             options.usable_acl_rules, options.rules_per_network_acl)
         return _unique(problems)
 
-    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
-        self.require(intent, settings)
-        options, _ = validate_settings(AwsSettings, settings, self.name)
-        assert options is not None  # require() has reported every settings problem
-        return compile_plan(intent, options, self.name)
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        return compile_plan(intent, narrow(AwsSettings, settings), self.name)
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
