@@ -55,22 +55,18 @@ class AwsProvider(BaseProvider):
                 "securityGroupsPerInterface": DEFAULT_GROUPS_PER_INTERFACE},
     )
     settings_model = AwsSettings
+    internal_setting = "vpcCidrs"
 
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         options = narrow(AwsSettings, settings)
-        problems = super().check(intent, settings)
+        problems = super().check(intent, settings)  # capabilities, then check_meaning below
         problems += _sctp_problems(intent)
         problems += network_problems(intent, options)
         if any(p.where.startswith("settings.") for p in problems):
-            return _unique(problems)  # no VPC CIDR: the space is unknown
+            return _unique(problems)  # no VPC CIDR: the rules cannot be laid out
         options = resolved(intent, options)
         space = aws_space(intent, options)
-        problems += _dead_flows(intent, space)
         problems += _vpc_problems(intent, options)
-        unknown = _unknown_vpc_problems(intent, space, options)
-        problems += unknown
-        refused = {p.where for p in unknown}
-        problems += [p for p in _bridges(intent, space, options) if p.where not in refused]
         problems += layout(intent, space, options).problems
         if options.nacls:
             nets = subnets(intent)
@@ -78,6 +74,21 @@ class AwsProvider(BaseProvider):
             problems += nacl.quota_problems(intent, nacl.acl_entries(intent, nets, space),
                                             options.usable_acl_rules, options.rules_per_network_acl)
         return _unique(problems)
+
+    def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """Dead flows and bridges as the core finds them, judged in the VPC's space
+        (the created VPC's CIDR, or vpcCidrs; while those are unknown, the VPC's
+        IPv6 prefix may be anywhere), and rules toward internet that an unknown
+        IPv6 prefix would widen."""
+        options = resolved(intent, narrow(AwsSettings, settings))
+        space = aws_space(intent, options)
+        problems = [intent.problem(f, why) for f, why in space.dead_flows(intent.flows)]
+        unknown = _unknown_vpc_problems(intent, space, options)
+        refused = {p.where for p in unknown}
+        hidden = frozenset(name for name, seg in intent.segments.items() if not seg.cidrs)
+        bridges = bridge_problems(intent, space, hidden, options.internal_setting, self.name) \
+            if hidden else []
+        return problems + unknown + [p for p in bridges if p.where not in refused]
 
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
         return compile_plan(intent, narrow(AwsSettings, settings), self.name)
@@ -118,11 +129,6 @@ def _sctp_problems(intent: Intent) -> list[Problem]:
     return out
 
 
-def _dead_flows(intent: Intent, space: AwsSpace) -> list[Problem]:
-    """A flow no packet can use compiles to no rule, and would verify as if it worked."""
-    return [intent.problem(flow, why) for flow, why in space.dead_flows(intent.flows)]
-
-
 def _vpc_problems(intent: Intent, options: AwsSettings) -> list[Problem]:
     """Segment cidrs are addresses of the VPC: one outside every VPC CIDR cannot be a subnet."""
     if options.network_mode or not options.vpc_cidrs:
@@ -158,10 +164,3 @@ def _unknown_vpc_problems(intent: Intent, space: AwsSpace, options: AwsSettings)
                 f"VPC's IPv4 and IPv6 CIDRs in settings.vpcCidrs (aws ec2 describe-vpcs "
                 f"--vpc-ids {options.vpc_id}), or give '{seg.name}' an IPv4 cidr")))
     return out
-
-
-def _bridges(intent: Intent, space: AwsSpace, options: AwsSettings) -> list[Problem]:
-    hidden = frozenset(name for name, seg in intent.segments.items() if not seg.cidrs)
-    if not hidden:
-        return []
-    return bridge_problems(intent, space, hidden, options.internal_setting, "aws")
