@@ -21,6 +21,7 @@ SG_DESCRIPTION = "cloudfence segment"  # constant: changing it would replace the
 TAG_SPEC = "cloudfence:spec"
 TAG_SEGMENT = "cloudfence:segment"
 TAG_FLOWS = "cloudfence:flows"
+TAG_GROUP = "cloudfence:group"  # on a segment's extra groups: 2, 3, ...
 # Characters AWS accepts in security group rule descriptions.
 _DESCRIPTION_BAD = re.compile(r"[^a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+")
 
