@@ -40,7 +40,9 @@ class KubernetesProvider(BaseProvider):
     def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
         problems = super().check(intent, settings)
         options, setting_problems = read_options(settings)
-        return problems + setting_problems + check_intent(intent, self.governs(intent), options)
+        if setting_problems:
+            return problems + setting_problems  # the rest depends on settings read right
+        return problems + check_intent(intent, self.governs(intent), options)
 
     def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
         self.require(intent, settings)
