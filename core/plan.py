@@ -62,6 +62,9 @@ class Plan:
     implied: tuple[Flow, ...] = ()
     # Per segment, what a workload attaches to join it; values may be references.
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The settings as validated (wire names): what gives `internet` and the
+    # target's readings their meaning, so evaluate and verify read them from here.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)

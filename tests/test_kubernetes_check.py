@@ -38,13 +38,14 @@ def ipblocks(plan: Plan) -> list[dict]:
 
 
 @pytest.mark.parametrize(("settings", "where", "words"), [
-    ({"clusterCidrs": ["10.244.0.0"]}, "settings.clusterCidrs[0]", "prefix length"),
-    ({"clusterCidrs": ["10.244.0.1/16"]}, "settings.clusterCidrs[0]", "not a CIDR"),
-    ({"clusterCidrs": 16}, "settings.clusterCidrs", "list of CIDRs"),
-    ({"clusterCidrs": []}, "settings.clusterCidrs", "list of CIDRs"),
-    ({"egressIps": ["203.0.113.5"]}, "settings.egressIps[0]", "prefix length"),
-    ({"cni": "calio"}, "settings.cni", "did you mean 'calico'"),
-    ({"cni": True}, "settings.cni", "calico, cilium, unknown"),
+    ({"clusterCidrs": ["10.244.0.0"]}, "settings.clusterCidrs.0:", "prefix length"),
+    ({"clusterCidrs": ["10.244.0.1/16"]}, "settings.clusterCidrs.0:", "host bits set"),
+    ({"clusterCidrs": "10.244.0.0/16"}, "settings.clusterCidrs:", "valid list"),
+    ({"egressIps": ["203.0.113.5"]}, "settings.egressIps.0:", "prefix length"),
+    ({"egressips": ["203.0.113.5/32"]}, "settings.egressips:", "did you mean 'egressIps'"),
+    ({"egress": ["203.0.113.5/32"]}, "settings.egress:", "did you mean 'egressIps'"),
+    ({"cni": "calio"}, "settings.cni:", "'calico', 'cilium' or 'unknown', got 'calio'"),
+    ({"cni": True}, "settings.cni:", "'calico', 'cilium' or 'unknown'"),
 ])
 def test_bad_settings_name_the_key_and_the_form(settings, where, words):
     msgs = problems(spec(), **settings)
@@ -52,8 +53,10 @@ def test_bad_settings_name_the_key_and_the_form(settings, where, words):
     assert msgs[0].startswith(where) and words in msgs[0]
 
 
-def test_one_cidr_is_taken_as_a_list_of_one():
-    assert problems(spec(), clusterCidrs="10.244.0.0/16") == []
+def test_settings_are_recorded_in_the_plan_as_validated():
+    plan = K8S.compile(parse_intent(spec()), {"clusterCidrs": ["10.244.0.0/16"], "cni": "cilium"})
+    assert plan.settings == {"dns": True, "defaultDenyNamespaces": False, "clusterCidrs": ["10.244.0.0/16"],
+                             "egressIps": [], "cni": "cilium"}
 
 
 # ------------------------------------------------------- where pods live

@@ -9,93 +9,33 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
 from itertools import combinations
 from typing import Any
 
-from cloudfence.addresses import AddressSet, IPNetwork, parse_cidr
-from cloudfence.errors import Problem, did_you_mean
+from cloudfence.addresses import AddressSet
+from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
-from cloudfence.providers.kubernetes.wire import (
-    CNI_ADDRESS_MATCH,
-    DNS_LABELS,
-    DNS_NAMESPACE,
-    Options,
-    zero_port_protocols,
-)
+from cloudfence.providers.kubernetes.settings import KubernetesSettings
+from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, zero_port_protocols
+from cloudfence.settings import validate_settings
 from cloudfence.space import Space, space_for
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
-SETTINGS = {
-    "dns": "allow every pod segment to query the cluster DNS (kube-dns in kube-system, "
-           "UDP and TCP 53); default true",
-    "defaultDenyNamespaces": "also emit one deny-all policy (both directions) per namespace "
-                             "that holds a segment; default false",
-    "clusterCidrs": "the pod and service CIDRs of the cluster: where pods live, never `internet` "
-                    "nor a network; default unknown (pods may be anywhere in the private ranges)",
-    "egressIps": "the cluster's own NAT and egress addresses: never `internet`; default none",
-    "cni": "calico | cilium | unknown: whether an ipBlock matches pod addresses (Calico's does, "
-           "Cilium's does not); default unknown (verify assumes each reading where it is worse)",
-}
-_FLAGS = {"dns": "dns", "defaultDenyNamespaces": "default_deny_namespaces"}
-_CIDR_LISTS = {"clusterCidrs": "cluster_cidrs", "egressIps": "egress_cidrs"}
+def read_options(settings: Any) -> tuple[KubernetesSettings, list[Problem]]:
+    """The validated settings (defaults where they are wrong) and the problems found."""
+    if isinstance(settings, KubernetesSettings):
+        return settings, []
+    options, problems = validate_settings(KubernetesSettings, settings, "kubernetes")
+    return options or KubernetesSettings(), problems
 
 
-def read_options(settings: Mapping[str, Any]) -> tuple[Options, list[Problem]]:
-    """Typed settings and problems for wrong types (unknown keys are the base check's)."""
-    values: dict[str, Any] = {}
-    problems = []
-    if not isinstance(settings, Mapping):
-        return Options(), []
-    for key, field in _FLAGS.items():
-        if key not in settings:
-            continue
-        value = settings[key]
-        if isinstance(value, bool):
-            values[field] = value
-        else:
-            problems.append(Problem(f"settings.{key}", f"expected true or false, got {value!r}"))
-    for key, field in _CIDR_LISTS.items():
-        if key in settings:
-            cidrs, found = _cidr_list(key, settings[key])
-            values[field] = cidrs
-            problems += found
-    if "cni" in settings:
-        cni = settings["cni"]
-        if cni in CNI_ADDRESS_MATCH:
-            values["cni"] = cni
-        else:
-            problems.append(Problem("settings.cni", f"expected one of {', '.join(CNI_ADDRESS_MATCH)}, "
-                                    f"got {cni!r}{did_you_mean(str(cni), CNI_ADDRESS_MATCH)}"))
-    if problems:
-        return Options(), problems
-    return Options(**values), []
-
-
-def _cidr_list(key: str, value: Any) -> tuple[tuple[IPNetwork, ...], list[Problem]]:
-    """A list of CIDRs (one CIDR alone is taken as a list of one), strictly parsed."""
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        return (), [Problem(f"settings.{key}", f"expected a list of CIDRs, got {value!r}")]
-    out, problems = [], []
-    for i, text in enumerate(items):
-        where = f"settings.{key}[{i}]"
-        if not isinstance(text, str) or "/" not in text:
-            problems.append(Problem(where, f"expected a CIDR with its prefix length "
-                                    f"(e.g. 10.244.0.0/16), got {text!r}"))
-            continue
-        try:
-            out.append(parse_cidr(text))
-        except ValueError as exc:
-            problems.append(Problem(where, f"not a CIDR: {exc}"))
-    return tuple(out), problems
-
-
-def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+def check_intent(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
     problems: list[Problem] = []
     space = space_for(intent, options)
+    judged = [f for f in intent.flows if any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst))]
+    problems += [intent.problem(f, why) for f, why in space.dead_flows(judged)]
     for flow in intent.flows:
         if not any(ep.is_segment and ep.name in governed for ep in (flow.src, flow.dst)):
             continue  # between segments outside the cluster: not ours to enforce
@@ -114,7 +54,7 @@ def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> 
 
 
 def _network_meets_pods(intent: Intent, flow: Flow, network: str, space: Space,
-                        options: Options) -> list[Problem]:
+                        options: KubernetesSettings) -> list[Problem]:
     """An ipBlock may match pod addresses (Calico's does): it must not reach where pods live."""
     exact = space.network(network)
     if options.cluster_cidrs:
@@ -136,7 +76,7 @@ def _network_meets_pods(intent: Intent, flow: Flow, network: str, space: Space,
                            f"'{network}' to addresses outside the cluster")]
 
 
-def _cluster_cidrs(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+def _cluster_cidrs(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
     """Pod segments' cidrs inside the cluster's ranges, other segments' cidrs outside them."""
     if not options.cluster_cidrs:
         return []
@@ -159,7 +99,7 @@ def _cluster_cidrs(intent: Intent, governed: frozenset[str], options: Options) -
     return problems
 
 
-def _dns_namespace(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+def _dns_namespace(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
     """A default-deny policy in kube-system isolates the cluster DNS pods: no pod could resolve."""
     if not options.default_deny_namespaces:
         return []
@@ -170,7 +110,7 @@ def _dns_namespace(intent: Intent, governed: frozenset[str], options: Options) -
             for s in sorted(governed) if intent.segment(s).kubernetes.namespace == DNS_NAMESPACE]
 
 
-def api_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+def api_names(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
     """Policy names and the label values on them as the API server validates them."""
     from cloudfence.providers.kubernetes.compile import default_deny_name, policy_name
 
@@ -241,7 +181,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
     return problems
 
 
-def _reserved_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+def _reserved_names(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
     if not options.default_deny_namespaces:
         return []
     namespaces = {intent.segment(s).kubernetes.namespace for s in governed}

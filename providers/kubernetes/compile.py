@@ -21,6 +21,7 @@ from typing import Any
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.plan import Plan, Resource, ordered
 from cloudfence.ports import PortSet
+from cloudfence.providers.kubernetes.settings import KubernetesSettings
 from cloudfence.providers.kubernetes.wire import (
     API_VERSION,
     CLUSTER_DNS,
@@ -31,7 +32,6 @@ from cloudfence.providers.kubernetes.wire import (
     POLICY_TYPES,
     SEGMENT_LABEL,
     SPEC_LABEL,
-    Options,
     dns_peer,
     label_selector,
     pod_peer,
@@ -50,7 +50,8 @@ def default_deny_name(intent: Intent, namespace: str) -> str:
     return f"{intent.name}-default-deny-{namespace}"
 
 
-def compile_plan(intent: Intent, governed: frozenset[str], options: Options, provider: str) -> Plan:
+def compile_plan(intent: Intent, governed: frozenset[str], options: KubernetesSettings,
+                 provider: str) -> Plan:
     implied = tuple(Flow(Endpoint("segment", s), DNS_ENDPOINT, DNS_PORTS)
                     for s in sorted(governed)) if options.dns else ()
     ingress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
@@ -69,7 +70,7 @@ def compile_plan(intent: Intent, governed: frozenset[str], options: Options, pro
                    "podLabels": intent.segment(s).kubernetes.match_labels,
                    "networkPolicy": policy_name(intent, s)} for s in sorted(governed)}
     return Plan(spec=intent.name, provider=provider, resources=ordered(resources),
-                implied=implied, exports=exports)
+                implied=implied, exports=exports, settings=options.to_json())
 
 
 def _metadata(intent: Intent, name: str, namespace: str, segment: str | None) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def _metadata(intent: Intent, name: str, namespace: str, segment: str | None) ->
 class Names:
     """How policies name the other end of a flow on this cluster."""
 
-    def __init__(self, intent: Intent, space: Space, options: Options):
+    def __init__(self, intent: Intent, space: Space, options: KubernetesSettings):
         self.intent = intent
         self.space = space
         self.cluster = options.internal_space()

@@ -13,10 +13,11 @@ from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan, Resource
 from cloudfence.provider import BaseProvider, Capabilities
-from cloudfence.providers.kubernetes.checks import SETTINGS, check_intent, read_options
+from cloudfence.providers.kubernetes.checks import check_intent, read_options
 from cloudfence.providers.kubernetes.compile import compile_plan
 from cloudfence.providers.kubernetes.evaluate import evaluate_plan
 from cloudfence.providers.kubernetes.manifests import manifests
+from cloudfence.providers.kubernetes.settings import SETTINGS, KubernetesSettings
 from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE
 from cloudfence.reachability import Reachability
 
@@ -33,16 +34,19 @@ class KubernetesProvider(BaseProvider):
         platform_endpoints=frozenset({CLUSTER_DNS}),
         settings=SETTINGS,
     )
+    settings_model = KubernetesSettings
 
     def governs(self, intent: Intent) -> frozenset[str]:
         return frozenset(n for n, s in intent.segments.items() if s.kubernetes is not None)
 
     def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
-        problems = super().check(intent, settings)
         options, setting_problems = read_options(settings)
         if setting_problems:
-            return problems + setting_problems  # the rest depends on settings read right
-        return problems + check_intent(intent, self.governs(intent), options)
+            return setting_problems  # the rest depends on settings read right
+        return super().check(intent, settings) + check_intent(intent, self.governs(intent), options)
+
+    def check_settings(self, settings: Mapping[str, Any]) -> list[Problem]:
+        return []  # validated by the settings model in `check`, unknown keys included
 
     def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
         self.require(intent, settings)
@@ -50,7 +54,8 @@ class KubernetesProvider(BaseProvider):
         return compile_plan(intent, self.governs(intent), options, self.name)
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
-        return evaluate_plan(plan, intent, self.governs(intent), self.name)
+        options, _ = read_options(getattr(plan, "settings", None))
+        return evaluate_plan(plan, intent, self.governs(intent), self.name, options)
 
     def manifests(self, plan: Plan) -> dict[str, str]:
         """YAML per NetworkPolicy for `cloudfence export` (kubectl apply -f DIR)."""

@@ -5,10 +5,8 @@ peer, and how port sets are written as NetworkPolicy ports."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.intent import KubernetesSelector
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 
@@ -29,32 +27,6 @@ DNS_LABELS = {"k8s-app": "kube-dns"}  # kept by CoreDNS on kubeadm, GKE, EKS and
 DNS_PORTS = parse_port("udp/53") | parse_port("tcp/53")
 
 WIRE_PROTOCOL = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
-
-
-#: How an ipBlock is read against pod addresses, per CNI: (for "nothing extra",
-#: for "nothing missing"). Calico matches pod addresses; Cilium never does;
-#: unknown takes the widest reading for the one and the narrowest for the other.
-CNI_ADDRESS_MATCH = {"calico": ("overlap", "superset"), "cilium": ("never", "never"),
-                     "unknown": ("overlap", "never")}
-
-
-@dataclass(frozen=True)
-class Options:
-    """Provider settings, read and type-checked."""
-
-    dns: bool = True
-    default_deny_namespaces: bool = False
-    cluster_cidrs: tuple[IPNetwork, ...] = ()  # pod and service CIDRs; () = unknown
-    egress_cidrs: tuple[IPNetwork, ...] = ()
-    cni: str = "unknown"
-
-    def internal_space(self) -> AddressSet | None:
-        """The pod and service CIDRs, when given: where pods and cluster IPs live."""
-        return AddressSet.from_cidrs(self.cluster_cidrs) if self.cluster_cidrs else None
-
-    def egress_ips(self) -> AddressSet:
-        """The cluster's own NAT and egress addresses: never `internet`."""
-        return AddressSet.from_cidrs(self.egress_cidrs)
 
 
 def label_selector(labels: Mapping[str, str]) -> dict[str, Any]:
