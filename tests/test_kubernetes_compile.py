@@ -21,7 +21,7 @@ from cloudfence.plugins import collect
 from cloudfence.ports import parse_port
 from cloudfence.providers.kubernetes import plugin
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
-from cloudfence.reach import Peer, World
+from cloudfence.reach import Peer
 from cloudfence.verify import verify, verify_plan
 from tests.goldens import assert_golden
 
