@@ -139,7 +139,9 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     background = background_pods(intent, governed, policies)
     world = [*segments, *background]
     cluster = options.internal_space()
-    pod_space = cluster if cluster is not None else space_for(intent, options).hidden
+    # Where pods of no segment may be: the cluster's ranges (or, unknown, the
+    # private ranges) less every segment's cidr, which holds only its members.
+    pod_space = space_for(intent, options).hidden
     for pods in background:
         reach.declare(pods.end, pod_space, pods.label)
     for pods in segments:
