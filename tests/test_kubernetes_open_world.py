@@ -173,7 +173,8 @@ def test_swapped_exports_fail_verify():
 
 
 def test_a_flow_between_families_that_never_meet_is_refused():
-    segments = SEGMENTS + "  v6: {cidr: 'fd00:6::/64'}\n  pod4: {kubernetes: {namespace: x}, cidr: 10.244.1.0/24}\n"
+    segments = SEGMENTS + ("  v6: {cidr: 'fd00:6::/64'}\n"
+                           "  pod4: {kubernetes: {namespace: x}, cidr: 10.244.1.0/24}\n")
     msgs = [str(p) for p in K8S.check(intent_of("  - {from: pod4, to: v6, ports: [tcp/80]}\n", segments),
                                       CLUSTER)]
     assert len(msgs) == 1 and "flows[0] (pod4 -> v6)" in msgs[0] and "no address family" in msgs[0]
