@@ -10,6 +10,7 @@ import pytest
 from cloudfence.errors import CheckError
 from cloudfence.intent import parse_intent
 from cloudfence.plan import Plan
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 
 K8S = KubernetesProvider()
@@ -26,7 +27,7 @@ def spec(flows: str = "", networks: str = "", segments: str = SEGMENTS) -> str:
 
 
 def problems(text: str, **settings) -> list[str]:
-    return [str(p) for p in K8S.check(parse_intent(text, "segments.yaml"), settings)]
+    return [str(p) for p in find_problems(K8S, parse_intent(text, "segments.yaml"), settings)]
 
 
 def ipblocks(plan: Plan) -> list[dict]:
@@ -54,7 +55,7 @@ def test_bad_settings_name_the_key_and_the_form(settings, where, words):
 
 
 def test_settings_are_recorded_in_the_plan_as_validated():
-    plan = K8S.compile(parse_intent(spec()), {"clusterCidrs": ["10.244.0.0/16"], "cni": "cilium"})
+    plan = checked_plan(K8S, parse_intent(spec()), {"clusterCidrs": ["10.244.0.0/16"], "cni": "cilium"})
     assert plan.settings == {"dns": True, "defaultDenyNamespaces": False, "clusterCidrs": ["10.244.0.0/16"],
                              "egressIps": [], "cni": "cilium"}
 
@@ -72,12 +73,13 @@ def test_a_private_network_is_refused_while_the_cluster_ranges_are_unknown():
     assert "flows[0] (corp -> web)" in msgs[0]
     assert "clusterCidrs" in msgs[0] and "narrow 'corp'" in msgs[0]
     with pytest.raises(CheckError):
-        K8S.compile(parse_intent(spec("  - {from: web, to: corp, ports: [tcp/443]}\n", PRIVATE_NET)), {})
+        text = spec("  - {from: web, to: corp, ports: [tcp/443]}\n", PRIVATE_NET)
+        checked_plan(K8S, parse_intent(text), {})
 
 
 def test_a_private_network_compiles_less_the_cluster_ranges_once_they_are_known():
     text = spec("  - {from: corp, to: web, ports: [tcp/443]}\n", PRIVATE_NET)
-    plan = K8S.compile(parse_intent(text), {"clusterCidrs": ["10.244.0.0/16", "10.96.0.0/12"]})
+    plan = checked_plan(K8S, parse_intent(text), {"clusterCidrs": ["10.244.0.0/16", "10.96.0.0/12"]})
     # Less the cluster (pods are named by selectors) and less vm's cidr (segments
     # meet only through flows).
     assert ipblocks(plan) == [{"cidr": "10.0.0.0/8",
@@ -114,7 +116,7 @@ def test_an_exclusion_that_equals_an_include_never_becomes_an_except_of_itself()
     """The API server rejects {cidr: X, except: [X]} and the policy is never applied."""
     networks = "  backends: [10.9.0.0/24, 172.20.0.0/24, 172.21.0.0/16]\n"
     segments = SEGMENTS + "  cache: {cidr: 172.21.0.0/17}\n"
-    plan = K8S.compile(parse_intent(spec("  - {from: web, to: backends, ports: [tcp/80]}\n", networks,
+    plan = checked_plan(K8S, parse_intent(spec("  - {from: web, to: backends, ports: [tcp/80]}\n", networks,
                                          segments)), {"clusterCidrs": ["10.244.0.0/16"]})
     assert ipblocks(plan) == [{"cidr": "172.20.0.0/24"}, {"cidr": "172.21.128.0/17"}]
 
@@ -138,7 +140,7 @@ def test_names_the_api_server_would_reject_are_refused():
     """Specs cannot spell such names today; an intent built another way still may."""
     intent = parse_intent(spec(), "segments.yaml")
     long = dataclasses.replace(intent, name="n" * 250)
-    msgs = [str(p) for p in K8S.check(long, {})]
+    msgs = [str(p) for p in find_problems(K8S, long, {})]
     assert any("is not a valid Kubernetes name" in m for m in msgs), msgs
     assert any("name: spec name" in m and "not a valid label value" in m for m in msgs), msgs
-    assert [str(p) for p in K8S.check(intent, {})] == []
+    assert [str(p) for p in find_problems(K8S, intent, {})] == []

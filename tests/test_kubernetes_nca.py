@@ -26,6 +26,7 @@ import yaml
 
 from cloudfence.intent import Intent, load_intent, parse_intent
 from cloudfence.plan import Plan, Resource
+from cloudfence.provider import checked_plan
 from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from cloudfence.verify import verify_plan
@@ -152,7 +153,7 @@ def example() -> tuple[Intent, Plan]:
     intent = load_intent(ROOT / "stacks" / "ai-inference" / "segments.yaml")
     stack = yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml").read_text())
     settings = {**stack["config"]["cloudfence:settings"], "defaultDenyNamespaces": False}
-    return intent, K8S.compile(intent, settings)
+    return intent, checked_plan(K8S, intent, settings)
 
 
 SMALL = parse_intent("""\
@@ -198,12 +199,13 @@ def _dns_to_kube_system(spec: dict) -> None:
 
 CASES = {
     "example": example,
-    "small": lambda: (SMALL, K8S.compile(SMALL, {})),
-    "small, dns off": lambda: (SMALL, K8S.compile(SMALL, {"dns": False})),
-    "api egress to any namespace": lambda: (SMALL, widened(K8S.compile(SMALL, {}), "t-api", _any_namespace)),
-    "api ingress from the whole namespace": lambda: (SMALL, widened(K8S.compile(SMALL, {}), "t-api",
+    "small": lambda: (SMALL, checked_plan(K8S, SMALL, {})),
+    "small, dns off": lambda: (SMALL, checked_plan(K8S, SMALL, {"dns": False})),
+    "api egress to any namespace": lambda: (SMALL, widened(checked_plan(K8S, SMALL, {}), "t-api",
+                                                           _any_namespace)),
+    "api ingress from the whole namespace": lambda: (SMALL, widened(checked_plan(K8S, SMALL, {}), "t-api",
                                                                     _whole_namespace)),
-    "dns peer widened": lambda: (SMALL, widened(K8S.compile(SMALL, {}), "t-web", _dns_to_kube_system)),
+    "dns peer widened": lambda: (SMALL, widened(checked_plan(K8S, SMALL, {}), "t-web", _dns_to_kube_system)),
 }
 
 

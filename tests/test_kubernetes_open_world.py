@@ -12,6 +12,7 @@ import pytest
 
 from cloudfence.intent import parse_intent
 from cloudfence.plan import Plan, Resource
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from cloudfence.verify import verify, verify_plan
 
@@ -71,7 +72,7 @@ def test_internet_both_ways_does_not_bridge_pods(cni):
 def test_an_ipblock_of_everything_would_bridge_pods_under_calico():
     """What the plan used to say (0.0.0.0/0): Calico's ipBlock matches pods."""
     intent = intent_of(BRIDGE)
-    plan = K8S.compile(intent, {"cni": "calico"})
+    plan = checked_plan(K8S, intent, {"cni": "calico"})
 
     def everything(spec: dict[str, Any]) -> None:
         for key, side in (("ingress", "from"), ("egress", "to")):
@@ -88,7 +89,7 @@ def test_a_private_network_at_both_ends_is_refused_while_pods_may_be_anywhere():
     flows = ("  - {from: web, to: internal, ports: [tcp/443]}\n"
              "  - {from: internal, to: db, ports: [tcp/443]}\n")
     intent = intent_of(flows, networks="  internal: [10.0.0.0/8]\n")
-    msgs = [str(p) for p in K8S.check(intent, {})]
+    msgs = [str(p) for p in find_problems(K8S, intent, {})]
     assert len(msgs) == 2 and all("clusterCidrs" in m for m in msgs)
     verdict = verify(intent, K8S, CLUSTER)
     assert verdict.equivalent, verdict.counterexamples
@@ -126,7 +127,7 @@ def _widen_egress_of_api(peer: dict[str, Any]):
 ])
 def test_widened_selectors_reach_pods_of_no_segment(edit, reached):
     intent = intent_of(FLOWS)
-    verdict = verify_plan(intent, K8S, edited(K8S.compile(intent, {}), "t-api", edit))
+    verdict = verify_plan(intent, K8S, edited(checked_plan(K8S, intent, {}), "t-api", edit))
     assert not verdict.equivalent
     assert any(reached in c.source + c.destination for c in verdict.counterexamples if c.kind == "extra"), \
         verdict.counterexamples
@@ -139,7 +140,7 @@ def test_the_dns_peer_widened_to_all_of_kube_system_is_caught():
         rule_to(spec, "egress", "to", lambda p: p.get("namespaceSelector") == KUBE_SYSTEM)["to"] = [
             {"namespaceSelector": KUBE_SYSTEM}]
 
-    verdict = verify_plan(intent, K8S, edited(K8S.compile(intent, {}), "t-web", edit))
+    verdict = verify_plan(intent, K8S, edited(checked_plan(K8S, intent, {}), "t-web", edit))
     assert ("web", "pods without labels in kube-system, of no segment") in extras(verdict)
 
 
@@ -147,7 +148,7 @@ def test_default_deny_in_kube_system_shows_as_missing_dns():
     """A hand-written plan whose default-deny isolates CoreDNS: every implied DNS
     flow is missing (check refuses to write such a plan)."""
     intent = intent_of(FLOWS)
-    plan = K8S.compile(intent, {})
+    plan = checked_plan(K8S, intent, {})
     deny = Resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", "deny-kube-system", {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": {"name": "deny-kube-system", "namespace": "kube-system"},
@@ -160,7 +161,7 @@ def test_default_deny_in_kube_system_shows_as_missing_dns():
 
 def test_swapped_exports_fail_verify():
     intent = intent_of(FLOWS)
-    plan = K8S.compile(intent, {})
+    plan = checked_plan(K8S, intent, {})
     exports = {**plan.exports, "web": plan.exports["api"], "api": plan.exports["web"]}
     verdict = verify_plan(intent, K8S, dataclasses.replace(plan, exports=exports))
     assert not verdict.equivalent
@@ -175,8 +176,8 @@ def test_swapped_exports_fail_verify():
 def test_a_flow_between_families_that_never_meet_is_refused():
     segments = SEGMENTS + ("  v6: {cidr: 'fd00:6::/64'}\n"
                            "  pod4: {kubernetes: {namespace: x}, cidr: 10.244.1.0/24}\n")
-    msgs = [str(p) for p in K8S.check(intent_of("  - {from: pod4, to: v6, ports: [tcp/80]}\n", segments),
-                                      CLUSTER)]
+    intent = intent_of("  - {from: pod4, to: v6, ports: [tcp/80]}\n", segments)
+    msgs = [str(p) for p in find_problems(K8S, intent, CLUSTER)]
     assert len(msgs) == 1 and "flows[0] (pod4 -> v6)" in msgs[0] and "no address family" in msgs[0]
 
 
@@ -199,7 +200,7 @@ def test_a_flow_allowed_only_if_ipblock_matches_pods_is_unsure_under_an_unknown_
     """A hand-written ipBlock naming db's pod range: Calico lets web in, Cilium does not."""
     segments = SEGMENTS.replace("labels: {app: db}}", "labels: {app: db}}, cidr: 10.244.9.0/24")
     intent = intent_of("  - {from: web, to: db, ports: [tcp/5432]}\n", segments)
-    plan = K8S.compile(intent, CLUSTER)
+    plan = checked_plan(K8S, intent, CLUSTER)
 
     def by_address(spec: dict[str, Any]) -> None:
         rule_to(spec, "egress", "to", lambda p: p == DB_PEER)["to"] = [{"ipBlock": {"cidr": "10.244.9.0/24"}}]

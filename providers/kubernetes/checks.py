@@ -10,28 +10,17 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from itertools import combinations
-from typing import Any
 
 from cloudfence.addresses import AddressSet
 from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
-from cloudfence.providers.kubernetes.settings import KubernetesSettings
-from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, zero_port_protocols
-from cloudfence.settings import validate_settings
+from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, Options, zero_port_protocols
 from cloudfence.space import Space, space_for
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
-def read_options(settings: Any) -> tuple[KubernetesSettings, list[Problem]]:
-    """The validated settings (defaults where they are wrong) and the problems found."""
-    if isinstance(settings, KubernetesSettings):
-        return settings, []
-    options, problems = validate_settings(KubernetesSettings, settings, "kubernetes")
-    return options or KubernetesSettings(), problems
-
-
-def check_intent(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
+def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     problems: list[Problem] = []
     space = space_for(intent, options)
     judged = [f for f in intent.flows if any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst))]
@@ -54,7 +43,7 @@ def check_intent(intent: Intent, governed: frozenset[str], options: KubernetesSe
 
 
 def _network_meets_pods(intent: Intent, flow: Flow, network: str, space: Space,
-                        options: KubernetesSettings) -> list[Problem]:
+                        options: Options) -> list[Problem]:
     """An ipBlock may match pod addresses (Calico's does): it must not reach where pods live."""
     exact = space.network(network)
     if options.cluster_cidrs:
@@ -76,7 +65,7 @@ def _network_meets_pods(intent: Intent, flow: Flow, network: str, space: Space,
                            f"'{network}' to addresses outside the cluster")]
 
 
-def _cluster_cidrs(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
+def _cluster_cidrs(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     """Pod segments' cidrs inside the cluster's ranges, other segments' cidrs outside them."""
     if not options.cluster_cidrs:
         return []
@@ -99,7 +88,7 @@ def _cluster_cidrs(intent: Intent, governed: frozenset[str], options: Kubernetes
     return problems
 
 
-def _dns_namespace(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
+def _dns_namespace(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     """A default-deny policy in kube-system isolates the cluster DNS pods: no pod could resolve."""
     if not options.default_deny_namespaces:
         return []
@@ -110,7 +99,7 @@ def _dns_namespace(intent: Intent, governed: frozenset[str], options: Kubernetes
             for s in sorted(governed) if intent.segment(s).kubernetes.namespace == DNS_NAMESPACE]
 
 
-def api_names(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
+def api_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     """Policy names and the label values on them as the API server validates them."""
     from cloudfence.providers.kubernetes.compile import default_deny_name, policy_name
 
@@ -181,7 +170,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
     return problems
 
 
-def _reserved_names(intent: Intent, governed: frozenset[str], options: KubernetesSettings) -> list[Problem]:
+def _reserved_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     if not options.default_deny_namespaces:
         return []
     namespaces = {intent.segment(s).kubernetes.namespace for s in governed}

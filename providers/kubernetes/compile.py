@@ -21,7 +21,6 @@ from typing import Any
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.plan import Plan, Resource, ordered
 from cloudfence.ports import PortSet
-from cloudfence.providers.kubernetes.settings import KubernetesSettings
 from cloudfence.providers.kubernetes.wire import (
     API_VERSION,
     CLUSTER_DNS,
@@ -32,6 +31,7 @@ from cloudfence.providers.kubernetes.wire import (
     POLICY_TYPES,
     SEGMENT_LABEL,
     SPEC_LABEL,
+    Options,
     dns_peer,
     label_selector,
     pod_peer,
@@ -50,10 +50,16 @@ def default_deny_name(intent: Intent, namespace: str) -> str:
     return f"{intent.name}-default-deny-{namespace}"
 
 
-def compile_plan(intent: Intent, governed: frozenset[str], options: KubernetesSettings,
+def dns_flows(intent: Intent, governed: frozenset[str], options: Options) -> tuple[Flow, ...]:
+    """The flows kubernetes adds on purpose: every pod segment may query the cluster DNS."""
+    if not options.dns:
+        return ()
+    return tuple(Flow(Endpoint("segment", s), DNS_ENDPOINT, DNS_PORTS) for s in sorted(governed))
+
+
+def compile_plan(intent: Intent, governed: frozenset[str], options: Options,
                  provider: str) -> Plan:
-    implied = tuple(Flow(Endpoint("segment", s), DNS_ENDPOINT, DNS_PORTS)
-                    for s in sorted(governed)) if options.dns else ()
+    implied = dns_flows(intent, governed, options)
     ingress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
     egress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
     for f in (*intent.flows, *implied):
@@ -70,7 +76,7 @@ def compile_plan(intent: Intent, governed: frozenset[str], options: KubernetesSe
                    "podLabels": intent.segment(s).kubernetes.match_labels,
                    "networkPolicy": policy_name(intent, s)} for s in sorted(governed)}
     return Plan(spec=intent.name, provider=provider, resources=ordered(resources),
-                implied=implied, exports=exports, settings=options.to_json())
+                implied=implied, exports=exports)
 
 
 def _metadata(intent: Intent, name: str, namespace: str, segment: str | None) -> dict[str, Any]:
@@ -83,7 +89,7 @@ def _metadata(intent: Intent, name: str, namespace: str, segment: str | None) ->
 class Names:
     """How policies name the other end of a flow on this cluster."""
 
-    def __init__(self, intent: Intent, space: Space, options: KubernetesSettings):
+    def __init__(self, intent: Intent, space: Space, options: Options):
         self.intent = intent
         self.space = space
         self.cluster = options.internal_space()

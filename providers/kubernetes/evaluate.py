@@ -34,8 +34,7 @@ from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import Plan
 from cloudfence.ports import FULL, PortSet
-from cloudfence.providers.kubernetes.settings import KubernetesSettings
-from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, POLICY_TYPE
+from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, POLICY_TYPE, Options
 from cloudfence.providers.kubernetes.world import (
     Pods,
     Policy,
@@ -132,7 +131,7 @@ def end_rules(pods: Pods, policies: list[Policy], world: list[Pods],
 
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
-                  options: KubernetesSettings) -> Reachability:
+                  options: Options) -> Reachability:
     reach = Reachability(target=target, governed=governed)
     policies = read_policies(plan)
     segments = segment_pods(intent, governed)
@@ -183,7 +182,7 @@ def identity(pods: Pods, policies: list[Policy]) -> dict[str, Any]:
     return out
 
 
-def assumptions(options: KubernetesSettings) -> list[str]:
+def assumptions(options: Options) -> list[str]:
     reading = {
         "calico": "an ipBlock matches pod addresses (cni: calico)",
         "cilium": "an ipBlock never matches pod addresses (cni: cilium)",
