@@ -22,7 +22,8 @@ import click
 from cloudfence import plugins
 from cloudfence import verify as verification
 from cloudfence.errors import CheckError, CloudfenceError, Problem
-from cloudfence.intent import load_intent
+from cloudfence.intent import Intent, load_intent
+from cloudfence.planfile import read_plan
 from cloudfence.provider import Provider, checked_plan
 from cloudfence.render import Result, intent_json, intent_text, plan_text, settings_text, table, verdicts_text
 from cloudfence.settings import describe
@@ -140,9 +141,11 @@ def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_fil
 @click.option("--provider", "-p", "provider_name", required=True,
               help="An installed provider, or 'all' for every installed one.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--plan", "plan_file", metavar="FILE",
+              help="Judge this plan JSON (as `plan --format json` writes it) instead of compiling one.")
 @settings_options
 @_handles_errors
-def verify(spec: str, provider_name: str, fmt: str, settings_file: str | None,
+def verify(spec: str, provider_name: str, fmt: str, plan_file: str | None, settings_file: str | None,
            assignments: tuple[str, ...]) -> None:
     """Prove, per target, that the compiled plan allows exactly what SPEC says.
 
@@ -158,6 +161,17 @@ def verify(spec: str, provider_name: str, fmt: str, settings_file: str | None,
                                   "(pip install -e . installs the built-in ones)")
     else:
         targets = [get_provider(provider_name)]
+    if plan_file is not None:
+        if len(targets) != 1:
+            raise CloudfenceError("--plan judges one plan: name its provider with -p")
+        if settings_file or assignments:
+            raise CloudfenceError("--plan judges the plan with the settings it records: "
+                                  "drop --settings and --set")
+        provider = targets[0]
+        verdict = verification.verify_plan(intent, provider, read_plan(plan_file, intent, provider.name))
+        results = [Result(provider.name, verdict, [], len(intent.flows))]
+        _print_verdicts(results, fmt, intent)
+        return
     per_target = _settings_for(settings_file, assignments, targets)
     show_progress = len(targets) > 1 and sys.stderr.isatty()
     results: list[Result] = []
@@ -173,6 +187,10 @@ def verify(spec: str, provider_name: str, fmt: str, settings_file: str | None,
             results.append(Result(provider.name, None, exc.problems, len(intent.flows)))
             continue
         results.append(Result(provider.name, verdict, [], len(intent.flows)))
+    _print_verdicts(results, fmt, intent)
+
+
+def _print_verdicts(results: list[Result], fmt: str, intent: Intent) -> None:
     if fmt == "json":
         _print_json({"spec": intent.name, "targets": [r.to_json() for r in results]})
     else:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudfence.intent import Flow
+from cloudfence.ports import ports_literals
 
+FORMAT = 1  # the version of the plan JSON (DESIGN section 6)
 REF = re.compile(r"^\$\{(?P<name>[^{}]+)\.(?P<output>[A-Za-z][A-Za-z0-9]*)\}$")
 
 
@@ -80,10 +82,14 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": FORMAT,
             "spec": self.spec,
             "provider": self.provider,
             "resources": [r.to_json() for r in self.resources],
             "settings": self.settings,
+            "exports": self.exports,
+            "implied": [{"from": f.src.name, "to": f.dst.name, "ports": ports_literals(f.ports)}
+                        for f in self.implied],
         }
 
     def dumps(self) -> str:

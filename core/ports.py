@@ -135,3 +135,18 @@ def format_ports(ports: PortSet) -> str:
         else:
             parts.append(f"{proto}/" + ",".join(format_interval(lo, hi) for lo, hi in ivs))
     return " ".join(parts)
+
+
+def ports_literals(ports: PortSet) -> list[str]:
+    """The port set as literals that `parse_port` reads back (plan JSON)."""
+    if ports.is_any():
+        return ["any"]
+    out = []
+    for proto, ivs in ports.items():
+        if proto in PORTLESS:
+            if proto == "other":
+                raise ValueError("protocols other than tcp, udp, sctp and icmp have no literal outside 'any'")
+            out.append(proto)
+        else:
+            out.extend(f"{proto}/{format_interval(lo, hi)}" for lo, hi in ivs)
+    return out

@@ -243,6 +243,7 @@ class Result:
             "flowsJudged": self.judged,
             "implied": list(v.implied) if v else [],
             "notGoverned": list(v.not_governed) if v else [],
+            "assumptions": list(v.assumptions) if v else [],
         }
 
 
@@ -275,6 +276,7 @@ def _verdict_lines(r: Result) -> list[str]:
                        "(--format json lists the same first ones)")
     out += [f"  implied by {r.provider}: {flow}" for flow in v.implied]
     out += [f"  not governed by {r.provider}: {flow}" for flow in v.not_governed]
+    out += [f"  assumes: {a}" for a in v.assumptions]
     return out
 
 
