@@ -23,8 +23,6 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     problems: list[Problem] = []
     space = space_for(intent, options)
-    judged = [f for f in intent.flows if any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst))]
-    problems += [intent.problem(f, why) for f, why in space.dead_flows(judged)]
     for flow in intent.flows:
         if not any(ep.is_segment and ep.name in governed for ep in (flow.src, flow.dst)):
             continue  # between segments outside the cluster: not ours to enforce

@@ -20,6 +20,7 @@ from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE, Options
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, narrow, validate_settings
+from cloudfence.space import space_for
 
 
 class KubernetesProvider(BaseProvider):
@@ -39,9 +40,21 @@ class KubernetesProvider(BaseProvider):
     def governs(self, intent: Intent) -> frozenset[str]:
         return frozenset(n for n, s in intent.segments.items() if s.kubernetes is not None)
 
+    internal_setting = "clusterCidrs"
+
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         options = narrow(Options, settings)
         return super().check(intent, settings) + check_intent(intent, self.governs(intent), options)
+
+    def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """Dead flows as every target; no address bridge check: ipBlocks leave out
+        clusterCidrs, and a network that may hold pods while it is unknown is
+        refused on its own (checks.py), both ends or one."""
+        space = space_for(intent, settings)
+        governed = self.governs(intent)
+        flows = [f for f in intent.flows
+                 if any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst))]
+        return [intent.problem(f, why) for f, why in space.dead_flows(flows)]
 
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
         return compile_plan(intent, self.governs(intent), narrow(Options, settings), self.name)
