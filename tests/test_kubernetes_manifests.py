@@ -22,8 +22,13 @@ SCHEMA = kubernetes_validate.latest_version()
 SETTINGS = [{}, {"dns": False}, {"defaultDenyNamespaces": True}]
 
 
+# Where the example's pods live, as its stack file says.
+CLUSTER = {"clusterCidrs": yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml")
+                                          .read_text())["config"]["cloudfence:settings"]["clusterCidrs"]}
+
+
 def example_plan(settings: dict | None = None) -> Plan:
-    return checked_plan(K8S, load_intent(EXAMPLE), settings or {})
+    return checked_plan(K8S, load_intent(EXAMPLE), {**CLUSTER, **(settings or {})})
 
 
 def test_schema_version_is_recent():

@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "stacks" / "ai-inference" / "segments.yaml"
+STACK = ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml"  # its settings: clusterCidrs
 CLI = [sys.executable, "-m", "cloudfence.cli"]
 
 
@@ -20,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def k8s_plan() -> dict:
-    out = run("plan", str(SPEC), "-p", "kubernetes", "--format", "json")
+    out = run("plan", str(SPEC), "-p", "kubernetes", "--settings", str(STACK), "--format", "json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
