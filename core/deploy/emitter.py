@@ -88,9 +88,5 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
     order = {r.name: i for i, r in enumerate(plan.resources)}
     children = [r for r in result.resources if r.type != Segmentation.TYPE]
     children.sort(key=lambda r: (order.get(r.name, len(order)), r.type, r.name))
-    return {
-        "spec": intent.name,
-        "provider": provider.name,
-        "resources": [Resource(r.type, r.name, r.inputs).to_json() for r in children],
-        "settings": plan.settings,
-    }
+    # The records are what registered; the rest of the document is the plan's own.
+    return {**plan.to_json(), "resources": [Resource(r.type, r.name, r.inputs).to_json() for r in children]}
