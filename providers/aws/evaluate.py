@@ -20,15 +20,16 @@ hiding one.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from cloudfence.addresses import V4_MAX, V6_MAX, AddressSet
+from cloudfence.addresses import AddressSet, record_cidr
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.plan import REF, Plan, Resource
+from cloudfence.ordered import Atom, OrderedRule, atoms, atoms_to_set
+from cloudfence.ordered import first_match as ordered_first_match
+from cloudfence.plan import Plan, Resource, ref_name
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
@@ -53,7 +54,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     group_segment = {r.name: _segment_tag(r) for r in plan.by_type(SECURITY_GROUP)}
     for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
         for rule in plan.by_type(rtype):
-            seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
+            seg = group_segment.get(ref_name(rule.inputs.get("securityGroupId")) or "")
             if seg is None or seg not in governed:
                 continue  # a group no segment's workloads carry
             ports = sg_ports(rule.inputs)
@@ -80,7 +81,7 @@ def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None]) -> _Foun
             for rule in group.inputs.get(key) or ():
                 yield from _legacy_peers(seg, direction, rule, group_segment)
     for rule in plan.by_type(LEGACY_RULE):
-        seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
+        seg = group_segment.get(ref_name(rule.inputs.get("securityGroupId")) or "")
         direction = EGRESS if rule.inputs.get("type") == "egress" else INGRESS
         yield from _legacy_peers(seg, direction, rule.inputs, group_segment)
 
@@ -96,12 +97,12 @@ def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
     for key in ("cidrBlocks", "ipv6CidrBlocks"):
         for cidr in rule.get(key) or ():
             yield seg, direction, inputs, Peer(addresses=AddressSet.from_cidrs(
-                [ipaddress.ip_network(cidr, strict=False)]))
+                [record_cidr(cidr)]))
     groups = list(rule.get("securityGroups") or ())
     if rule.get("sourceSecurityGroupId"):
         groups.append(rule["sourceSecurityGroupId"])
     for group in groups:
-        other = group_segment.get(_ref_name(group) or "")
+        other = group_segment.get(ref_name(group) or "")
         yield seg, direction, inputs, Peer.segment(other) if other else Peer.all()
     if rule.get("self"):
         yield seg, direction, inputs, Peer.segment(seg)
@@ -117,21 +118,16 @@ def _segment_tag(r: Resource) -> str | None:
     return tags.get(TAG_SEGMENT) if isinstance(tags, dict) else None
 
 
-def _ref_name(value: Any) -> str | None:
-    m = REF.match(value) if isinstance(value, str) else None
-    return m.group("name") if m else None
-
-
 def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None]) -> Peer | None:
     if inputs.get("referencedSecurityGroupId") is not None:
-        name = _ref_name(inputs["referencedSecurityGroupId"])
+        name = ref_name(inputs["referencedSecurityGroupId"])
         seg = group_segment.get(name or "")
         # A group outside the plan (a literal sg-... id) may hold anyone.
         return Peer.segment(seg) if seg else Peer.all()
     cidrs = [inputs[k] for k in ("cidrIpv4", "cidrIpv6") if inputs.get(k)]
     if cidrs:
         return Peer(addresses=AddressSet.from_cidrs(
-            [ipaddress.ip_network(c, strict=False) for c in cidrs]))
+            [record_cidr(c) for c in cidrs]))
     if inputs.get("prefixListId"):
         return Peer.all()  # addresses unknown offline
     return None  # AWS rejects a rule with no peer
@@ -176,47 +172,28 @@ def acl_ports(inputs: dict[str, Any], allow: bool) -> PortSet:
     return PortSet({"other": FULL}) if allow and proto.isdigit() else PortSet()
 
 
-def _entry_cidr(inputs: dict[str, Any]) -> tuple[int, int, int] | None:
+def _entry_cidr(inputs: dict[str, Any]) -> AddressSet | None:
     text = inputs.get("cidrBlock") or inputs.get("ipv6CidrBlock")
     if not text:
         return None
-    net = ipaddress.ip_network(text, strict=False)
-    return net.version, int(net.network_address), int(net.broadcast_address)
+    return AddressSet.from_cidrs([record_cidr(text)])
 
 
-Table = dict[tuple[int, int, int], PortSet]  # (family, lo, hi) address atom -> allowed
+Table = dict[Atom, PortSet]  # (family, lo, hi) address atom -> allowed
 
 
 def first_match(entries: list[Resource]) -> tuple[Table, Table]:
     """Allowed ports per address atom, outbound and inbound, for one NACL."""
-    parsed = []
+    rules: dict[bool, list[OrderedRule]] = {True: [], False: []}
     for e in entries:
         cidr = _entry_cidr(e.inputs)
         if cidr is None or not isinstance(e.inputs.get("ruleNumber"), int):
             continue
         allow = e.inputs.get("ruleAction") == "allow"
-        parsed.append((e.inputs["ruleNumber"], bool(e.inputs.get("egress", False)), allow, cidr,
-                       acl_ports(e.inputs, allow)))
-    parsed.sort(key=lambda p: (p[0], p[1]))
-    cuts: dict[int, set[int]] = {4: {0}, 6: {0}}
-    for _, _, _, (fam, lo, hi), _ in parsed:
-        cuts[fam].update((lo, hi + 1))
-    tables: tuple[Table, Table] = ({}, {})
-    for fam, top in ((4, V4_MAX), (6, V6_MAX)):
-        starts = sorted(c for c in cuts[fam] if c <= top)
-        for i, lo in enumerate(starts):
-            hi = starts[i + 1] - 1 if i + 1 < len(starts) else top
-            for egress, table in ((True, tables[0]), (False, tables[1])):
-                remaining, allowed = PortSet.any(), PortSet()
-                for _, eg, allow, (f, clo, chi), ports in parsed:
-                    if eg != egress or f != fam or not clo <= lo <= chi:
-                        continue
-                    hit = remaining & ports
-                    if allow:
-                        allowed = allowed | hit
-                    remaining = remaining - hit
-                table[(fam, lo, hi)] = allowed
-    return tables
+        rules[bool(e.inputs.get("egress", False))].append(
+            OrderedRule(e.inputs["ruleNumber"], allow, cidr, acl_ports(e.inputs, allow)))
+    grid = atoms(rules[True], rules[False])
+    return ordered_first_match(rules[True], grid), ordered_first_match(rules[False], grid)
 
 
 def _replies(ports: PortSet) -> PortSet:
@@ -231,18 +208,13 @@ def acl_layer(entries: list[Resource]) -> dict[str, list[tuple[AddressSet, PortS
     out_t, in_t = first_match(entries)
     result: dict[str, list[tuple[AddressSet, PortSet]]] = {}
     for direction, fwd, back in ((EGRESS, out_t, in_t), (INGRESS, in_t, out_t)):
-        grouped: dict[PortSet, list[tuple[int, int, int]]] = defaultdict(list)
+        grouped: dict[PortSet, list[Atom]] = defaultdict(list)
         for atom, ports in fwd.items():
             ok = PortSet((p, ivs) for p, ivs in ports.items() if _replies(back[atom]).get(p))
             if ok:
                 grouped[ok].append(atom)
-        result[direction] = [(_atoms_to_set(atoms), ports) for ports, atoms in grouped.items()]
+        result[direction] = [(atoms_to_set(found), ports) for ports, found in grouped.items()]
     return result
-
-
-def _atoms_to_set(atoms: list[tuple[int, int, int]]) -> AddressSet:
-    return AddressSet(IntervalSet((lo, hi) for f, lo, hi in atoms if f == 4),
-                      IntervalSet((lo, hi) for f, lo, hi in atoms if f == 6))
 
 
 def _network_acls(plan: Plan, reach: Reachability) -> None:
@@ -250,13 +222,13 @@ def _network_acls(plan: Plan, reach: Reachability) -> None:
         r.name: (_segment_tag(r), r.inputs.get("cidrBlock")) for r in plan.by_type(SUBNET)}
     entries: dict[str, list[Resource]] = defaultdict(list)
     for e in plan.by_type(NETWORK_ACL_RULE):
-        acl = _ref_name(e.inputs.get("networkAclId"))
+        acl = ref_name(e.inputs.get("networkAclId"))
         if acl:
             entries[acl].append(e)
     acl_of_subnet: dict[str, str] = {}
     for nacl in plan.by_type(NETWORK_ACL):
         for value in nacl.inputs.get("subnetIds") or []:
-            name = _ref_name(value)
+            name = ref_name(value)
             if name in subnet_of:
                 acl_of_subnet[name] = nacl.name  # a subnet has one NACL; the last one wins
     segs_subnets: dict[str, list[str]] = defaultdict(list)
@@ -278,6 +250,6 @@ def _network_acls(plan: Plan, reach: Reachability) -> None:
                     reach.allow(seg, direction, Peer(addresses=addrs), ports, layer=NACL_LAYER)
             cidr = subnet_of[subnet][1]
             if cidr:  # inside the subnet the NACL is not consulted
-                own = Peer.cidrs([ipaddress.ip_network(cidr, strict=False)])
+                own = Peer.cidrs([record_cidr(cidr)])
                 for direction in (EGRESS, INGRESS):
                     reach.allow(seg, direction, own, PortSet.any(), layer=NACL_LAYER)

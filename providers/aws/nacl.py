@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.errors import Problem
+from cloudfence.families import segment_families
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.aws.boxes import Box, pack
 from cloudfence.providers.aws.names import digest
 from cloudfence.providers.aws.network import segment_problem
-from cloudfence.providers.aws.rules import EGRESS, INGRESS, families, flows_of, other_end
+from cloudfence.providers.aws.rules import EGRESS, INGRESS, flows_of, other_end
 
 EPHEMERAL = IntervalSet.of(1024, 65535)
 MAX_RULE_NUMBER = 32766  # 32767 and 32768 are the IPv4 and IPv6 `*` deny
@@ -56,7 +57,7 @@ def peer_cidrs(intent: Intent, peer: Endpoint) -> list[IPNetwork]:
 def acl_entries(intent: Intent, subnets: dict[str, list[ipaddress.IPv4Network]]) -> list[Entry]:
     out: list[Entry] = []
     for seg, nets in subnets.items():
-        fams = families(intent, seg)
+        fams = segment_families(intent, seg)
         for egress in (True, False):
             entries: list[tuple[IPNetwork, PortSet]] = []
             served: list[tuple[Flow, AddressSet, PortSet]] = []

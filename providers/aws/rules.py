@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.families import segment_families, useful
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.ports import PortSet
 from cloudfence.providers.aws.boxes import Box, pack, spans
@@ -38,18 +39,6 @@ def other_end(flow: Flow, direction: str) -> Endpoint:
     return flow.dst if direction == EGRESS else flow.src
 
 
-def families(intent: Intent, segment: str) -> frozenset[int]:
-    """IP families a segment's members use: those of its cidrs, or both when it has none.
-    A rule for another family could never match a packet, so none is written."""
-    cidrs = intent.segments[segment].cidrs
-    return frozenset(c.version for c in cidrs) if cidrs else frozenset((4, 6))
-
-
-def useful(proto: str, fams: frozenset[int]) -> bool:
-    """Whether a rule for `proto` can match traffic between ends sharing `fams`."""
-    return bool(fams) and not ((proto == "icmp" and 4 not in fams) or (proto == "icmpv6" and 6 not in fams))
-
-
 def flows_of(intent: Intent, segment: str, direction: str) -> list[Flow]:
     return intent.flows_from(segment) if direction == EGRESS else intent.flows_to(segment)
 
@@ -65,14 +54,14 @@ def serving(flows: list[tuple[Flow, AddressSet]], box: Box) -> tuple[str, ...]:
 def security_group_rules(intent: Intent) -> list[Rule]:
     rules: list[Rule] = []
     for seg in intent.segments:
-        fams = families(intent, seg)
+        fams = segment_families(intent, seg)
         for direction in (EGRESS, INGRESS):
             entries: list[tuple[IPNetwork, PortSet]] = []
             cidr_flows: list[tuple[Flow, AddressSet]] = []
             for flow in flows_of(intent, seg, direction):
                 peer = other_end(flow, direction)
                 if peer.kind == "segment":
-                    common = fams & families(intent, peer.name)
+                    common = fams & segment_families(intent, peer.name)
                     for proto, lo, hi in spans(flow.ports):
                         if useful(proto, common):
                             rules.append(Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,)))

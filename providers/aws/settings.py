@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
+from cloudfence.addresses import cidr_problem, parse_cidr
 from cloudfence.settings import Flag, ProviderSettings, matching, whole
 
 DEFAULT_RULES_PER_SECURITY_GROUP = 60  # per direction and IP family (amazon-vpc-limits)
@@ -25,16 +26,10 @@ def _vpc_cidr(text: Any) -> ipaddress.IPv4Network | None:
     """An IPv4 network /16 to /28, written exactly (no host bits)."""
     if text is None or isinstance(text, ipaddress.IPv4Network):
         return text
-    if not isinstance(text, str):
-        raise ValueError(f"expected an IPv4 CIDR such as 10.20.0.0/16, got {text!r}")
-    try:
-        net = ipaddress.ip_network(text.strip(), strict=True)
-    except ValueError:
-        try:
-            loose = ipaddress.ip_network(text.strip(), strict=False)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a CIDR: write an IPv4 network such as 10.20.0.0/16") from None
-        raise ValueError(f"host bits are set in {text!r}: did you mean {loose}?") from None
+    problem = cidr_problem(text, "10.20.0.0/16", "an IPv4 CIDR")
+    if problem:
+        raise ValueError(problem)
+    net = parse_cidr(text)
     if not isinstance(net, ipaddress.IPv4Network):
         raise ValueError(f"{net} is IPv6: the VPC's primary CIDR is IPv4 (/16 to /28)")
     if not 16 <= net.prefixlen <= 28:
