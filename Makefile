@@ -34,9 +34,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check .
+	$(PY) tools/typecheck.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(PY) tools/typecheck.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/verify_scaling.py

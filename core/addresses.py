@@ -55,7 +55,8 @@ class AddressSet:
 
     @classmethod
     def from_cidrs(cls, nets: Iterable[IPNetwork | str]) -> AddressSet:
-        v4, v6 = [], []
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
         for n in nets:
             net = parse_cidr(n) if isinstance(n, str) else n
             (v4 if net.version == 4 else v6).append(net_interval(net))

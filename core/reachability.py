@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cloudfence.addresses import AddressSet
+from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.intent import Endpoint, Intent
 from cloudfence.ports import PortSet
 
@@ -34,7 +34,7 @@ class Peer:
         return cls(segments=frozenset([name]))
 
     @classmethod
-    def cidrs(cls, nets: Iterable) -> Peer:
+    def cidrs(cls, nets: Iterable[IPNetwork | str]) -> Peer:
         return cls(addresses=AddressSet.from_cidrs(nets))
 
     @classmethod

@@ -52,7 +52,7 @@ class Box:
             return PortSet.any()
         return PortSet({self.proto: IntervalSet.of(self.lo, self.hi)})
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[tuple[int, int, int], int, int, int]:
         net = (0, 0, 0) if self.net is None else (
             self.net.version, int(self.net.network_address), self.net.prefixlen)
         return (net, _PROTO_ORDER[self.proto], self.lo, self.hi)
@@ -92,7 +92,7 @@ def pack(entries: Iterable[tuple[IPNetwork, PortSet]]) -> list[Box]:
     return [b for b in boxes if b in kept]
 
 
-def _smallest_first(b: Box) -> tuple:
+def _smallest_first(b: Box) -> tuple[object, ...]:
     assert b.net is not None
     return (-b.net.prefixlen, b.proto == ANY, b.hi - b.lo, b.sort_key())
 

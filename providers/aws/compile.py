@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudfence.intent import Intent
+from cloudfence.addresses import IPNetwork
+from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.providers.aws.boxes import Box
 from cloudfence.providers.aws.nacl import Entry, acl_entries, rule_numbers
@@ -147,7 +148,7 @@ def _ports(box: Box, icmp: tuple[str, str]) -> dict[str, int]:
 
 
 def _rule_record(intent: Intent, r: Rule, name: str, sg_name: dict[str, str],
-                 flows: dict) -> Resource:
+                 flows: dict[str, Any]) -> Resource:
     inputs: dict[str, Any] = {
         "securityGroupId": ref(sg_name[r.segment]),
         "ipProtocol": SG_PROTOCOL[r.box.proto],
@@ -164,7 +165,7 @@ def _rule_record(intent: Intent, r: Rule, name: str, sg_name: dict[str, str],
     return Resource(INGRESS_RULE if r.direction == INGRESS else EGRESS_RULE, name, inputs)
 
 
-def _flow_text(flow) -> str:
+def _flow_text(flow: Flow) -> str:
     text = f"{flow.src} to {flow.dst}"
     return f"{text} ({', '.join(flow.descriptions)})" if flow.descriptions else text
 
@@ -177,7 +178,7 @@ def _entry_key(e: Entry) -> str:
     return f"acl|{e.segment}|{'out' if e.egress else 'in'}|{b.net}|{b.proto}|{b.lo}|{b.hi}"
 
 
-def _cidr_owners(intent: Intent) -> dict:
+def _cidr_owners(intent: Intent) -> dict[IPNetwork, str]:
     """Segment cidrs -> a readable peer label: the segment (its cidr too if it has several)."""
     out = {}
     for name, seg in intent.segments.items():
@@ -186,9 +187,10 @@ def _cidr_owners(intent: Intent) -> dict:
     return out
 
 
-def _entry_base(spec: str, e: Entry, owners: dict) -> str:
+def _entry_base(spec: str, e: Entry, owners: dict[IPNetwork, str]) -> str:
     """Entries name CIDRs; one that is exactly a segment's reads as that segment."""
-    peer = owners.get(e.box.net) or cidr_label(e.box.net)  # type: ignore[arg-type]
+    assert e.box.net is not None  # ACL entries always name a CIDR
+    peer = owners.get(e.box.net) or cidr_label(e.box.net)
     return (f"{spec}-{e.segment}-acl-{'out' if e.egress else 'in'}-"
             f"{ports_label(e.box.proto, e.box.lo, e.box.hi, e.box.full)}-"
             f"{'to' if e.egress else 'from'}-{peer}")

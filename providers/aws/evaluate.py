@@ -21,7 +21,7 @@ hiding one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from cloudfence.addresses import AddressSet, record_cidr
@@ -217,39 +217,51 @@ def acl_layer(entries: list[Resource]) -> dict[str, list[tuple[AddressSet, PortS
     return result
 
 
-def _network_acls(plan: Plan, reach: Reachability) -> None:
-    subnet_of: dict[str, tuple[str | None, str | None]] = {
-        r.name: (_segment_tag(r), r.inputs.get("cidrBlock")) for r in plan.by_type(SUBNET)}
+def _acl_attachments(plan: Plan, subnets: Iterable[str]) -> tuple[dict[str, list[Resource]], dict[str, str]]:
+    """Each NACL's entries, and the NACL of each subnet (a subnet has one; the last one wins)."""
     entries: dict[str, list[Resource]] = defaultdict(list)
     for e in plan.by_type(NETWORK_ACL_RULE):
         acl = ref_name(e.inputs.get("networkAclId"))
         if acl:
             entries[acl].append(e)
+    known = set(subnets)
     acl_of_subnet: dict[str, str] = {}
     for nacl in plan.by_type(NETWORK_ACL):
         for value in nacl.inputs.get("subnetIds") or []:
             name = ref_name(value)
-            if name in subnet_of:
-                acl_of_subnet[name] = nacl.name  # a subnet has one NACL; the last one wins
+            if name in known:
+                acl_of_subnet[name] = nacl.name
+    return entries, acl_of_subnet
+
+
+def _network_acls(plan: Plan, reach: Reachability) -> None:
+    subnet_of: dict[str, tuple[str | None, str | None]] = {
+        r.name: (_segment_tag(r), r.inputs.get("cidrBlock")) for r in plan.by_type(SUBNET)}
+    entries, acl_of_subnet = _acl_attachments(plan, subnet_of)
     segs_subnets: dict[str, list[str]] = defaultdict(list)
     for name, (seg, _) in subnet_of.items():
         if seg in reach.governed:
-            segs_subnets[seg].append(name)  # type: ignore[index]
+            segs_subnets[seg].append(name)
     with_acl = {seg for seg, names in segs_subnets.items() if any(n in acl_of_subnet for n in names)}
     reach.add_layer(NACL_LAYER, with_acl)
     layers = {acl: acl_layer(entries[acl]) for acl in set(acl_of_subnet.values())}
     for seg in sorted(with_acl):
         for subnet in sorted(segs_subnets[seg]):
             acl = acl_of_subnet.get(subnet)
-            if acl is None:  # the VPC's default NACL allows everything
-                for direction in (EGRESS, INGRESS):
-                    reach.allow(seg, direction, Peer.all(), PortSet.any(), layer=NACL_LAYER)
-                continue
-            for direction, allowed in layers[acl].items():
-                for addrs, ports in allowed:
-                    reach.allow(seg, direction, Peer(addresses=addrs), ports, layer=NACL_LAYER)
-            cidr = subnet_of[subnet][1]
-            if cidr:  # inside the subnet the NACL is not consulted
-                own = Peer.cidrs([record_cidr(cidr)])
-                for direction in (EGRESS, INGRESS):
-                    reach.allow(seg, direction, own, PortSet.any(), layer=NACL_LAYER)
+            _subnet_layer(reach, seg, layers[acl] if acl else None, subnet_of[subnet][1])
+
+
+def _subnet_layer(reach: Reachability, seg: str, allowed: dict[str, list[tuple[AddressSet, PortSet]]] | None,
+                  cidr: str | None) -> None:
+    """What one subnet of a segment lets through at the NACL layer."""
+    if allowed is None:  # the VPC's default NACL allows everything
+        for direction in (EGRESS, INGRESS):
+            reach.allow(seg, direction, Peer.all(), PortSet.any(), layer=NACL_LAYER)
+        return
+    for direction, pairs in allowed.items():
+        for addrs, ports in pairs:
+            reach.allow(seg, direction, Peer(addresses=addrs), ports, layer=NACL_LAYER)
+    if cidr:  # inside the subnet the NACL is not consulted
+        own = Peer.cidrs([record_cidr(cidr)])
+        for direction in (EGRESS, INGRESS):
+            reach.allow(seg, direction, own, PortSet.any(), layer=NACL_LAYER)

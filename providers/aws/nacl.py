@@ -72,6 +72,7 @@ def acl_entries(intent: Intent, subnets: dict[str, list[ipaddress.IPv4Network]])
                     entries += [(c, ports) for c in cidrs]
                     served.append((flow, AddressSet.from_cidrs(cidrs), ports))
             for box in pack(entries):
+                assert box.net is not None  # ACL boxes always name a CIDR
                 cell = AddressSet.from_cidrs([box.net])
                 keys = {f.key for f, addrs, ports in served if addrs & cell and ports & box.ports()}
                 out.append(Entry(seg, egress, box, tuple(sorted(keys))))

@@ -12,7 +12,13 @@ from itertools import combinations
 
 from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
-from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, Options, zero_port_protocols
+from cloudfence.providers.kubernetes.wire import (
+    DNS_LABELS,
+    DNS_NAMESPACE,
+    Options,
+    selector,
+    zero_port_protocols,
+)
 
 
 def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
@@ -49,15 +55,15 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
     problems = []
     by_namespace: dict[str, list[str]] = defaultdict(list)
     for name in sorted(governed):
-        by_namespace[intent.segment(name).kubernetes.namespace].append(name)
+        by_namespace[selector(intent, name).namespace].append(name)
     pairs = [pair for names in by_namespace.values() for pair in combinations(names, 2)]
     for a, b in sorted(pairs):
-        ka, kb = intent.segment(a).kubernetes, intent.segment(b).kubernetes
+        ka, kb = selector(intent, a), selector(intent, b)
         la, lb = set(ka.labels), set(kb.labels)
         if not (la <= lb or lb <= la):
             continue
         wide, narrow = (a, b) if la <= lb else (b, a)
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(intent.segment(wide).kubernetes.labels).items()))
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(selector(intent, wide).labels).items()))
         problems.append(_segment_problem(
             intent, wide,
             f"labels {{{shown}}} of segment '{wide}' also select the pods of segment '{narrow}' "
@@ -65,7 +71,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
             f"give '{wide}' a label that '{narrow}' pods do not carry (e.g. "
             f"cloudfence.io/segment: {wide})"))
     for name in sorted(governed):
-        k = intent.segment(name).kubernetes
+        k = selector(intent, name)
         if k and k.namespace == DNS_NAMESPACE and set(k.labels) <= set(DNS_LABELS.items()):
             problems.append(_segment_problem(
                 intent, name, f"labels of segment '{name}' select the cluster DNS pods "
@@ -77,7 +83,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
 def _reserved_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     if not options.default_deny_namespaces:
         return []
-    namespaces = {intent.segment(s).kubernetes.namespace for s in governed}
+    namespaces = {selector(intent, s).namespace for s in governed}
     return [_segment_problem(intent, s, f"segment name '{s}' clashes with the default-deny policy "
                              f"of namespace '{s.removeprefix('default-deny-')}': rename the segment")
             for s in sorted(governed)

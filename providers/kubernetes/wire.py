@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from cloudfence.intent import KubernetesSelector
+from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 from cloudfence.settings import Flag, ProviderSettings
 
@@ -40,6 +40,14 @@ class Options(ProviderSettings):
     default_deny_namespaces: Flag = Field(
         False, description="also emit one deny-all policy (both directions) per namespace that holds "
                            "a segment")
+
+
+def selector(intent: Intent, segment: str) -> KubernetesSelector:
+    """A governed segment's namespace and labels (every governed segment has them)."""
+    k = intent.segment(segment).kubernetes
+    if k is None:
+        raise ValueError(f"segment {segment!r} has no kubernetes mapping: it is not governed here")
+    return k
 
 
 def label_selector(labels: Mapping[str, str]) -> dict[str, Any]:
