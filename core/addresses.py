@@ -75,6 +75,28 @@ def parse_cidr(text: str) -> IPNetwork:
         raise CidrError(f"invalid CIDR {raw!r}: host bits are set, did you mean {loose}?") from None
 
 
+def record_cidr(text: str) -> IPNetwork:
+    """A CIDR as a record holds it, read the way clouds do: host bits ignored. (Spec and
+    settings input is read strictly, with `cidr_problem`.)"""
+    return ipaddress.ip_network(str(text).strip(), strict=False)
+
+
+def cidr_problem(text: object, example: str = "10.0.0.0/16", kind: str = "a CIDR") -> str | None:
+    """Why `text` is not a CIDR as a user must write it, with the fix; None when it is one."""
+    if not isinstance(text, str):
+        return f"expected {kind} such as {example}, got {text!r}"
+    try:
+        parse_cidr(text)
+        return None
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return f"{text!r} is not a CIDR: write an address and prefix length such as {example}"
+    return f"host bits are set in {text!r}: did you mean {loose}?"
+
+
 def net_interval(net: IPNetwork) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
@@ -86,7 +108,8 @@ class AddressSet:
 
     @classmethod
     def from_cidrs(cls, nets: Iterable[IPNetwork | str]) -> AddressSet:
-        v4, v6 = [], []
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
         for n in nets:
             net = parse_cidr(n) if isinstance(n, str) else n
             (v4 if net.version == 4 else v6).append(net_interval(net))

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from cloudfence import hookspecs
-from cloudfence.errors import ProviderNotFound, did_you_mean
+from cloudfence.errors import ProviderNotFound
 from cloudfence.provider import Provider
 
 ENTRY_POINT_GROUP = "cloudfence.providers"
@@ -75,8 +75,7 @@ def get_provider(name: str) -> Provider:
         if name in broken():
             raise ProviderNotFound(f"provider plugin '{name}' is installed but failed to load "
                                    f"({broken()[name]}): reinstall or uninstall it")
-        installed = ", ".join(available) or "none"
-        folded = [p for p in available if p.lower() == name.strip().lower()]
-        hint = f" (did you mean '{folded[0]}'?)" if folded else did_you_mean(name, available)
-        raise ProviderNotFound(f"unknown provider '{name}'{hint}: installed providers are {installed}")
+        from cloudfence.stackconfig import provider_hint
+
+        raise ProviderNotFound(f"unknown provider '{name}'{provider_hint(name, list(available))}")
     return available[name]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from cloudfence.bridges import bridge_problems
-from cloudfence.errors import CheckError, Problem
+from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PROTOCOLS
@@ -198,6 +198,29 @@ def checked_plan(provider: Provider, intent: Intent,
         raise CheckError(problems)
     plan = provider.compile(intent, settings)
     return dataclasses.replace(plan, settings=settings.to_json())
+
+
+def install_hint(provider: Provider) -> str:
+    """How to get the Pulumi SDK a provider emits through: a built-in one has an extra."""
+    if type(provider).__module__.startswith("cloudfence.providers."):
+        return f"pip install 'cloudfence[{provider.name}]'"
+    return f"install the Pulumi SDK that the package of provider {provider.name} depends on"
+
+
+class SdkMissing(CloudfenceError):
+    """A provider's Pulumi SDK is not installed: emitting needs it, planning does not."""
+
+
+def sdk_class(provider: Provider, type_token: str) -> Callable[..., Any]:
+    """The provider's SDK class, or SdkMissing saying which extra to install."""
+    try:
+        return provider.sdk_class(type_token)
+    except ImportError as exc:
+        raise SdkMissing(f"the {provider.name} provider's Pulumi SDK is not installed "
+                         f"({exc.name or exc}): {install_hint(provider)}") from None
+    except (NotImplementedError, LookupError) as exc:
+        raise CheckError(f"provider {provider.name} has no Pulumi SDK class for {type_token} ({exc}): "
+                         "its plan cannot be registered through Pulumi; plan without --via-pulumi") from None
 
 
 def _touches(flow: Flow, governed: Iterable[str]) -> bool:

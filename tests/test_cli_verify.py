@@ -163,12 +163,12 @@ def test_stack_file_settings_reach_their_provider_only(env: dict[str, str]) -> N
     stack = EXAMPLE.parent / "Pulumi.aws.yaml"
     if not stack.exists():
         pytest.skip("no aws stack file")
-    plan = run_cli(["plan", EXAMPLE, "-p", "aws", "--settings", stack, "--format", "json"], env)
+    plan = run_cli(["plan", "-p", "aws", "--stack", stack, "--format", "json"], env)
     assert plan.returncode == 0, plan.stderr
     types = {r["type"] for r in json.loads(plan.stdout)["resources"]}
     assert "aws:ec2/networkAcl:NetworkAcl" in types  # nacls: true from the stack file
     # kubernetes, verified alongside, is not handed the aws settings
-    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--settings", stack, "--format", "json"], env)
+    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--stack", stack, "--format", "json"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {t["provider"]: t["equivalent"] for t in json.loads(proc.stdout)["targets"]} == {
         "aws": True, "kubernetes": True}

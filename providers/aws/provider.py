@@ -103,7 +103,8 @@ class AwsProvider(BaseProvider):
         module, cls = SDK_CLASSES[type_token]
         with warnings.catch_warnings():  # loading pulumi_aws.ec2 warns about classes we never use
             warnings.simplefilter("ignore", DeprecationWarning)
-            return getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
+            found: Callable[..., Any] = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
+            return found
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -14,7 +14,13 @@ from itertools import combinations
 from cloudfence.addresses import AddressSet
 from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
-from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, Options, zero_port_protocols
+from cloudfence.providers.kubernetes.wire import (
+    DNS_LABELS,
+    DNS_NAMESPACE,
+    Options,
+    selector,
+    zero_port_protocols,
+)
 from cloudfence.space import Space, space_for
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -94,7 +100,7 @@ def _dns_namespace(intent: Intent, governed: frozenset[str], options: Options) -
                              "would isolate the cluster DNS pods and break name resolution for every "
                              f"pod: move the segment out of {DNS_NAMESPACE} or set "
                              "defaultDenyNamespaces: false")
-            for s in sorted(governed) if intent.segment(s).kubernetes.namespace == DNS_NAMESPACE]
+            for s in sorted(governed) if selector(intent, s).namespace == DNS_NAMESPACE]
 
 
 def api_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
@@ -115,7 +121,7 @@ def api_names(intent: Intent, governed: frozenset[str], options: Options) -> lis
         problems.append(Problem("name", f"spec name '{intent.name}' is not a valid label value "
                                 "(at most 63 characters): shorten it", intent.file, intent.lines.get("name")))
     if options.default_deny_namespaces:
-        for ns in sorted({intent.segment(s).kubernetes.namespace for s in governed}):
+        for ns in sorted({selector(intent, s).namespace for s in governed}):
             name = default_deny_name(intent, ns)
             if not _DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
                 problems.append(Problem("settings.defaultDenyNamespaces", f"policy name '{name}' is not a "
@@ -143,15 +149,15 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
     problems = []
     by_namespace: dict[str, list[str]] = defaultdict(list)
     for name in sorted(governed):
-        by_namespace[intent.segment(name).kubernetes.namespace].append(name)
+        by_namespace[selector(intent, name).namespace].append(name)
     pairs = [pair for names in by_namespace.values() for pair in combinations(names, 2)]
     for a, b in sorted(pairs):
-        ka, kb = intent.segment(a).kubernetes, intent.segment(b).kubernetes
+        ka, kb = selector(intent, a), selector(intent, b)
         la, lb = set(ka.labels), set(kb.labels)
         if not (la <= lb or lb <= la):
             continue
         wide, narrow = (a, b) if la <= lb else (b, a)
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(intent.segment(wide).kubernetes.labels).items()))
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(selector(intent, wide).labels).items()))
         problems.append(_segment_problem(
             intent, wide,
             f"labels {{{shown}}} of segment '{wide}' also select the pods of segment '{narrow}' "
@@ -159,7 +165,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
             f"give '{wide}' a label that '{narrow}' pods do not carry (e.g. "
             f"cloudfence.io/segment: {wide})"))
     for name in sorted(governed):
-        k = intent.segment(name).kubernetes
+        k = selector(intent, name)
         if k and k.namespace == DNS_NAMESPACE and set(k.labels) <= set(DNS_LABELS.items()):
             problems.append(_segment_problem(
                 intent, name, f"labels of segment '{name}' select the cluster DNS pods "
@@ -171,7 +177,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
 def _reserved_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     if not options.default_deny_namespaces:
         return []
-    namespaces = {intent.segment(s).kubernetes.namespace for s in governed}
+    namespaces = {selector(intent, s).namespace for s in governed}
     return [_segment_problem(intent, s, f"segment name '{s}' clashes with the default-deny policy "
                              f"of namespace '{s.removeprefix('default-deny-')}': rename the segment")
             for s in sorted(governed)

@@ -36,6 +36,7 @@ from cloudfence.providers.kubernetes.wire import (
     label_selector,
     pod_peer,
     port_entries,
+    selector,
 )
 from cloudfence.space import Space, space_for
 
@@ -70,10 +71,10 @@ def compile_plan(intent: Intent, governed: frozenset[str], options: Options,
     names = Names(intent, space_for(intent, options), options)
     resources = [_segment_policy(names, s, ingress[s], egress[s]) for s in sorted(governed)]
     if options.default_deny_namespaces:
-        namespaces = sorted({intent.segment(s).kubernetes.namespace for s in governed})
+        namespaces = sorted({selector(intent, s).namespace for s in governed})
         resources += [_default_deny(intent, ns) for ns in namespaces]
-    exports = {s: {"namespace": intent.segment(s).kubernetes.namespace,
-                   "podLabels": intent.segment(s).kubernetes.match_labels,
+    exports = {s: {"namespace": selector(intent, s).namespace,
+                   "podLabels": selector(intent, s).match_labels,
                    "networkPolicy": policy_name(intent, s)} for s in sorted(governed)}
     return Plan(spec=intent.name, provider=provider, resources=ordered(resources),
                 implied=implied, exports=exports)
@@ -118,7 +119,7 @@ def _segment_policy(names: Names, segment: str, ingress: list[tuple[Endpoint, Po
                     egress: list[tuple[Endpoint, PortSet]]) -> Resource:
     """The policy of one pod segment; `ingress`/`egress` are (other end, ports) pairs."""
     intent = names.intent
-    k8s = intent.segment(segment).kubernetes
+    k8s = selector(intent, segment)
     name = policy_name(intent, segment)
     inputs = {
         "apiVersion": API_VERSION,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from cloudfence.addresses import AddressSet, parse_cidr
-from cloudfence.intent import KubernetesSelector
+from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 from cloudfence.reachability import NEVER, OVERLAP, SUPERSET
 from cloudfence.settings import Flag, ProviderSettings
@@ -82,6 +82,14 @@ class Options(ProviderSettings):
     @property
     def address_match(self) -> tuple[str, str]:
         return CNI_ADDRESS_MATCH[self.cni]
+
+
+def selector(intent: Intent, segment: str) -> KubernetesSelector:
+    """A governed segment's namespace and labels (every governed segment has them)."""
+    k = intent.segment(segment).kubernetes
+    if k is None:
+        raise ValueError(f"segment {segment!r} has no kubernetes mapping: it is not governed here")
+    return k
 
 
 def label_selector(labels: Mapping[str, str]) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""The helpers every provider shares: names, families, ordered first-match, CIDR reading."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from cloudfence.addresses import AddressSet, cidr_problem, record_cidr
+from cloudfence.families import collapse, compatible, segment_families, split, useful
+from cloudfence.intent import parse_intent
+from cloudfence.names import cidr_label, digest, unique
+from cloudfence.ordered import OrderedRule, atoms_to_set, first_match
+from cloudfence.plan import ref, ref_name
+from cloudfence.ports import PortSet, parse_port
+
+N = ipaddress.ip_network
+
+
+def rule(priority: int, allow: bool, cidr: str, ports: str) -> OrderedRule:
+    return OrderedRule(priority, allow, AddressSet.from_cidrs([cidr]), parse_port(ports))
+
+
+def allowed(table: dict, address: str) -> PortSet:
+    value = int(ipaddress.ip_address(address))
+    fam = ipaddress.ip_address(address).version
+    return next(p for (f, lo, hi), p in table.items() if f == fam and lo <= value <= hi)
+
+
+def test_first_match_lower_priority_decides() -> None:
+    table = first_match([rule(200, True, "10.0.0.0/8", "tcp/443"),
+                         rule(100, False, "10.1.0.0/16", "tcp/443")])
+    assert allowed(table, "10.1.2.3") == PortSet()
+    assert allowed(table, "10.2.0.1") == parse_port("tcp/443")
+    assert allowed(table, "192.168.0.1") == PortSet()  # no rule: denied
+    assert allowed(table, "2001:db8::1") == PortSet()
+
+
+def test_a_deny_of_some_ports_leaves_the_rest_to_later_rules() -> None:
+    table = first_match([rule(1, False, "0.0.0.0/0", "tcp/22"), rule(2, True, "0.0.0.0/0", "tcp/0-65535")])
+    got = allowed(table, "203.0.113.9")
+    assert got == parse_port("tcp/0-21") | parse_port("tcp/23-65535")
+
+
+def test_at_equal_priority_deny_wins() -> None:
+    table = first_match([rule(5, True, "10.0.0.0/8", "udp/53"), rule(5, False, "10.0.0.0/8", "udp/53")])
+    assert allowed(table, "10.0.0.1") == PortSet()
+
+
+def test_atoms_back_to_addresses() -> None:
+    table = first_match([rule(1, True, "10.0.0.0/24", "tcp/80"), rule(2, True, "10.0.1.0/24", "tcp/80")])
+    open_atoms = [a for a, p in table.items() if p]
+    assert atoms_to_set(open_atoms).cidrs() == [N("10.0.0.0/23")]
+
+
+def test_unique_names_respect_the_length_limit_and_clashes() -> None:
+    names = unique([("k1", "a" * 70), ("k2", "short"), ("k3", "dup"), ("k4", "dup")], reserved=["short"],
+                   max_len=63)
+    assert all(len(n) <= 63 for n in names.values())
+    assert names["k1"].endswith(digest("k1")) and names["k2"] == f"short-{digest('k2')}"
+    assert names["k3"] != names["k4"]
+    assert unique([("k", "plain")]) == {"k": "plain"}
+    assert cidr_label(N("2001:db8::/32")) == "ipv6-2001-db8-32"
+
+
+def test_families() -> None:
+    v4, v6 = split([N("10.0.0.0/8"), N("::/0"), N("192.168.0.0/16")])
+    assert (v4, v6) == ([N("10.0.0.0/8"), N("192.168.0.0/16")], [N("::/0")])
+    assert collapse([N("10.0.0.0/25"), N("10.0.0.128/25"), N("fd00::/8")]) == [
+        N("10.0.0.0/24"), N("fd00::/8")]
+    assert not compatible("icmp", 6) and not compatible("icmpv6", 4) and compatible("tcp", 6)
+    assert useful("icmpv6", frozenset({4, 6})) and not useful("icmpv6", frozenset({4}))
+    assert not useful("tcp", frozenset())
+    intent = parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.0.0/24}\n  b: {}\nflows: []\n")
+    assert segment_families(intent, "a") == {4} and segment_families(intent, "b") == {4, 6}
+
+
+def test_cidr_reading() -> None:
+    assert cidr_problem("10.0.0.0/16") is None
+    assert cidr_problem("10.0.0.1/16") == "host bits are set in '10.0.0.1/16': did you mean 10.0.0.0/16?"
+    assert cidr_problem("banana").startswith("'banana' is not a CIDR")
+    assert cidr_problem(7, kind="an IPv4 CIDR") == "expected an IPv4 CIDR such as 10.0.0.0/16, got 7"
+    assert record_cidr("10.0.0.1/16") == N("10.0.0.0/16")
+    assert ref_name(ref("web", "id")) == "web" and ref_name("sg-123") is None and ref_name(3) is None
