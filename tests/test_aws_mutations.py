@@ -25,7 +25,7 @@ from tests.test_aws_property import for_network_mode, without_sctp_ports
 
 AWS = AwsProvider()
 EXISTING = {"vpcId": "vpc-0abc1234def567890", "vpcCidrs": ["10.0.0.0/8", "fd00::/44"]}
-SWEEP = settings(max_examples=int(os.environ.get("AWS_MUTATION_EXAMPLES", "40")), deadline=None,
+SWEEP = settings(max_examples=int(os.environ.get("AWS_MUTATION_EXAMPLES", "10")), deadline=None,
                  suppress_health_check=list(HealthCheck))
 # Addresses outside every generated segment cidr: public and private, per family.
 PROBES = {4: ["198.51.100.7", "100.64.0.7", "192.0.2.7"], 6: ["2001:db8:ffff::7", "fc00::7"]}

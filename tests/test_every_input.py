@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeplugin import CLI, EXAMPLE, ROOT, run_cli
+from tests.fakeplugin import CLI, CLUSTER, EXAMPLE, ROOT, run_cli
 
 GOOD = EXAMPLE.read_text()
 SPEC_VERBS = {
@@ -93,7 +93,8 @@ def test_export_refuses_an_impossible_folder(tmp_path: Path, env: dict[str, str]
                                              message: str) -> None:
     (tmp_path / "a-file").write_text("x")
     out = tmp_path / "a-file" / "out" if case == "under-a-file" else tmp_path / "a-file"
-    one_error(run_cli(["export", EXAMPLE, "-p", "kubernetes", "-o", out], env), f"error: {out}", message)
+    one_error(run_cli(["export", EXAMPLE, "-p", "kubernetes", "-o", out, *CLUSTER], env), f"error: {out}",
+              message)
     assert (tmp_path / "a-file").read_text() == "x"
 
 
@@ -156,8 +157,9 @@ def test_export_into_an_unwritable_folder(shared_dir: Path, env: dict[str, str])
     locked.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
     spec = shared_dir / "segments.yaml"
     spec.write_text(GOOD)
-    proc = run_unprivileged(["export", str(spec), "-p", "kubernetes", "-o", str(locked / "out")], env)
+    proc = run_unprivileged(["export", str(spec), "-p", "kubernetes", "-o", str(locked / "out"), *CLUSTER],
+                            env)
     one_error(proc, f"error: {locked / 'out'}: cannot create the output folder: permission denied")
-    proc = run_unprivileged(["export", str(spec), "-p", "kubernetes", "-o", str(locked)], env)
+    proc = run_unprivileged(["export", str(spec), "-p", "kubernetes", "-o", str(locked), *CLUSTER], env)
     one_error(proc, f"error: {locked}: cannot write ", "permission denied")
     assert list(locked.iterdir()) == []

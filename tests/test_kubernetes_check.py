@@ -40,7 +40,8 @@ def ipblocks(plan: Plan) -> list[dict]:
 
 @pytest.mark.parametrize(("settings", "where", "words"), [
     ({"clusterCidrs": ["10.244.0.0"]}, "settings.clusterCidrs.0:", "prefix length"),
-    ({"clusterCidrs": ["10.244.0.1/16"]}, "settings.clusterCidrs.0:", "host bits set"),
+    ({"clusterCidrs": ["10.244.0.1/16"]}, "settings.clusterCidrs.0:",
+     "host bits are set, did you mean 10.244.0.0/16?"),
     ({"clusterCidrs": "10.244.0.0/16"}, "settings.clusterCidrs:", "valid list"),
     ({"egressIps": ["203.0.113.5"]}, "settings.egressIps.0:", "prefix length"),
     ({"egressips": ["203.0.113.5/32"]}, "settings.egressips:", "did you mean 'egressIps'"),

@@ -32,7 +32,7 @@ EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"
 GOLDEN = ROOT / "tests" / "golden" / "kubernetes" / "ai-inference.json"
 # The example's settings as its stack file gives them (clusterCidrs among them).
 STACK = yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml").read_text())
-STACK_SETTINGS = STACK["config"]["cloudfence:settings"]
+STACK_SETTINGS = STACK["config"]["cloudfence:providers"]["kubernetes"]
 TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S = KubernetesProvider()
 KUBE_DNS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},

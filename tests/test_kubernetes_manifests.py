@@ -24,7 +24,7 @@ SETTINGS = [{}, {"dns": False}, {"defaultDenyNamespaces": True}]
 
 # Where the example's pods live, as its stack file says.
 CLUSTER = {"clusterCidrs": yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml")
-                                          .read_text())["config"]["cloudfence:settings"]["clusterCidrs"]}
+                                          .read_text())["config"]["cloudfence:providers"]["kubernetes"]["clusterCidrs"]}
 
 
 def example_plan(settings: dict | None = None) -> Plan:

@@ -152,7 +152,7 @@ def agree(intent: Intent, plan: Plan, tmp: Path) -> tuple[bool, bool]:
 def example() -> tuple[Intent, Plan]:
     intent = load_intent(ROOT / "stacks" / "ai-inference" / "segments.yaml")
     stack = yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml").read_text())
-    settings = {**stack["config"]["cloudfence:settings"], "defaultDenyNamespaces": False}
+    settings = {**stack["config"]["cloudfence:providers"]["kubernetes"], "defaultDenyNamespaces": False}
     return intent, checked_plan(K8S, intent, settings)
 
 

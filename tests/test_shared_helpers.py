@@ -6,9 +6,9 @@ import ipaddress
 
 from cloudfence.addresses import AddressSet, cidr_problem, record_cidr
 from cloudfence.families import collapse, compatible, segment_families, split, useful
+from cloudfence.firstmatch import OrderedRule, atoms_to_set, first_match
 from cloudfence.intent import parse_intent
 from cloudfence.names import cidr_label, digest, unique
-from cloudfence.ordered import OrderedRule, atoms_to_set, first_match
 from cloudfence.plan import ref, ref_name
 from cloudfence.ports import PortSet, parse_port
 

@@ -18,7 +18,7 @@ from cloudfence.intent import load_intent
 from cloudfence.plugins import providers
 from cloudfence.provider import checked_plan
 from cloudfence.stackconfig import read_config
-from tests.fakeplugin import EXAMPLE, ROOT, invoke
+from tests.fakeplugin import CLUSTER_CIDRS, EXAMPLE, ROOT, invoke
 
 STACK = EXAMPLE.parent
 AWS_STACK = STACK / "Pulumi.aws.yaml"
@@ -158,9 +158,10 @@ def test_component_reads_the_stack_keys_strictly() -> None:
 
 @needs_builtin
 def test_component_name_defaults_to_the_spec_and_registers_the_plan() -> None:
-    config = {"cloudfence:spec": str(EXAMPLE), "cloudfence:providers": {"kubernetes": {"dns": False}}}
+    settings = {"dns": False, "clusterCidrs": CLUSTER_CIDRS}
+    config = {"cloudfence:spec": str(EXAMPLE), "cloudfence:providers": {"kubernetes": settings}}
     result = run_program(Segmentation, config=config, project="p")
-    plan = checked_plan(providers()["kubernetes"], load_intent(EXAMPLE), {"dns": False})
+    plan = checked_plan(providers()["kubernetes"], load_intent(EXAMPLE), settings)
     assert [r.name for r in result.resources if r.type == COMPONENT] == ["ai-inference"]
     assert sorted(r.name for r in result.resources if r.type != COMPONENT) == sorted(r.name for r in plan)
 
@@ -175,7 +176,8 @@ def test_two_components_with_an_explicit_provider_and_protect() -> None:
         east = pulumi_aws.Provider("east-aws", region="us-east-1")
         Segmentation("east", intent=intent, providers={"aws": {"vpcCidr": "10.20.0.0/16"}},
                      opts=pulumi.ResourceOptions(provider=east, protect=True))
-        Segmentation("west", intent=intent, providers={"aws": {}, "kubernetes": {}})
+        Segmentation("west", intent=intent,
+                     providers={"aws": {}, "kubernetes": {"clusterCidrs": CLUSTER_CIDRS}})
 
     result = run_program(program)
     plan = checked_plan(providers()["aws"], intent, {})
@@ -195,7 +197,8 @@ def test_two_components_with_an_explicit_provider_and_protect() -> None:
 def test_a_stack_folder_with_its_own_core_and_providers_modules(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: shadow\nruntime: python\n")
     (tmp_path / "Pulumi.dev.yaml").write_text(
-        "config:\n  cloudfence:spec: segments.yaml\n  cloudfence:providers: {kubernetes: {}}\n")
+        "config:\n  cloudfence:spec: segments.yaml\n  cloudfence:providers:\n"
+        f"    kubernetes: {{clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]}}\n")
     (tmp_path / "segments.yaml").write_text(EXAMPLE.read_text())
     (tmp_path / "core.py").write_text("raise ImportError('the stack folder core.py was imported')\n")
     (tmp_path / "providers.py").write_text("raise ImportError('the stack folder providers.py was used')\n")

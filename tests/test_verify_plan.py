@@ -21,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def k8s_plan() -> dict:
-    out = run("plan", str(SPEC), "-p", "kubernetes", "--settings", str(STACK), "--format", "json")
+    out = run("plan", str(SPEC), "-p", "kubernetes", "--stack", str(STACK), "--format", "json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

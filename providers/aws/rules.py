@@ -18,9 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.families import compatible
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.ports import PortSet
-from cloudfence.providers.aws.boxes import Box, compatible, pack, spans
+from cloudfence.providers.aws.boxes import Box, pack, spans
 from cloudfence.space import Space
 
 EGRESS, INGRESS = "egress", "ingress"
@@ -135,7 +136,7 @@ def segment_rules(intent: Intent, space: Space, seg: str, prefix_lists: bool = T
                         continue
                     probe = listed.entries[0]
                     for proto, lo, hi in spans(flow.ports):
-                        if compatible(probe, proto):
+                        if compatible(proto, probe.version):
                             rules.append(Rule(seg, direction, Box(proto, lo, hi), None, (flow.key,),
                                               listed))
                 cidr_flows.append((flow, space.network(peer.name)))
