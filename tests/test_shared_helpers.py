@@ -1,54 +1,17 @@
-"""The helpers every provider shares: names, families, ordered first-match, CIDR reading."""
+"""The helpers every provider shares: names, families, CIDR reading (first-match rule lists:
+test_firstmatch.py)."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from cloudfence.addresses import AddressSet, cidr_problem, record_cidr
+from cloudfence.addresses import cidr_problem, record_cidr
 from cloudfence.families import collapse, compatible, segment_families, split, useful
-from cloudfence.firstmatch import OrderedRule, atoms_to_set, first_match
 from cloudfence.intent import parse_intent
 from cloudfence.names import cidr_label, digest, unique
 from cloudfence.plan import ref, ref_name
-from cloudfence.ports import PortSet, parse_port
 
 N = ipaddress.ip_network
-
-
-def rule(priority: int, allow: bool, cidr: str, ports: str) -> OrderedRule:
-    return OrderedRule(priority, allow, AddressSet.from_cidrs([cidr]), parse_port(ports))
-
-
-def allowed(table: dict, address: str) -> PortSet:
-    value = int(ipaddress.ip_address(address))
-    fam = ipaddress.ip_address(address).version
-    return next(p for (f, lo, hi), p in table.items() if f == fam and lo <= value <= hi)
-
-
-def test_first_match_lower_priority_decides() -> None:
-    table = first_match([rule(200, True, "10.0.0.0/8", "tcp/443"),
-                         rule(100, False, "10.1.0.0/16", "tcp/443")])
-    assert allowed(table, "10.1.2.3") == PortSet()
-    assert allowed(table, "10.2.0.1") == parse_port("tcp/443")
-    assert allowed(table, "192.168.0.1") == PortSet()  # no rule: denied
-    assert allowed(table, "2001:db8::1") == PortSet()
-
-
-def test_a_deny_of_some_ports_leaves_the_rest_to_later_rules() -> None:
-    table = first_match([rule(1, False, "0.0.0.0/0", "tcp/22"), rule(2, True, "0.0.0.0/0", "tcp/0-65535")])
-    got = allowed(table, "203.0.113.9")
-    assert got == parse_port("tcp/0-21") | parse_port("tcp/23-65535")
-
-
-def test_at_equal_priority_deny_wins() -> None:
-    table = first_match([rule(5, True, "10.0.0.0/8", "udp/53"), rule(5, False, "10.0.0.0/8", "udp/53")])
-    assert allowed(table, "10.0.0.1") == PortSet()
-
-
-def test_atoms_back_to_addresses() -> None:
-    table = first_match([rule(1, True, "10.0.0.0/24", "tcp/80"), rule(2, True, "10.0.1.0/24", "tcp/80")])
-    open_atoms = [a for a, p in table.items() if p]
-    assert atoms_to_set(open_atoms).cidrs() == [N("10.0.0.0/23")]
 
 
 def test_unique_names_respect_the_length_limit_and_clashes() -> None:
