@@ -255,7 +255,14 @@ def _verify_plan_file(spec: str | None, provider_name: str | None, fmt: str, pla
         raise CloudfenceError("give the SPEC the plan was compiled from")
     intent = load(spec, strict)
     provider = get_provider(provider_name)
-    verdict = verification.verify_plan(intent, provider, read_plan(plan_file, intent, provider.name))
+    plan = read_plan(plan_file, intent, provider.name)
+    try:
+        verdict = verification.verify_plan(intent, provider, plan)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # a record the evaluator cannot read is the plan file's defect, not a bug: say so
+        raise CloudfenceError(f"{plan_file}: a record cannot be read ({type(exc).__name__}: {exc}): "
+                              "fix it, or write the plan again with `cloudfence plan --format json`"
+                              ) from None
     _print_verdicts([Result(provider.name, verdict, [], len(intent.flows))], fmt, intent)
 
 

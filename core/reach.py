@@ -441,7 +441,8 @@ def canonical(cubes: list[Cube], classes: Classes, offset: int = 0) -> dict[Key,
 class Counterexample:
     # "missing": intended but not allowed; "extra": allowed but not intended;
     # "unsure": intended, allowed only under the target's wide reading;
-    # "export": a segment's export is not the identity its rules grant.
+    # "export": a segment's export is not the identity its rules grant;
+    # "implied": the plan lists an implied flow the target does not add, or omits one it does.
     kind: str
     source: str
     destination: str
@@ -455,7 +456,8 @@ class Counterexample:
         return {"missing": "intended but not allowed", "extra": "allowed but not intended",
                 "unsure": f"intended, allowed only {self.note}" if self.note else
                 "intended, allowed under one reading only",
-                "export": self.note or "export differs from the identity its rules grant"}[self.kind]
+                "export": self.note or "export differs from the identity its rules grant",
+                "implied": self.note or "implied flows differ from what the target adds"}[self.kind]
 
     def to_json(self) -> dict:
         return {

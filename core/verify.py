@@ -3,12 +3,14 @@ world, with every assumption printed (DESIGN section 2)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cloudfence.addresses import AddressSet
-from cloudfence.intent import Intent
+from cloudfence.errors import CheckError
+from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan
+from cloudfence.ports import format_ports
 from cloudfence.provider import Provider, checked_plan, validated
 from cloudfence.reach import (
     NARROW,
@@ -26,21 +28,33 @@ from cloudfence.space import Space, space_for
 
 
 def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | None = None,
-                limit: int = 20) -> Verdict:
-    space = space or space_for(intent, validated(provider, plan.settings))
+                limit: int = 20, checked: bool = False) -> Verdict:
+    """The verdict on a plan, judged with the settings it records. A plan that did not
+    come from `checked_plan` (a plan file, a mutant) goes through the provider's check
+    with those settings first: refusals do not depend on how the settings arrived."""
+    settings = validated(provider, plan.settings)
+    if not checked:
+        problems = provider.check(intent, settings)
+        if problems:
+            raise CheckError(problems)
+    space = space or space_for(intent, settings)
     governed = provider.governs(intent)
+    # Implied flows count as intended only as the target itself adds them for these
+    # settings: a plan cannot widen its own intent by listing more.
+    implied = tuple(provider.implied_flows(intent, settings))
+    implied_diffs = _implied_differences(implied, plan.implied)
     actual = provider.evaluate(plan, intent)
     if actual.governed != governed:
         raise ValueError(f"{provider.name} evaluated {sorted(actual.governed)}, "
                          f"it governs {sorted(governed)}")
     world = World(intent, space, actual,
-                  extra_platform=[ep.name for f in plan.implied for ep in (f.src, f.dst)
+                  extra_platform=[ep.name for f in implied for ep in (f.src, f.dst)
                                   if ep.kind == "platform"])
-    expected = intended(intent, world, governed, plan.implied)
+    expected = intended(intent, world, governed, implied)
     wide = join(actual, world, WIDE)
     narrow = join(actual, world, NARROW)
     diffs, classes = compare(world, expected, wide, narrow)
-    diffs += export_differences(plan, actual)
+    diffs += export_differences(plan, actual) + implied_diffs
     not_governed = [str(f) for f in intent.flows if not judged_flow(f, governed)]
     return Verdict(
         target=actual.target,
@@ -49,10 +63,21 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | N
         total_differences=len(diffs),
         governed=governed,
         not_governed=tuple(not_governed),
-        implied=tuple(str(f) for f in plan.implied),
+        implied=tuple(str(f) for f in implied),
         connections=classes,
         assumptions=tuple(assumptions(intent, space, actual)),
     )
+
+
+def _implied_differences(target: Iterable[Flow], listed: Iterable[Flow]) -> list[Counterexample]:
+    def key(f: Flow) -> tuple[str, str, str]:
+        return (str(f.src), str(f.dst), format_ports(f.ports))
+
+    mine, theirs = {key(f) for f in target}, {key(f) for f in listed}
+    return ([Counterexample("implied", s, d, "", p, None, "the plan lists an implied flow the target "
+                            "does not add: it is not intended") for s, d, p in sorted(theirs - mine)] +
+            [Counterexample("implied", s, d, "", p, None, "the target adds this implied flow, the plan "
+                            "does not list it") for s, d, p in sorted(mine - theirs)])
 
 
 def export_differences(plan: Plan, actual: Reachability) -> list[Counterexample]:
@@ -93,4 +118,4 @@ def _cidrs(addresses: AddressSet | None, most: int = 4) -> str:
 
 def verify(intent: Intent, provider: Provider, settings: Mapping[str, Any] | None = None) -> Verdict:
     plan = checked_plan(provider, intent, settings or {})
-    return verify_plan(intent, provider, plan)
+    return verify_plan(intent, provider, plan, checked=True)

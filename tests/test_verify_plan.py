@@ -83,3 +83,50 @@ def test_a_bad_plan_file_is_one_line_and_exit_2(tmp_path: Path, k8s_plan: dict, 
 def test_a_missing_plan_file_says_how_to_write_one(tmp_path: Path) -> None:
     out = run("verify", str(SPEC), "-p", "kubernetes", "--plan", str(tmp_path / "nope.json"))
     assert out.returncode == 2 and "cloudfence plan" in out.stderr
+
+
+# ------------------------------------------- what a plan file cannot talk verify into
+
+
+def test_a_plan_cannot_add_implied_flows_to_its_own_intent(tmp_path: Path, k8s_plan: dict) -> None:
+    doc = json.loads(json.dumps(k8s_plan))
+    doc["implied"].append({"from": "gateway", "to": "feature-db", "ports": ["tcp/5432"]})
+    out = run("verify", str(SPEC), "-p", "kubernetes", "--plan", write(tmp_path, doc), "--format", "json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    (target,) = json.loads(out.stdout)["targets"]
+    assert ("implied", "gateway", "feature-db") in {
+        (c["kind"], c["source"], c["destination"]) for c in target["counterexamples"]}
+    assert "gateway -> feature-db tcp/5432" not in target["implied"]
+
+
+def test_the_plans_settings_go_through_check(tmp_path: Path, k8s_plan: dict) -> None:
+    # clusterCidrs over vector-db's cidr (a segment outside the cluster): refused as --set would be
+    doc = json.loads(json.dumps(k8s_plan))
+    doc["settings"]["clusterCidrs"] = [*doc["settings"]["clusterCidrs"], "10.20.3.0/24"]
+    out = run("verify", str(SPEC), "-p", "kubernetes", "--plan", write(tmp_path, doc))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "segments.vector-db.cidr: segment 'vector-db' is outside the cluster" in out.stderr
+
+
+def test_an_input_aws_verify_does_not_read_is_refused(tmp_path: Path) -> None:
+    # IPv6 on the VPC would give every member a public prefix the rules' ::/0 then reaches
+    out = run("plan", str(SPEC), "-p", "aws", "--set", "vpcCidr=10.20.0.0/16", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    vpc = next(r for r in doc["resources"] if r["type"] == "aws:ec2/vpc:Vpc")
+    vpc["inputs"]["ipv6CidrBlock"] = "2600:1f18:100:1200::/56"
+    doc["resources"].append({"type": "aws:ec2/instance:Instance", "name": "side-door", "inputs": {}})
+    out = run("verify", str(SPEC), "-p", "aws", "--plan", write(tmp_path, doc))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"resources.{vpc['name']}.inputs.ipv6CidrBlock: an input verify does not read" in out.stderr
+    assert "resources.side-door: record type aws:ec2/instance:Instance is not one aws writes" in out.stderr
+
+
+def test_an_unreadable_record_is_bad_input_not_a_bug(tmp_path: Path, k8s_plan: dict) -> None:
+    doc = json.loads(json.dumps(k8s_plan))
+    policy = next(r for r in doc["resources"] if r["inputs"]["spec"].get("ingress"))
+    rule = policy["inputs"]["spec"]["ingress"][0]
+    rule.setdefault("from", [{}])[0] = {"ipBlock": {"cidr": "10.1.2.3/16"}}  # host bits set
+    out = run("verify", str(SPEC), "-p", "kubernetes", "--plan", write(tmp_path, doc))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "a record cannot be read" in out.stderr and "Traceback" not in out.stderr

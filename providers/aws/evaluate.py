@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, V4_MAX, V6_MAX, AddressSet
+from cloudfence.errors import CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import REF, Plan, Resource, ref
@@ -56,10 +57,52 @@ from cloudfence.providers.aws.wire import (
 )
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
 
+_COMMON = frozenset({"tags", "region"})
+_RULE = frozenset({"securityGroupId", "ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6",
+                   "prefixListId", "referencedSecurityGroupId", "description"})
+_LEGACY = frozenset({"type", "securityGroupId", "protocol", "fromPort", "toPort", "cidrBlocks",
+                     "ipv6CidrBlocks", "securityGroups", "sourceSecurityGroupId", "self", "prefixListIds",
+                     "description"})
+# The inputs evaluate reads, per record type: any other input (an IPv6 block on the VPC or
+# a subnet, an unknown field) could change what the records allow, so a plan holding one is
+# refused rather than judged as if it were absent.
+READ_INPUTS: dict[str, frozenset[str]] = {
+    VPC: _COMMON | {"cidrBlock", "enableDnsHostnames", "enableDnsSupport"},
+    SUBNET: _COMMON | {"cidrBlock", "vpcId"},
+    SECURITY_GROUP: _COMMON | {"description", "vpcId", "name", "ingress", "egress"},
+    INGRESS_RULE: _COMMON | _RULE,
+    EGRESS_RULE: _COMMON | _RULE,
+    LEGACY_RULE: _COMMON | _LEGACY,
+    NETWORK_ACL: _COMMON | {"vpcId", "subnetIds"},
+    NETWORK_ACL_RULE: _COMMON | {"networkAclId", "ruleNumber", "egress", "protocol", "ruleAction",
+                                 "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType", "icmpCode"},
+    PREFIX_LIST: _COMMON | {"addressFamily", "entries", "maxEntries", "name"},
+}
+
+
+def unread_inputs(plan: Plan) -> list[Problem]:
+    """Records and inputs of a plan that evaluate does not read: verify refuses them."""
+    out = []
+    for r in plan.resources:
+        known = READ_INPUTS.get(r.type)
+        if known is None:
+            out.append(Problem(f"resources.{r.name}", f"record type {r.type} is not one aws writes or "
+                               "verify reads: remove it, or regenerate the plan with cloudfence plan"))
+            continue
+        for key in sorted(set(r.inputs) - known):
+            kind = r.type.rsplit(":", 1)[-1]
+            out.append(Problem(f"resources.{r.name}.inputs.{key}", f"an input verify does not read on "
+                               f"{kind}: it may change what the records allow (e.g. IPv6 addresses "
+                               "for the members); remove it, or regenerate the plan"))
+    return out
+
 NACL_LAYER = "nacl"
 
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "aws") -> Reachability:
+    problems = unread_inputs(plan)
+    if problems:
+        raise CloudfenceError(problems)
     reach = Reachability(target, governed)
     group_segment = {r.name: _segment_tag(r) for r in plan.by_type(SECURITY_GROUP)}
     lists = prefix_lists(plan)
