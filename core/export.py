@@ -103,7 +103,16 @@ def write_export(out_dir: str, spec: str, files: Mapping[str, str], force: bool 
     export of the same spec wrote that is no longer planned. Nothing is written when
     the folder cannot be used."""
     out = Path(out_dir)
-    place = out_dir
+    _make_folder(out, out_dir)
+    ours = _claim_folder(out, spec, force, out_dir)
+    everything = {**files, KUSTOMIZATION: kustomization(spec, list(files))}
+    written = _write_files(out, everything, out_dir)
+    removed = _remove_stale(ours, everything, out_dir)
+    return Written(written, removed)
+
+
+def _make_folder(out: Path, place: str) -> None:
+    """The output folder, created if needed; a file in its place is an error, not replaced."""
     if out.exists() and not out.is_dir():
         raise CloudfenceError(Problem("", "the output exists and is not a folder: give a folder path",
                                       place))
@@ -114,6 +123,11 @@ def write_export(out_dir: str, spec: str, files: Mapping[str, str], force: bool 
                                       place)) from None
     except OSError as exc:
         raise CloudfenceError(Problem("", f"cannot create the output folder: {_why(exc)}", place)) from None
+
+
+def _claim_folder(out: Path, spec: str, force: bool, place: str) -> list[Path]:
+    """The entries an earlier export of `spec` wrote (candidates for removal). Anything
+    else in the folder refuses the export unless forced, so no one's files are mixed in."""
     try:
         entries = sorted(out.iterdir())
     except OSError as exc:
@@ -132,9 +146,13 @@ def write_export(out_dir: str, spec: str, files: Mapping[str, str], force: bool 
         raise CloudfenceError(Problem("", f"the output folder holds files this export did not write: "
                                       f"{shown}; export into an empty folder or one it wrote before, or "
                                       "pass --force to write beside them", place))
-    everything = {**files, KUSTOMIZATION: kustomization(spec, list(files))}
+    return ours
+
+
+def _write_files(out: Path, files: Mapping[str, str], place: str) -> list[Path]:
+    """Each file through a temporary beside it and a rename, so none is left half written."""
     written = []
-    for name, text in sorted(everything.items()):
+    for name, text in sorted(files.items()):
         target = out / name
         tmp = out / f".{name}.cloudfence-tmp"
         try:
@@ -144,13 +162,19 @@ def write_export(out_dir: str, spec: str, files: Mapping[str, str], force: bool 
             tmp.unlink(missing_ok=True)
             raise CloudfenceError(Problem("", f"cannot write {name}: {_why(exc)}", place)) from None
         written.append(target)
+    return written
+
+
+def _remove_stale(ours: list[Path], keep: Mapping[str, str], place: str) -> list[Path]:
+    """Remove what the previous export wrote that this one does not: a stale policy
+    left behind would keep open a connection the spec closes."""
     removed = []
     for entry in ours:
-        if entry.name not in everything:
+        if entry.name not in keep:
             try:
                 entry.unlink()
             except OSError as exc:
                 raise CloudfenceError(Problem("", f"cannot remove the stale {entry.name}: {_why(exc)}",
                                               place)) from None
             removed.append(entry)
-    return Written(written, removed)
+    return removed

@@ -18,7 +18,7 @@ from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, CidrError, IPNe
 from cloudfence.errors import Problem, SpecError, did_you_mean
 from cloudfence.labels import label_key_problem, label_value_problem, namespace_problem
 from cloudfence.ports import PORTED, RESERVED, PortError, PortSet, format_ports, parse_port
-from cloudfence.spec import NAME_RE, Spec, format_path, load_spec, parse_spec
+from cloudfence.spec import NAME_RE, Path_, Spec, format_path, load_spec, parse_spec
 
 INTERNET = "internet"
 MAX_NAME = 40
@@ -174,10 +174,10 @@ class _Builder:
         self.m = spec.model
         self.problems: list[Problem] = []
 
-    def err(self, path: tuple, message: str) -> None:
+    def err(self, path: Path_, message: str) -> None:
         self.problems.append(self.spec.problem(path, message))
 
-    def check_name(self, path: tuple, name: str, what: str) -> bool:
+    def check_name(self, path: Path_, name: str, what: str) -> bool:
         if not NAME_RE.match(name):
             fixed = re.sub(r"-+", "-", "".join(c if c.isalnum() else "-" for c in name.lower()))
             fixed = fixed.strip("-") or "x"
@@ -191,7 +191,7 @@ class _Builder:
             return False
         return True
 
-    def cidr(self, path: tuple, text: object) -> IPNetwork | None:
+    def cidr(self, path: Path_, text: object) -> IPNetwork | None:
         if not isinstance(text, str):
             self.err(path, f"expected a CIDR such as 10.0.0.0/16, got {text!r}")
             return None
@@ -252,7 +252,7 @@ class _Builder:
                         self.err(p, f"{net} is listed twice in this segment: remove one")
                     else:
                         self.err(p, f"{net} overlaps {other_net} listed before in this segment: "
-                                 f"keep {net if net.supernet_of(other_net) else other_net} only")
+                                 f"keep {net if _within(other_net, net) else other_net} only")
                     continue
                 owned.append((net, name))
                 cidrs.append(net)
@@ -265,7 +265,7 @@ class _Builder:
             )
         return out
 
-    def kubernetes(self, path: tuple, namespace: str, labels: dict[str, str]) -> KubernetesSelector:
+    def kubernetes(self, path: Path_, namespace: str, labels: dict[str, str]) -> KubernetesSelector:
         if (why := namespace_problem(namespace)) is not None:
             self.err((*path, "namespace"), why)
         for k, v in labels.items():
@@ -292,10 +292,10 @@ class _Builder:
             includes = _collapse(includes)
             blocks = []
             for inc in includes:
-                inside = [c for _, c in excludes if c.version == inc.version and c.subnet_of(inc)]
+                inside = [c for _, c in excludes if _within(c, inc)]
                 blocks.append(Block(inc, tuple(_collapse(inside))))
             for i, exc in excludes:
-                if not any(exc.version == inc.version and exc.subnet_of(inc) for inc in includes):
+                if not any(_within(exc, inc) for inc in includes):
                     self.err((*path, "exclude", i), f"exclusion {exc} is outside every include of "
                              f"'{name}': remove it or widen an include")
             network = Network(name, tuple(blocks))
@@ -338,7 +338,8 @@ class _Builder:
             out[name] = ports
         return out
 
-    def endpoint(self, path: tuple, name: str, segments: dict, networks: dict) -> Endpoint | None:
+    def endpoint(self, path: Path_, name: str, segments: dict[str, Segment],
+                 networks: dict[str, Network]) -> Endpoint | None:
         if name in segments:
             return Endpoint("segment", name)
         if name in networks:
@@ -353,7 +354,8 @@ class _Builder:
         self.err(path, f"unknown segment or network '{name}'{hint}")
         return None
 
-    def flows(self, segments: dict, networks: dict, services: dict[str, PortSet]) -> tuple[Flow, ...]:
+    def flows(self, segments: dict[str, Segment], networks: dict[str, Network],
+              services: dict[str, PortSet]) -> tuple[Flow, ...]:
         merged: dict[tuple[Endpoint, Endpoint], Flow] = {}
         for i, flow in enumerate(self.m.flows):
             path = ("flows", i)
@@ -378,8 +380,8 @@ class _Builder:
                         merged[key] = Flow(s, d, ports, (i,), desc)
         return tuple(merged[k] for k in sorted(merged, key=lambda k: (k[0].name, k[1].name)))
 
-    def side(self, path: tuple, key: str, names: list[str], segments: dict,
-             networks: dict) -> list[Endpoint] | None:
+    def side(self, path: Path_, key: str, names: list[str], segments: dict[str, Segment],
+             networks: dict[str, Network]) -> list[Endpoint] | None:
         if not names:
             self.err((*path, key), f"empty '{key}' list: name at least one segment or network")
             return None
@@ -391,7 +393,7 @@ class _Builder:
                 out.append(ep)
         return out if len(out) == len(set(names)) else None
 
-    def flow_ports(self, path: tuple, items: list[str], services: dict[str, PortSet]) -> PortSet | None:
+    def flow_ports(self, path: Path_, items: list[str], services: dict[str, PortSet]) -> PortSet | None:
         if not items:
             self.err((*path, "ports"), "empty port list: give at least one port or service, "
                      "e.g. [https] or [tcp/443]")
@@ -426,3 +428,11 @@ def _collapse(nets: Iterable[IPNetwork]) -> list[IPNetwork]:
         ipaddress.collapse_addresses([n for n in nets if n.version == 6])
     )
 
+
+def _within(inner: IPNetwork, outer: IPNetwork) -> bool:
+    """inner ⊆ outer; False across families, where ipaddress would raise."""
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False

@@ -5,6 +5,7 @@ problem naming the place in the file; nothing is guessed."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ def read_plan(path: str, intent: Intent, provider: str) -> Plan:
     return plan_from_json(doc, intent, provider, path)
 
 
+Bad = Callable[[str, str], None]  # records one problem: (place in the file, message)
+
+
 def plan_from_json(doc: Any, intent: Intent, provider: str, file: str = "<plan>") -> Plan:
     problems: list[Problem] = []
 
@@ -45,6 +49,22 @@ def plan_from_json(doc: Any, intent: Intent, provider: str, file: str = "<plan>"
     if "plans" in doc:
         raise CloudfenceError(Problem("plans", "holds several plans: write one with `cloudfence plan SPEC "
                                       f"-p {provider} --format json`", file))
+    _check_header(doc, intent, provider, bad)
+    resources = _resources(doc.get("resources"), bad)
+    exports = _exports(doc.get("exports", {}), intent, bad)
+    settings = doc.get("settings", {})
+    if not isinstance(settings, dict):
+        bad("settings", "expected an object")
+        settings = {}
+    implied = _implied(doc.get("implied", []), intent, bad)
+    if problems:
+        raise CloudfenceError(problems)
+    return Plan(intent.name, provider, tuple(resources), tuple(implied), exports, settings)
+
+
+def _check_header(doc: dict[str, Any], intent: Intent, provider: str, bad: Bad) -> None:
+    """The plan must be of this format, for this spec and this provider: proving a
+    plan against another spec would prove nothing."""
     if doc.get("format", FORMAT) != FORMAT:
         bad("format", f"plan format {doc.get('format')!r}: this cloudfence reads format {FORMAT}")
     if doc.get("spec") != intent.name:
@@ -52,11 +72,14 @@ def plan_from_json(doc: Any, intent: Intent, provider: str, file: str = "<plan>"
     if doc.get("provider") != provider:
         bad("provider", f"the plan is for provider {doc.get('provider')!r}, not {provider!r}: "
             f"pass -p {doc.get('provider')}")
-    resources = []
-    raw = doc.get("resources")
+
+
+def _resources(raw: Any, bad: Bad) -> list[Resource]:
+    """The resource records, each well-formed and uniquely named (names are their identity)."""
     if not isinstance(raw, list):
         bad("resources", "expected a list of resource records")
-        raw = []
+        return []
+    resources = []
     names = set()
     for i, r in enumerate(raw):
         where = f"resources[{i}]"
@@ -68,24 +91,21 @@ def plan_from_json(doc: Any, intent: Intent, provider: str, file: str = "<plan>"
             bad(f"{where}.name", f"two resources are named {r['name']!r}")
         names.add(r["name"])
         resources.append(Resource(r["type"], r["name"], r["inputs"]))
-    exports = doc.get("exports", {})
-    if not isinstance(exports, dict) or not all(isinstance(v, dict) for v in exports.values()):
+    return resources
+
+
+def _exports(raw: Any, intent: Intent, bad: Bad) -> dict[str, dict[str, Any]]:
+    """What the plan says each segment exports, keyed by segments of the spec only."""
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         bad("exports", "expected an object of segment -> object")
-        exports = {}
-    for seg in exports:
+        return {}
+    for seg in raw:
         if seg not in intent.segments:
             bad(f"exports.{seg}", f"'{seg}' is no segment of spec {intent.name!r}")
-    settings = doc.get("settings", {})
-    if not isinstance(settings, dict):
-        bad("settings", "expected an object")
-        settings = {}
-    implied = _implied(doc.get("implied", []), intent, bad)
-    if problems:
-        raise CloudfenceError(problems)
-    return Plan(intent.name, provider, tuple(resources), tuple(implied), exports, settings)
+    return raw
 
 
-def _implied(raw: Any, intent: Intent, bad: Any) -> list[Flow]:
+def _implied(raw: Any, intent: Intent, bad: Bad) -> list[Flow]:
     if not isinstance(raw, list):
         bad("implied", "expected a list of {from, to, ports}")
         return []

@@ -52,6 +52,8 @@ __all__ = ["EGRESS", "INGRESS", "Peer", "Points", "Reachability"]
 
 WIDE, NARROW = 0, 1
 
+Allowed = list[tuple[Points, PortSet]]  # one end's effective rules in one direction: (peer, ports)
+
 
 # ------------------------------------------------------------------- joining
 
@@ -171,9 +173,9 @@ class World:
 
 
 def _effective(reach: Reachability, world: World, end: str, direction: str,
-               reading: int) -> list[tuple[Points, PortSet]]:
+               reading: int) -> Allowed:
     """Intersect the layers governing one end; each layer is a union of rules."""
-    result: list[tuple[Points, PortSet]] | None = None
+    result: Allowed | None = None
     for layer in reach.layers_of(end):
         rules = [(world.resolve(p, reading), ports) for p, ports in reach.rules(end, direction, layer)]
         if result is None:
@@ -234,52 +236,89 @@ def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
     index = _SegmentIndex(ends, world)
     eg = {s: _effective(reach, world, s, EGRESS, reading) for s in ends}
     ing = {s: _effective(reach, world, s, INGRESS, reading) for s in ends}
-    # inbound[a][b]: b's narrow ingress rules whose sources touch a; rules whose
-    # sources touch many ends (e.g. 0.0.0.0/0) stay in wide[b]. Pairing each
-    # egress rule only with these keeps the work proportional to rule pairs
-    # that meet, not to segments squared.
-    inbound: dict[str, dict[str, list[tuple[Points, PortSet]]]] = defaultdict(dict)
-    wide: dict[str, list[tuple[Points, PortSet]]] = defaultdict(list)
-    for b in ends:
-        for src, in_ports in ing[b]:
-            touched = index.touched(src)
-            if len(touched) > _NARROW:
-                wide[b].append((src, in_ports))
-                continue
-            for a in touched:
-                inbound[a].setdefault(b, []).append((src, in_ports))
-    wide_ends = set(wide)
+    inbound = _Inbound(ends, ing, index)
     cubes: list[Cube] = []
     for a in ends:
-        a_pts = world.end_points(a)
-        narrow = inbound.get(a, {})
-        candidates = sorted(set(narrow) | wide_ends)
-        for dst, ports in eg[a]:
-            if a in governed:
-                outside = Points(dst.opaque - gov.opaque, dst.addresses)
-                if outside.opaque or not _covered(dst.addresses, gov.addresses):
-                    cubes.append(Cube(a_pts, outside, ports, dst_outside=True))
-            targets = candidates if len(candidates) <= _NARROW else index.touched(dst)
-            for b in targets:
-                if a not in governed and b not in governed:
-                    continue
-                rules = [*narrow.get(b, ()), *wide.get(b, ())]
-                if not rules:
-                    continue
-                b_dst = dst & world.end_points(b)
-                if not b_dst:
-                    continue
-                for src, in_ports in rules:
-                    s = a_pts & src
-                    p = ports & in_ports
-                    if s and p:
-                        cubes.append(Cube(s, b_dst, p))
+        cubes.extend(_from_end(a, eg[a], world, governed, gov, index, inbound))
     for b in sorted(governed):
         for src, ports in ing[b]:
-            outside = Points(src.opaque - gov.opaque, src.addresses)
-            if outside.opaque or not _covered(src.addresses, gov.addresses):
+            outside = _outside(src, gov)
+            if outside is not None:
                 cubes.append(Cube(outside, world.end_points(b), ports, src_outside=True))
     return _judged(cubes, world)
+
+
+class _Inbound:
+    """Each end's ingress rules, filed under the ends their sources touch, so an
+    egress rule is paired only with the ingress rules it can meet: the work stays
+    proportional to rule pairs that meet, not to segments squared."""
+
+    def __init__(self, ends: list[str], ing: dict[str, Allowed], index: _SegmentIndex):
+        # narrow[a][b]: b's ingress rules whose sources touch a; rules whose sources
+        # touch many ends (e.g. 0.0.0.0/0) stay in wide[b].
+        self.narrow: dict[str, dict[str, Allowed]] = defaultdict(dict)
+        self.wide: dict[str, Allowed] = defaultdict(list)
+        for b in ends:
+            for src, in_ports in ing[b]:
+                touched = index.touched(src)
+                if len(touched) > _NARROW:
+                    self.wide[b].append((src, in_ports))
+                    continue
+                for a in touched:
+                    self.narrow[a].setdefault(b, []).append((src, in_ports))
+        self.wide_ends = set(self.wide)
+
+    def candidates(self, a: str) -> list[str]:
+        """The ends with an ingress rule that may admit `a`."""
+        return sorted(set(self.narrow.get(a, {})) | self.wide_ends)
+
+    def rules(self, a: str, b: str) -> Allowed:
+        """b's ingress rules that may admit `a`."""
+        return [*self.narrow.get(a, {}).get(b, ()), *self.wide.get(b, ())]
+
+
+def _from_end(a: str, egress: Allowed, world: World, governed: frozenset[str], gov: Points,
+              index: _SegmentIndex, inbound: _Inbound) -> list[Cube]:
+    """What leaves end `a`: where each egress rule meets another end's ingress, and,
+    when `a` is governed, what it lets out to points of no end."""
+    a_pts = world.end_points(a)
+    candidates = inbound.candidates(a)
+    cubes: list[Cube] = []
+    for dst, ports in egress:
+        if a in governed:
+            outside = _outside(dst, gov)
+            if outside is not None:
+                cubes.append(Cube(a_pts, outside, ports, dst_outside=True))
+        targets = candidates if len(candidates) <= _NARROW else index.touched(dst)
+        for b in targets:
+            if a not in governed and b not in governed:
+                continue
+            rules = inbound.rules(a, b)
+            if rules:
+                cubes.extend(_meet(a_pts, dst & world.end_points(b), ports, rules))
+    return cubes
+
+
+def _meet(a_pts: Points, b_dst: Points, ports: PortSet, rules: Allowed) -> list[Cube]:
+    """One egress rule of `a` (reaching `b_dst` of b on `ports`) against b's ingress rules."""
+    if not b_dst:
+        return []
+    cubes = []
+    for src, in_ports in rules:
+        s = a_pts & src
+        p = ports & in_ports
+        if s and p:
+            cubes.append(Cube(s, b_dst, p))
+    return cubes
+
+
+def _outside(pts: Points, gov: Points) -> Points | None:
+    """The part of a rule's peer beyond every end (kept as a flag on the cube, not
+    subtracted), or None when the ends hold all of it."""
+    outside = Points(pts.opaque - gov.opaque, pts.addresses)
+    if outside.opaque or not _covered(pts.addresses, gov.addresses):
+        return outside
+    return None
 
 
 def _judged(cubes: list[Cube], world: World) -> list[Cube]:
@@ -345,7 +384,11 @@ def _iv_covered(a: IntervalSet, by: IntervalSet) -> bool:
 
 # --------------------------------------------------------------- comparison
 
-Key = tuple[tuple, tuple, str]
+OpaqueKey = tuple[str, str]  # ("o", name): a point known by identity
+SpanKey = tuple[int, int, int]  # (family, lo, hi): addresses that behave alike
+ClassKey = OpaqueKey | SpanKey
+Key = tuple[ClassKey, ClassKey, str]  # (source class, destination class, protocol)
+Side = tuple[int, int]  # (cube index, role): role 0 is the cube's source, 1 its destination
 
 
 class Classes:
@@ -357,29 +400,22 @@ class Classes:
 
     def __init__(self, cubes: list[Cube], gov: AddressSet):
         rng = random.Random(0x5EED)
-        self.sides: dict[tuple[int, int], list[tuple]] = defaultdict(list)  # (cube, role) -> keys
+        self.sides: dict[Side, list[SpanKey]] = defaultdict(list)
         for version in (4, 6):
             self._sweep(version, cubes, gov, rng)
 
     def _sweep(self, version: int, cubes: list[Cube], gov: AddressSet, rng: random.Random) -> None:
-        events: dict[int, list[tuple[int, tuple[int, int] | None, bool]]] = defaultdict(list)
-        for lo, hi in gov.v4 if version == 4 else gov.v6:
-            events[lo].append((+1, None, False))
-            events[hi + 1].append((-1, None, False))
-        for ci, cube in enumerate(cubes):
-            for role, pts, outside in ((0, cube.src, cube.src_outside), (1, cube.dst, cube.dst_outside)):
-                ivs = pts.addresses.v4 if version == 4 else pts.addresses.v6
-                for lo, hi in ivs:
-                    events[lo].append((+1, (ci, role), outside))
-                    events[hi + 1].append((-1, (ci, role), outside))
+        """One pass over a family's boundaries: the hash of the sides active between
+        two boundaries names the class of that range."""
+        events = _boundaries(version, cubes, gov)
         if not events:
             return
-        zob: dict[tuple[int, int], int] = {}
-        plain: set[tuple[int, int]] = set()
-        flagged: set[tuple[int, int]] = set()
+        zob: dict[Side, int] = {}
+        plain: set[Side] = set()
+        flagged: set[Side] = set()
         h_plain = h_flag = 0
         in_gov = 0
-        seen: dict[int, tuple] = {}
+        seen: dict[int, SpanKey] = {}
         positions = sorted(events)
         for i, pos in enumerate(positions):
             for delta, side, outside in events[pos]:
@@ -396,23 +432,45 @@ class Classes:
                     h_flag ^= z
                 else:
                     h_plain ^= z
+            # A side flagged "outside" does not cover the addresses of an end.
             h = h_plain ^ (h_flag if in_gov == 0 else 0)
-            if not h:
+            if not h or h in seen:
                 continue
             hi = positions[i + 1] - 1 if i + 1 < len(positions) else pos
-            if h in seen:
-                continue
-            key = (version, pos, hi)
-            seen[h] = key
-            members = plain | flagged if in_gov == 0 else set(plain)
-            for side in members:
-                self.sides[side].append(key)
+            seen[h] = (version, pos, hi)
+            self._add_class((version, pos, hi), plain | flagged if in_gov == 0 else plain)
 
-    def keys(self, ci: int, role: int, pts: Points) -> list[tuple]:
-        return [("o", n) for n in sorted(pts.opaque)] + self.sides.get((ci, role), [])
+    def _add_class(self, key: SpanKey, members: set[Side]) -> None:
+        """A class met for the first time: every side covering it lists it. A class
+        met again (same hash) is already listed, so one class may span many ranges."""
+        for side in members:
+            self.sides[side].append(key)
+
+    def keys(self, ci: int, role: int, pts: Points) -> list[ClassKey]:
+        out: list[ClassKey] = [("o", n) for n in sorted(pts.opaque)]
+        out.extend(self.sides.get((ci, role), []))
+        return out
 
 
-def _compatible(src: tuple, dst: tuple, proto: str) -> bool:
+Event = tuple[int, Side | None, bool]  # (+1 opens / -1 closes, the side or None for the ends, outside)
+
+
+def _boundaries(version: int, cubes: list[Cube], gov: AddressSet) -> dict[int, list[Event]]:
+    """Where each cube side's intervals, and the ends' addresses, open and close."""
+    events: dict[int, list[Event]] = defaultdict(list)
+    for lo, hi in gov.v4 if version == 4 else gov.v6:
+        events[lo].append((+1, None, False))
+        events[hi + 1].append((-1, None, False))
+    for ci, cube in enumerate(cubes):
+        for role, pts, outside in ((0, cube.src, cube.src_outside), (1, cube.dst, cube.dst_outside)):
+            ivs = pts.addresses.v4 if version == 4 else pts.addresses.v6
+            for lo, hi in ivs:
+                events[lo].append((+1, (ci, role), outside))
+                events[hi + 1].append((-1, (ci, role), outside))
+    return events
+
+
+def _compatible(src: ClassKey, dst: ClassKey, proto: str) -> bool:
     fam = {k[0] for k in (src, dst) if k[0] in (4, 6)}
     if len(fam) > 1:
         return False
@@ -459,7 +517,7 @@ class Counterexample:
                 "export": self.note or "export differs from the identity its rules grant",
                 "implied": self.note or "implied flows differ from what the target adds"}[self.kind]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, str | int | None]:
         return {
             "kind": self.kind, "explanation": self.explanation, "source": self.source,
             "destination": self.destination, "protocol": self.protocol, "port": self.port,
@@ -480,9 +538,9 @@ class Verdict:
     assumptions: tuple[str, ...] = ()  # what the verdict rests on, printed with it
 
 
-def describe(key: tuple, world: World) -> str:
+def describe(key: ClassKey, world: World) -> str:
     intent = world.intent
-    if key[0] == "o":
+    if len(key) == 2:  # ("o", name)
         return world.label(key[1])
     version, lo, hi = key
     # A host address reads better than a network address in an example packet.
@@ -533,8 +591,10 @@ def compare(world: World, expected: list[Cube], wide: list[Cube], narrow: list[C
     return diffs, len(keys)
 
 
-def _sort_key(key: Key) -> tuple:
-    def part(p: tuple) -> tuple:
-        return (0, p[1], 0, 0) if p[0] == "o" else (p[0], "", p[1], p[2])
+def _sort_key(key: Key) -> tuple[tuple[int, str, int, int], tuple[int, str, int, int], str]:
+    def part(p: ClassKey) -> tuple[int, str, int, int]:
+        if len(p) == 2:  # ("o", name): opaque points first, by name
+            return (0, p[1], 0, 0)
+        return (p[0], "", p[1], p[2])
 
     return (part(key[0]), part(key[1]), key[2])

@@ -151,37 +151,20 @@ def parse_document(text: str, file: str = "<spec>") -> Document:
         raise SpecError(Problem("", f"spec is over the {MAX_SPEC_BYTES:,}-byte limit", file))
     if not text.strip():
         raise SpecError(Problem("", "spec is empty: start with 'version: 1'", file))
+    node = _compose(text, file)
+    if node is None:
+        raise SpecError(Problem("", "spec is empty: start with 'version: 1'", file))
+    lines: dict[Path_, int] = {}
+    data = _to_python(node, (), lines, file)
+    return Document(data, lines, file)
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    """The YAML node tree, once the event scan has found nothing unsafe in it; every
+    YAML error becomes one problem with its line."""
     try:
-        # Scan events first: aliases, foreign tags and deep nesting are refused before
-        # any node is composed, so an alias bomb or a deeply nested document costs one
-        # linear pass over a small file and never reaches the recursive composer.
-        documents = 0
-        depth = 0
-        for event in yaml.parse(text, Loader=_CoreLoader):
-            line = event.start_mark.line + 1
-            if isinstance(event, yaml.AliasEvent):
-                raise SpecError(Problem("", "YAML aliases (*name) are not allowed in a spec: "
-                                        "write the value out", file, line))
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise SpecError(Problem("", "more than one YAML document: keep one spec per file",
-                                            file, line))
-            tag = getattr(event, "tag", None)
-            if tag is not None and tag != "!" and tag not in CORE_TAGS:
-                shown = "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") \
-                    else tag
-                raise SpecError(Problem("", f"YAML tag '{shown}' is not allowed: a spec holds plain "
-                                        "text, numbers, booleans, lists and mappings; remove the tag",
-                                        file, line))
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise SpecError(Problem("", f"nested more than {MAX_DEPTH} levels deep: a spec is a "
-                                            "few levels of mappings and lists", file, line))
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        node = yaml.compose(text, Loader=_CoreLoader)
+        _scan_events(text, file)
+        return yaml.compose(text, Loader=_CoreLoader)
     except yaml.reader.ReaderError as exc:
         raise SpecError(Problem("", f"not YAML text: character {exc.character!r} at position "
                                 f"{exc.position} is not allowed (is it a binary file?)", file)) from None
@@ -192,11 +175,45 @@ def parse_document(text: str, file: str = "<spec>") -> Document:
         raise SpecError(Problem("", f"malformed YAML: {what}", file, line)) from None
     except yaml.YAMLError as exc:
         raise SpecError(Problem("", f"malformed YAML: {exc}", file)) from None
-    if node is None:
-        raise SpecError(Problem("", "spec is empty: start with 'version: 1'", file))
-    lines: dict[Path_, int] = {}
-    data = _to_python(node, (), lines, file)
-    return Document(data, lines, file)
+
+
+def _scan_events(text: str, file: str) -> None:
+    """Refuse aliases, foreign tags, several documents and deep nesting before any
+    node is composed, so an alias bomb or a deeply nested document costs one linear
+    pass over a small file and never reaches the recursive composer."""
+    documents = 0
+    depth = 0
+    for event in yaml.parse(text, Loader=_CoreLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.AliasEvent):
+            raise SpecError(Problem("", "YAML aliases (*name) are not allowed in a spec: "
+                                    "write the value out", file, line))
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise SpecError(Problem("", "more than one YAML document: keep one spec per file",
+                                        file, line))
+        if (shown := _foreign_tag(event)) is not None:
+            raise SpecError(Problem("", f"YAML tag '{shown}' is not allowed: a spec holds plain "
+                                    "text, numbers, booleans, lists and mappings; remove the tag",
+                                    file, line))
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(Problem("", f"nested more than {MAX_DEPTH} levels deep: a spec is a "
+                                        "few levels of mappings and lists", file, line))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _foreign_tag(event: yaml.Event) -> str | None:
+    """An explicit tag outside the core schema, as the spec's author wrote it (`!!x`
+    for the YAML tags), or None: a spec holds plain data only."""
+    tag = getattr(event, "tag", None)
+    if tag is None or tag == "!" or tag in CORE_TAGS:
+        return None
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else str(tag)
 
 
 _constructor = yaml.constructor.SafeConstructor()

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from cloudfence.errors import CheckError
-from cloudfence.intent import Intent
+from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PORTED, PortSet
@@ -70,35 +70,50 @@ def unsupported(intent: Intent, options: dict[str, Any]) -> list[str]:
     governed = {n for n, s in intent.segments.items() if s.kubernetes}
     out = []
     for f in intent.flows:
-        if not any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst)):
-            continue
-        fams = []
-        for ep in (f.src, f.dst):
-            if ep.kind == "segment":
-                cidrs = intent.segments[ep.name].cidrs
-                fams.append({c.version for c in cidrs} if cidrs else {4, 6})
-            elif ep.kind == "network":
-                fams.append({n.version for n in _addresses(intent, ep.name)})
-            else:
-                fams.append({4, 6})
-        if not fams[0] & fams[1]:
-            out.append(f"{f.where}: no common family")
-        for ep in (f.src, f.dst):
-            if ep.kind == "network" and ep.name != "internet" and not options.get("clusterCidrs") \
-                    and options.get("cni") != "cilium" \
-                    and any(n.overlaps(p) for n in _addresses(intent, ep.name) for p in PRIVATE):
-                out.append(f"{f.where}: {ep.name} may hold pods")
-        protos = set(f.ports)
-        if not f.ports.is_any() and protos & {"icmp", "icmpv6", "other"}:
-            out.append(f"{f.where}: protocol")
-        for p in PORTED:
-            ivs = f.ports.get(p)
-            if not f.ports.is_any() and ivs and ivs.first() == 0 and ivs != IntervalSet.of(0, 65535):
-                out.append(f"{f.where}: port 0")
-        for ep in (f.src, f.dst):
-            seg = intent.segments.get(ep.name) if ep.is_segment else None
-            if seg is not None and not seg.kubernetes and not seg.cidrs:
-                out.append(f"{f.where}: {ep.name}")
+        if any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst)):
+            out.extend(_unsupported_flow(intent, f, options))
+    return out
+
+
+def _unsupported_flow(intent: Intent, f: Flow, options: dict[str, Any]) -> list[str]:
+    """Each reason one flow with a pod segment at one end cannot be a NetworkPolicy."""
+    out = []
+    if not _families(intent, f.src) & _families(intent, f.dst):
+        out.append(f"{f.where}: no common family")
+    for ep in (f.src, f.dst):
+        if ep.kind == "network" and ep.name != "internet" and not options.get("clusterCidrs") \
+                and options.get("cni") != "cilium" \
+                and any(n.overlaps(p) for n in _addresses(intent, ep.name) for p in PRIVATE):
+            out.append(f"{f.where}: {ep.name} may hold pods")
+    out.extend(_unsupported_ports(f))
+    for ep in (f.src, f.dst):
+        seg = intent.segments.get(ep.name) if ep.is_segment else None
+        if seg is not None and not seg.kubernetes and not seg.cidrs:
+            out.append(f"{f.where}: {ep.name}")
+    return out
+
+
+def _families(intent: Intent, ep: Endpoint) -> set[int]:
+    """Address families an endpoint may hold: a segment without cidrs, or a platform
+    endpoint, may be either."""
+    if ep.kind == "segment":
+        cidrs = intent.segments[ep.name].cidrs
+        return {c.version for c in cidrs} if cidrs else {4, 6}
+    if ep.kind == "network":
+        return {n.version for n in _addresses(intent, ep.name)}
+    return {4, 6}
+
+
+def _unsupported_ports(f: Flow) -> list[str]:
+    """Protocols a NetworkPolicy has no port field for, and port 0 (which it cannot
+    name) short of the whole range."""
+    out = []
+    if not f.ports.is_any() and set(f.ports) & {"icmp", "icmpv6", "other"}:
+        out.append(f"{f.where}: protocol")
+    for p in PORTED:
+        ivs = f.ports.get(p)
+        if not f.ports.is_any() and ivs and ivs.first() == 0 and ivs != IntervalSet.of(0, 65535):
+            out.append(f"{f.where}: port 0")
     return out
 
 

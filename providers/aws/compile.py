@@ -9,6 +9,8 @@ Pure data; the emitter turns records into pulumi_aws resources.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import Any
 
 from cloudfence.addresses import IPNetwork
@@ -16,7 +18,7 @@ from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.providers.aws.boxes import Box
 from cloudfence.providers.aws.internal import aws_space, resolved
-from cloudfence.providers.aws.layout import layout
+from cloudfence.providers.aws.layout import Layout, layout
 from cloudfence.providers.aws.nacl import Entry, acl_entries, rule_numbers
 from cloudfence.providers.aws.names import (
     SG_DESCRIPTION,
@@ -52,109 +54,146 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     placed = layout(intent, space, settings)
     if placed.problems:
         raise ValueError(f"compile without check: {placed.problems[0]}")
-    resources: list[Resource] = []
-    exports: dict[str, dict[str, Any]] = {}
-
-    # Anchors first: group names are never hashed (renaming one replaces the group).
-    sg_name = {seg: f"{spec}-{seg}" for seg in intent.segments}
-    reserved = set(sg_name.values())
-    extra = unique([(f"group|{seg}|{n}", f"{spec}-{seg}-{n}") for seg in intent.segments
-                    for n in range(2, placed.groups.get(seg, 1) + 1)], reserved)
-    reserved |= set(extra.values())
-    group_names = {seg: [sg_name[seg]] + [extra[f"group|{seg}|{n}"]
-                                         for n in range(2, placed.groups.get(seg, 1) + 1)]
-                   for seg in intent.segments}
     seg_subnets = subnets(intent) if settings.network_mode else {}
+    names = _Names.choose(intent, placed, settings, seg_subnets)
+    vpc_id = settings.vpc_id or ref(spec)
+    resources: list[Resource] = []
     if settings.network_mode:
-        reserved.add(spec)  # the VPC; "<spec>" never equals "<spec>-<segment>"
         resources.append(Resource(VPC, spec, {
             "cidrBlock": str(settings.vpc_cidr),
             "enableDnsHostnames": True,
             "enableDnsSupport": True,
             "tags": tags(spec, name=spec),
         }))
-    vpc_id = settings.vpc_id or ref(spec)
+    resources.extend(_prefix_list_records(spec, placed.prefix_lists, names))
+    exports: dict[str, dict[str, Any]] = {}
+    for seg in intent.segments:
+        records, exports[seg] = _segment_records(spec, seg, seg_subnets.get(seg, []), vpc_id, names)
+        resources.extend(records)
+    entries = acl_entries(intent, seg_subnets, space) if settings.nacls else []
+    resources.extend(_filter_records(intent, placed.rules, entries, names))
+    if settings.region:
+        resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
+                     for r in resources]
+    return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
+                settings=settings.to_json())
 
-    subnet_name = unique([(f"subnet|{seg}|{c}", f"{spec}-{seg}-{cidr_label(c)}")
-                          for seg, cidrs in seg_subnets.items() for c in cidrs], reserved)
-    reserved |= set(subnet_name.values())
-    acl_name: dict[str, str] = {}
-    if settings.nacls:
-        named = unique([(f"acl|{seg}", f"{spec}-{seg}-acl") for seg in seg_subnets], reserved)
-        acl_name = {seg: named[f"acl|{seg}"] for seg in seg_subnets}
-        reserved |= set(acl_name.values())
 
-    pl_name = unique([(_list_key(pl), f"{spec}-{pl.network}-ipv{pl.family}") for pl in placed.prefix_lists],
-                     reserved)
-    reserved |= set(pl_name.values())
-    for pl in placed.prefix_lists:
-        name = pl_name[_list_key(pl)]
-        resources.append(Resource(PREFIX_LIST, name, {
+@dataclass(frozen=True)
+class _Names:
+    """The names of the records that others reference, chosen before any record is
+    written: each kind stays clear of the names reserved before it, anchors first."""
+
+    sg: dict[str, str]  # segment -> its own group
+    groups: dict[str, list[str]]  # segment -> its own group, then its extra groups in order
+    subnet: dict[str, str]  # "subnet|<segment>|<cidr>" -> subnet
+    acl: dict[str, str]  # segment -> its network ACL
+    prefix_list: dict[str, str]  # _list_key -> prefix list
+    reserved: set[str]  # every name above (and the VPC's)
+
+    @classmethod
+    def choose(cls, intent: Intent, placed: Layout, settings: AwsSettings,
+               seg_subnets: dict[str, list[IPv4Network]]) -> _Names:
+        # Anchors first: group names are never hashed (renaming one replaces the group).
+        spec = intent.name
+        sg_name = {seg: f"{spec}-{seg}" for seg in intent.segments}
+        reserved = set(sg_name.values())
+        extra = unique([(f"group|{seg}|{n}", f"{spec}-{seg}-{n}") for seg in intent.segments
+                        for n in range(2, placed.groups.get(seg, 1) + 1)], reserved)
+        reserved |= set(extra.values())
+        group_names = {seg: [sg_name[seg]] + [extra[f"group|{seg}|{n}"]
+                                             for n in range(2, placed.groups.get(seg, 1) + 1)]
+                       for seg in intent.segments}
+        if settings.network_mode:
+            reserved.add(spec)  # the VPC; "<spec>" never equals "<spec>-<segment>"
+        subnet_name = unique([(f"subnet|{seg}|{c}", f"{spec}-{seg}-{cidr_label(c)}")
+                              for seg, cidrs in seg_subnets.items() for c in cidrs], reserved)
+        reserved |= set(subnet_name.values())
+        acl_name: dict[str, str] = {}
+        if settings.nacls:
+            named = unique([(f"acl|{seg}", f"{spec}-{seg}-acl") for seg in seg_subnets], reserved)
+            acl_name = {seg: named[f"acl|{seg}"] for seg in seg_subnets}
+            reserved |= set(acl_name.values())
+        pl_name = unique([(_list_key(pl), f"{spec}-{pl.network}-ipv{pl.family}")
+                          for pl in placed.prefix_lists], reserved)
+        reserved |= set(pl_name.values())
+        return cls(sg_name, group_names, subnet_name, acl_name, pl_name, reserved)
+
+
+def _prefix_list_records(spec: str, lists: list[PrefixList], names: _Names) -> list[Resource]:
+    """A customer-managed prefix list per wide network and family, so a rule to it
+    counts once against a group's quota instead of once per CIDR."""
+    out = []
+    for pl in lists:
+        name = names.prefix_list[_list_key(pl)]
+        out.append(Resource(PREFIX_LIST, name, {
             "name": name,
             "addressFamily": f"IPv{pl.family}",
             "maxEntries": pl.max_entries,
             "entries": [{"cidr": str(c)} for c in pl.entries],
             "tags": {**tags(spec, name=name), "cloudfence:network": pl.network},
         }))
+    return out
 
-    for seg in intent.segments:
-        for n, name in enumerate(group_names[seg], start=1):
-            group_tags = tags(spec, seg, name=name)
-            if n > 1:
-                group_tags[TAG_GROUP] = str(n)
-            resources.append(Resource(SECURITY_GROUP, name, {
-                "description": SG_DESCRIPTION,
-                "vpcId": vpc_id,
-                "tags": group_tags,
-            }))
-        exports[seg] = {"securityGroupId": ref(sg_name[seg]),
-                        "securityGroupIds": [ref(n) for n in group_names[seg]]}
-        refs = []
-        for c in seg_subnets.get(seg, []):
-            name = subnet_name[f"subnet|{seg}|{c}"]
-            refs.append(ref(name))
-            resources.append(Resource(SUBNET, name, {
-                "vpcId": vpc_id,
-                "cidrBlock": str(c),
-                "tags": tags(spec, seg, name=f"{spec}-{seg}"),
-            }))
-        if refs:
-            exports[seg]["subnetId"] = refs[0]
-            exports[seg]["subnetIds"] = refs
-        if seg in acl_name:
-            resources.append(Resource(NETWORK_ACL, acl_name[seg], {
-                "vpcId": vpc_id,
-                "subnetIds": refs,
-                "tags": tags(spec, seg, name=f"{spec}-{seg}"),
-            }))
 
-    rules = placed.rules
-    entries = acl_entries(intent, seg_subnets, space) if settings.nacls else []
+def _segment_records(spec: str, seg: str, cidrs: list[IPv4Network], vpc_id: str,
+                     names: _Names) -> tuple[list[Resource], dict[str, Any]]:
+    """A segment's security groups, subnets and network ACL, and what it exports
+    for workloads to attach (its groups, its subnets)."""
+    out = []
+    for n, name in enumerate(names.groups[seg], start=1):
+        group_tags = tags(spec, seg, name=name)
+        if n > 1:
+            group_tags[TAG_GROUP] = str(n)
+        out.append(Resource(SECURITY_GROUP, name, {
+            "description": SG_DESCRIPTION,
+            "vpcId": vpc_id,
+            "tags": group_tags,
+        }))
+    exports: dict[str, Any] = {"securityGroupId": ref(names.sg[seg]),
+                               "securityGroupIds": [ref(n) for n in names.groups[seg]]}
+    refs = []
+    for c in cidrs:
+        name = names.subnet[f"subnet|{seg}|{c}"]
+        refs.append(ref(name))
+        out.append(Resource(SUBNET, name, {
+            "vpcId": vpc_id,
+            "cidrBlock": str(c),
+            "tags": tags(spec, seg, name=f"{spec}-{seg}"),
+        }))
+    if refs:
+        exports["subnetId"] = refs[0]
+        exports["subnetIds"] = refs
+    if seg in names.acl:
+        out.append(Resource(NETWORK_ACL, names.acl[seg], {
+            "vpcId": vpc_id,
+            "subnetIds": refs,
+            "tags": tags(spec, seg, name=f"{spec}-{seg}"),
+        }))
+    return out, exports
+
+
+def _filter_records(intent: Intent, rules: list[Rule], entries: list[Entry], names: _Names) -> list[Resource]:
+    """Security group rules, then network ACL entries numbered per ACL and direction.
+    Both are named in one pass, so no rule and entry share a name."""
+    spec = intent.name
     rule_keys = {id(r): r.key for r in rules}
     entry_keys = {id(e): _entry_key(e) for e in entries}
     owners = _cidr_owners(intent)
-    names = unique([(rule_keys[id(r)], _rule_base(spec, r)) for r in rules]
-                   + [(entry_keys[id(e)], _entry_base(spec, e, owners)) for e in entries], reserved)
-
+    named = unique([(rule_keys[id(r)], _rule_base(spec, r)) for r in rules]
+                   + [(entry_keys[id(e)], _entry_base(spec, e, owners)) for e in entries], names.reserved)
     flows = {f.key: f for f in intent.flows}
-    for r in rules:
-        resources.append(_rule_record(intent, r, names[rule_keys[id(r)]], group_names, sg_name, flows,
-                                      pl_name))
-
+    out = [_rule_record(intent, r, named[rule_keys[id(r)]], names.groups, names.sg, flows,
+                        names.prefix_list) for r in rules]
     by_acl: dict[tuple[str, bool], list[Entry]] = {}
     for e in entries:
         by_acl.setdefault((e.segment, e.egress), []).append(e)
     for (seg, _egress), group in sorted(by_acl.items()):
-        numbers = rule_numbers([(names[entry_keys[id(e)]], e.band) for e in group])
+        numbers = rule_numbers([(named[entry_keys[id(e)]], e.band) for e in group])
         for e in group:
-            name = names[entry_keys[id(e)]]
-            resources.append(_entry_record(e, name, numbers[name], acl_name[seg]))
-
-    if settings.region:
-        resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
-                     for r in resources]
-    return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
-                settings=settings.to_json())
+            name = named[entry_keys[id(e)]]
+            out.append(_entry_record(e, name, numbers[name], names.acl[seg]))
+    return out
 
 
 # ------------------------------------------------------------ security groups

@@ -382,38 +382,59 @@ def _atoms_to_set(atoms: list[tuple[int, int, int]]) -> AddressSet:
 
 
 def _network_acls(plan: Plan, reach: Reachability) -> None:
+    """The NACL layer of each governed segment with a subnet that has a NACL: per
+    subnet, its entries, or everything where the subnet keeps the VPC's default."""
     subnet_of: dict[str, tuple[str | None, str | None]] = {
         r.name: (_segment_tag(r), r.inputs.get("cidrBlock")) for r in plan.by_type(SUBNET)}
-    entries: dict[str, list[Resource]] = defaultdict(list)
-    for e in plan.by_type(NETWORK_ACL_RULE):
-        acl = _ref_name(e.inputs.get("networkAclId"))
-        if acl:
-            entries[acl].append(e)
-    acl_of_subnet: dict[str, str] = {}
-    for nacl in plan.by_type(NETWORK_ACL):
-        for value in nacl.inputs.get("subnetIds") or []:
-            name = _ref_name(value)
-            if name in subnet_of:
-                acl_of_subnet[name] = nacl.name  # a subnet has one NACL; the last one wins
+    acl_of_subnet = _acl_of_subnet(plan, subnet_of)
     segs_subnets: dict[str, list[str]] = defaultdict(list)
     for name, (seg, _) in subnet_of.items():
         if seg in reach.governed:
             segs_subnets[seg].append(name)
     with_acl = {seg for seg, names in segs_subnets.items() if any(n in acl_of_subnet for n in names)}
     reach.add_layer(NACL_LAYER, with_acl)
+    entries = _acl_entries(plan)
     layers = {acl: acl_layer(entries[acl]) for acl in set(acl_of_subnet.values())}
     for seg in sorted(with_acl):
         for subnet in sorted(segs_subnets[seg]):
             acl = acl_of_subnet.get(subnet)
-            if acl is None:  # the VPC's default NACL allows everything
-                for direction in (EGRESS, INGRESS):
-                    reach.allow(seg, direction, Peer.all(), PortSet.any(), layer=NACL_LAYER)
-                continue
-            for direction, allowed in layers[acl].items():
-                for addrs, ports in allowed:
-                    reach.allow(seg, direction, Peer(addresses=addrs), ports, layer=NACL_LAYER)
-            cidr = subnet_of[subnet][1]
-            if cidr:  # inside the subnet the NACL is not consulted
-                own = Peer.cidrs([ipaddress.ip_network(cidr, strict=False)])
-                for direction in (EGRESS, INGRESS):
-                    reach.allow(seg, direction, own, PortSet.any(), layer=NACL_LAYER)
+            _allow_subnet(reach, seg, subnet_of[subnet][1], layers[acl] if acl is not None else None)
+
+
+def _acl_entries(plan: Plan) -> dict[str, list[Resource]]:
+    """Each NACL's entries, by the NACL they reference."""
+    entries: dict[str, list[Resource]] = defaultdict(list)
+    for e in plan.by_type(NETWORK_ACL_RULE):
+        acl = _ref_name(e.inputs.get("networkAclId"))
+        if acl:
+            entries[acl].append(e)
+    return entries
+
+
+def _acl_of_subnet(plan: Plan, subnet_of: dict[str, tuple[str | None, str | None]]) -> dict[str, str]:
+    """The NACL associated with each subnet of the plan; a subnet has one, so the last wins."""
+    acl_of_subnet: dict[str, str] = {}
+    for nacl in plan.by_type(NETWORK_ACL):
+        for value in nacl.inputs.get("subnetIds") or []:
+            name = _ref_name(value)
+            if name in subnet_of:
+                acl_of_subnet[name] = nacl.name
+    return acl_of_subnet
+
+
+def _allow_subnet(reach: Reachability, seg: str, cidr: str | None,
+                  layer: dict[str, list[tuple[AddressSet, PortSet]]] | None) -> None:
+    """What one subnet's NACL lets the segment's members send and receive. Without a
+    NACL of the plan the VPC's default allows everything; inside the subnet the NACL
+    is not consulted."""
+    if layer is None:
+        for direction in (EGRESS, INGRESS):
+            reach.allow(seg, direction, Peer.all(), PortSet.any(), layer=NACL_LAYER)
+        return
+    for direction, allowed in layer.items():
+        for addrs, ports in allowed:
+            reach.allow(seg, direction, Peer(addresses=addrs), ports, layer=NACL_LAYER)
+    if cidr:
+        own = Peer.cidrs([ipaddress.ip_network(cidr, strict=False)])
+        for direction in (EGRESS, INGRESS):
+            reach.allow(seg, direction, own, PortSet.any(), layer=NACL_LAYER)
