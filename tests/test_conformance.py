@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import cloudfence.testing
+from cloudfence.intent import parse_intent
 from cloudfence.plugins import providers
 from cloudfence.provider import Provider
 from cloudfence.testing import Conformance, ConformanceFailure, case_text, cases
@@ -24,7 +25,7 @@ from tests.goldens import assert_golden
 GOLDEN = Path(__file__).parent / "golden"
 # The corpus's segments live in 10.30.0.0/16; its IPv6 segments in 2600:1f18:aa:bb00::/56.
 VPC_V6 = {"vpcId": "vpc-0abc1234def567890", "vpcCidrs": ["10.30.0.0/16", "2600:1f18:aa:bb00::/56"]}
-CLUSTER = {"clusterCidrs": ["10.30.0.0/16", "2600:1f18:aa:bb00::/56", "10.96.0.0/12"]}
+SERVICE_RANGE = "10.96.0.0/12"
 
 
 def aws_settings(case: str) -> Mapping[str, Any]:
@@ -34,10 +35,15 @@ def aws_settings(case: str) -> Mapping[str, Any]:
     return VPC_V6 if "2600:" in text else {"vpcCidr": "10.30.0.0/16"}
 
 
-SETTINGS = {
-    "aws": aws_settings,
-    "kubernetes": lambda case: CLUSTER,
-}
+def kubernetes_settings(case: str) -> Mapping[str, Any]:
+    """The cluster's ranges: its pod segments' cidrs and a service range, so that a
+    segment outside the cluster keeps its own addresses."""
+    intent = parse_intent(case_text(case))
+    pods = [str(c) for s in intent.segments.values() if s.kubernetes for c in s.cidrs]
+    return {"clusterCidrs": [*pods, SERVICE_RANGE]}
+
+
+SETTINGS = {"aws": aws_settings, "kubernetes": kubernetes_settings}
 
 
 def builtin() -> dict[str, Provider]:
@@ -149,7 +155,7 @@ def test_an_exception_fails():
 
 def test_a_plan_that_depends_on_the_hash_seed_fails():
     with pytest.raises(ConformanceFailure, match="PYTHONHASHSEED"):
-        _kit(broken.HashOrderProvider()).deterministic()
+        _kit(broken.HashOrderProvider()).deterministic(["single-port"])
 
 
 def test_a_name_that_depends_on_every_flow_fails():
@@ -158,7 +164,7 @@ def test_a_name_that_depends_on_every_flow_fails():
 
 
 def test_run_all_reports_instead_of_raising():
-    failures = _kit(fake_providers()["fakecloud-leaky"]).run_all()
+    failures = _kit(fake_providers()["fakecloud-leaky"]).run_all(["single-port", "self-flow"])
     assert failures
     assert all(f.startswith(("fakecloud-leaky on corpus case", "fakecloud-leaky:")) for f in failures)
 
