@@ -23,8 +23,9 @@ The checks:
   Mutants that change no connection are discarded. A case whose drops all change
   nothing fails too: the evaluator is not reading the records.
 
-Nothing here imports pytest; `pip install 'cloudfence[testing]'` brings it and
-hypothesis for the tests that use the kit.
+Nothing here imports pytest (the kit is plain functions that raise
+`ConformanceFailure`, an AssertionError); `pip install 'cloudfence[testing]'`
+brings pytest for the tests that parametrize over `checks()`.
 """
 
 from __future__ import annotations
