@@ -83,6 +83,8 @@ def test_the_corpus_ships_in_the_package():
     for name in ("ipv6", "exclusions", "any-protocol", "icmp", "self-flow", "lists-both-sides",
                  "cross-namespace", "port-ranges", "platform-endpoint"):
         assert name in cases()
+    for case in cases():
+        assert parse_intent(case_text(case)).name == case  # valid, and named for its feature
     with pytest.raises(KeyError, match="no corpus case"):
         case_text("nosuch")
 
