@@ -24,6 +24,12 @@ def ref(name: str, output: str = "id") -> str:
     return f"${{{name}.{output}}}"
 
 
+def ref_name(value: Any) -> str | None:
+    """The logical name a `${name.output}` value refers to, or None for any other value."""
+    m = REF.match(value) if isinstance(value, str) else None
+    return m.group("name") if m else None
+
+
 def find_refs(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
     """Yield (input path, logical name, output) for every reference in a value."""
     if isinstance(value, str):

@@ -1,0 +1,93 @@
+"""The GCP provider: VPC firewall rules per segment on network tags or service
+accounts, with explicit deny-all rules below the allows, on an existing network
+or (network mode) one cloudfence creates with a subnetwork per segment cidr.
+
+Thin on purpose: settings.py reads settings, identity.py and rules.py decide,
+network.py the network layout, checks.py what GCP cannot express, compile.py
+writes records, evaluate.py reads them back. No Pulumi import here except in
+`sdk_class`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from cloudfence.errors import CheckError, Problem
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan
+from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.providers.gcp.checks import account_problems, egress_problems, quota_problems
+from cloudfence.providers.gcp.compile import compile_plan
+from cloudfence.providers.gcp.evaluate import evaluate_plan
+from cloudfence.providers.gcp.identity import identities
+from cloudfence.providers.gcp.network import network_problems
+from cloudfence.providers.gcp.rules import firewall_rules
+from cloudfence.providers.gcp.settings import (
+    DEFAULT_RANGES_PER_RULE,
+    DEFAULT_RULES_PER_PROJECT,
+    SOURCE_SERVICE_ACCOUNTS_PER_RULE,
+    SOURCE_TAGS_PER_RULE,
+    GcpSettings,
+)
+from cloudfence.providers.gcp.wire import SDK_CLASSES
+from cloudfence.reachability import Reachability
+from cloudfence.settings import describe, validate_settings
+
+Settings = Mapping[str, Any] | GcpSettings | None
+
+
+class GcpProvider(BaseProvider):
+    name = "gcp"
+    description = ("GCP VPC firewall rules per segment on network tags or service accounts, with "
+                   "explicit deny-all rules; optionally the network and a subnetwork per segment")
+    settings_model: ClassVar[type[GcpSettings]] = GcpSettings
+    capabilities = Capabilities(
+        protocols=frozenset({"tcp", "udp", "sctp", "icmp", "icmpv6"}),  # "other" only within any
+        icmp_types=False,
+        ipv6=True,
+        segments_need_addresses=False,  # only as egress destinations (check says which)
+        governs="every segment (the firewall rules that target its tag or service account)",
+        platform_endpoints=frozenset(),
+        quotas={"rulesPerProject": DEFAULT_RULES_PER_PROJECT, "rangesPerRule": DEFAULT_RANGES_PER_RULE,
+                "sourceTagsPerRule": SOURCE_TAGS_PER_RULE,
+                "sourceServiceAccountsPerRule": SOURCE_SERVICE_ACCOUNTS_PER_RULE},
+        settings={d["key"]: d["description"] for d in describe(GcpSettings)},
+    )
+
+    def settings(self, raw: Settings) -> tuple[GcpSettings | None, list[Problem]]:
+        """The validated model (the core hands it over once it validates settings itself)."""
+        if isinstance(raw, GcpSettings):
+            return raw, []
+        return validate_settings(GcpSettings, raw, self.name)
+
+    def check(self, intent: Intent, settings: Settings) -> list[Problem]:  # type: ignore[override]
+        options, problems = self.settings(settings)
+        if options is None:
+            return problems  # the rest depends on settings read right
+        problems = self.check_capabilities(intent)
+        problems += egress_problems(intent)
+        problems += account_problems(intent, options)
+        problems += network_problems(intent, options)
+        if problems:
+            return problems
+        return quota_problems(firewall_rules(intent, options, identities(intent, options)), options)
+
+    def compile(self, intent: Intent, settings: Settings) -> Plan:  # type: ignore[override]
+        problems = self.check(intent, settings)
+        if problems:
+            raise CheckError(problems)
+        options, _ = self.settings(settings)
+        assert options is not None
+        return compile_plan(intent, options, self.name)
+
+    def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
+        return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def sdk_class(self, type_token: str) -> Callable[..., Any]:
+        if type_token not in SDK_CLASSES:
+            raise KeyError(f"the gcp provider does not emit {type_token} "
+                           f"(it emits {', '.join(sorted(SDK_CLASSES))})")
+        module, cls = SDK_CLASSES[type_token]
+        return getattr(importlib.import_module(f"pulumi_gcp.{module}"), cls)
