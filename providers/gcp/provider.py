@@ -11,6 +11,7 @@ writes records, evaluate.py reads them back. No Pulumi import here except in
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -90,4 +91,6 @@ class GcpProvider(BaseProvider):
             raise KeyError(f"the gcp provider does not emit {type_token} "
                            f"(it emits {', '.join(sorted(SDK_CLASSES))})")
         module, cls = SDK_CLASSES[type_token]
-        return getattr(importlib.import_module(f"pulumi_gcp.{module}"), cls)
+        with warnings.catch_warnings():  # loading pulumi_gcp.compute warns about classes we never use
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return getattr(importlib.import_module(f"pulumi_gcp.{module}"), cls)

@@ -59,6 +59,9 @@ def _cidrs(value: Any) -> list[str]:
     for item in value:
         if not isinstance(item, str):
             raise ValueError(f"expected a CIDR such as 10.20.0.0/16, got {item!r}")
+        if "/" not in item:
+            host = "32" if ":" not in item else "128"
+            raise ValueError(f"{item!r} has no prefix length: write {item.strip()}/{host} for one address")
         try:
             out.append(str(ipaddress.ip_network(item.strip(), strict=True)))
         except ValueError:
