@@ -68,7 +68,8 @@ def test_network_mode_creates_a_custom_mode_network_and_a_subnetwork_per_segment
     assert {s["region"] for s in subnets.values()} == {"us-central1"}
     assert {s["network"] for s in subnets.values()} == {"${ai-inference.id}"}
     assert {r["network"] for r in firewalls(plan).values()} == {"${ai-inference.id}"}
-    assert plan.exports["inference"] == {"networkTag": "ai-inference-inference", "network": "${ai-inference.id}",
+    assert plan.exports["inference"] == {"networkTag": "ai-inference-inference",
+                                         "network": "${ai-inference.id}",
                                          "subnetwork": "${ai-inference-inference.id}",
                                          "subnetworks": ["${ai-inference-inference.id}"]}
 
@@ -82,14 +83,16 @@ def test_every_segment_has_deny_all_rules_below_its_allows_in_both_directions_an
         denies = {(r["direction"], (r.get("sourceRanges") or r.get("destinationRanges"))[0])
                   for r in mine if "denies" in r}
         assert denies == {(d, c) for d in ("INGRESS", "EGRESS") for c in ("0.0.0.0/0", "::/0")}
-        assert all(r["denies"] == [{"protocol": "all"}] and r["priority"] == 901 for r in mine if "denies" in r)
+        assert all(r["denies"] == [{"protocol": "all"}] and r["priority"] == 901
+                   for r in mine if "denies" in r)
         assert all(r["priority"] == 900 for r in mine if "allows" in r)
 
 
 def test_ingress_names_segments_by_tag_and_networks_by_ranges_egress_by_ranges_only():
     fw = firewalls(GCP.compile(INTENT, EXISTING))
     into = fw["ai-inference-vector-db-in-inference"]
-    assert into["sourceTags"] == ["ai-inference-inference"] and into["targetTags"] == ["ai-inference-vector-db"]
+    assert into["sourceTags"] == ["ai-inference-inference"]
+    assert into["targetTags"] == ["ai-inference-vector-db"]
     assert into["allows"] == [{"protocol": "tcp", "ports": ["6333-6334"]}]
     assert "sourceRanges" not in into
     vpn = fw["ai-inference-vector-db-in-corp-vpn"]
@@ -109,7 +112,8 @@ def test_service_accounts_are_never_mixed_with_tags():
 
 
 def test_internet_is_compiled_exactly_as_public_space_less_egress_ips_and_internal_space():
-    text = spec("  web: {cidr: [10.1.0.0/24, 'fd00:1::/64']}", "  - {from: internet, to: web, ports: [tcp/443]}")
+    text = spec("  web: {cidr: [10.1.0.0/24, 'fd00:1::/64']}",
+                "  - {from: internet, to: web, ports: [tcp/443]}")
     fw = firewalls(compile_text(text, network="prod", egressIps=["203.0.113.7/32"],
                                 subnetworkCidrs=["10.0.0.0/8", "2600:1900:4000::/44"]))
     v4 = fw["t-web-in-internet"]["sourceRanges"]

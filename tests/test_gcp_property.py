@@ -207,10 +207,11 @@ def test_a_widened_range_is_caught(spec, options_of, rnd):
     extra = AddressSet.from_cidrs(wider) - AddressSet.from_cidrs(allow.inputs[key])
     for seg in intent.segments.values():
         extra = extra - seg.addresses
-    for other in plan.by_type(FIREWALL):
-        if other is not allow and "allows" in other.inputs and other.inputs["direction"] == \
-                allow.inputs["direction"] and other.inputs.get(_targets(other)) == allow.inputs[_targets(allow)]:
-            extra = extra - AddressSet.from_cidrs(other.inputs.get(key, []))
+    same_end = [r for r in plan.by_type(FIREWALL) if r is not allow and "allows" in r.inputs
+                and r.inputs["direction"] == allow.inputs["direction"]
+                and r.inputs.get(_targets(r)) == allow.inputs[_targets(allow)]]
+    for other in same_end:
+        extra = extra - AddressSet.from_cidrs(other.inputs.get(key, []))
     assume(extra)
     verdict = verify_plan(intent, GCP, replaced(plan, allow, {**allow.inputs, key: wider}))
     assert not verdict.equivalent, (allow.name, wider[0])
@@ -237,7 +238,8 @@ def test_editing_one_flow_renames_nothing_else(spec, data):
     def kept(plan: Plan) -> dict[str, dict]:
         out = {}
         for r in plan.resources:
-            flows = set(re.findall(r"([a-z][-a-z0-9]*) to ([a-z][-a-z0-9]*)", r.inputs.get("description", "")))
+            text = r.inputs.get("description", "")
+            flows = set(re.findall(r"([a-z][-a-z0-9]*) to ([a-z][-a-z0-9]*)", text))
             if not flows & touched:
                 out[r.name] = r.inputs
         return out
