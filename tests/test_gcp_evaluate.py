@@ -13,7 +13,6 @@ from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PortSet, parse_port
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.gcp.wire import FIREWALL
-from cloudfence.reach import compare, intended
 from cloudfence.reachability import EGRESS, INGRESS
 from cloudfence.verify import verify_plan
 
@@ -163,9 +162,3 @@ def test_swapped_exports_fail_verify():
     plan = GCP.compile(INTENT, {"network": "prod"})
     swapped = {**plan.exports, "web": plan.exports["db"], "db": plan.exports["web"]}
     assert not verify_plan(INTENT, GCP, dataclasses.replace(plan, exports=swapped)).equivalent
-
-
-def test_evaluate_and_intent_agree_on_one_end():
-    plan = GCP.compile(INTENT, {"network": "prod"})
-    governed = GCP.governs(INTENT)
-    assert compare(INTENT, intended(INTENT, governed), GCP.evaluate(plan, INTENT)).equivalent

@@ -9,8 +9,10 @@ range, tag or service account (tags and service accounts match workloads,
 wherever they are); egress rules match destinations by range only.
 Connections are stateful; the core joins both ends.
 
-Segment membership is what the plan exports: a workload of a segment carries
-that segment's tag or service account. The ordered rules become allow-only
+A workload of a segment carries that segment's tag (derived from the spec and
+segment names) or service account (from the settings the plan was compiled
+with); what the records grant each segment is checked against the plan's
+exports. The ordered rules become allow-only
 peers exactly (`cloudfence.ordered`). Where a record says more than the model
 holds (a protocol among "other", a tag of no segment, a rule with no source),
 the reading leans to allowing more, so that verify reports an opening rather
@@ -20,7 +22,7 @@ than hiding one.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cloudfence.addresses import AddressSet
@@ -29,7 +31,8 @@ from cloudfence.intervals import IntervalSet
 from cloudfence.ordered import Rule, Scope, first_match
 from cloudfence.plan import Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
-from cloudfence.providers.gcp.settings import SERVICE_ACCOUNT, TAG
+from cloudfence.providers.gcp.identity import Identity, identities, network_tags
+from cloudfence.providers.gcp.settings import SERVICE_ACCOUNT, TAG, GcpSettings
 from cloudfence.providers.gcp.wire import (
     ALL,
     DEFAULT_PRIORITY,
@@ -44,6 +47,7 @@ from cloudfence.providers.gcp.wire import (
 from cloudfence.reachability import EGRESS as OUT
 from cloudfence.reachability import INGRESS as IN
 from cloudfence.reachability import Peer, Reachability
+from cloudfence.settings import validate_settings
 from cloudfence.space import space_for
 
 EVERYTHING = AddressSet.everything()
@@ -51,14 +55,22 @@ EVERYTHING = AddressSet.everything()
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "gcp") -> Reachability:
     reach = Reachability(target, governed)
-    members = _membership(plan)  # (kind, value) -> segment
-    hidden = space_for(intent, None).hidden
+    settings = _settings(plan)
+    granted = _granted(plan, intent, settings)
+    members = {(ident.kind, ident.value): seg for seg, ident in granted.items()}
+    network = _network(plan)
+    for seg, ident in sorted(granted.items()):
+        reach.identity(seg, {ident.kind: ident.value, **({"network": network} if network else {})})
+    reach.assumptions.append(
+        "a workload of a segment carries that segment's network tag or service account, and no "
+        "other tag or account a firewall rule of the network targets; rules of a higher priority "
+        "outside the plan (and firewall policies) are not modelled")
+    hidden = space_for(intent, settings).hidden
     regions = {seg: hidden for seg, s in intent.segments.items() if not s.cidrs}
     universe = Scope(EVERYTHING, tuple(sorted((seg, r) for seg, r in regions.items() if r)))
     records = _on_the_network(plan)
     for seg in sorted(governed):
-        mine = plan.exports.get(seg, {})
-        own = {(k, mine[k]) for k in (TAG, SERVICE_ACCOUNT) if isinstance(mine.get(k), str)}
+        own = {(granted[seg].kind, granted[seg].value)} if seg in granted else set()
         for direction, way in ((INGRESS, IN), (EGRESS, OUT)):
             rules = [rule for rec in records if _direction(rec) == direction and _applies(rec, own)
                      for rule in _read(rec, direction, intent, members, regions)]
@@ -73,13 +85,42 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     return reach
 
 
-def _membership(plan: Plan) -> dict[tuple[str, str], str]:
+def _settings(plan: Plan) -> GcpSettings | None:
+    """The settings the plan was compiled with, where the plan carries them."""
+    raw = getattr(plan, "settings", None)
+    if not isinstance(raw, Mapping) or not raw:
+        return None
+    settings, _ = validate_settings(GcpSettings, raw, "gcp")
+    return settings
+
+
+def _granted(plan: Plan, intent: Intent, settings: GcpSettings | None) -> dict[str, Identity]:
+    """Segment -> the identity its workloads carry. Network tags are derived from
+    the spec and segment names; service accounts come from the settings the plan
+    was compiled with, or else from what the plan exports (the accounts workloads
+    run as). verify compares each with the plan's exports."""
+    if settings is not None and (settings.identity == TAG or
+                                 set(intent.segments) <= set(settings.service_accounts)):
+        return identities(intent, settings)
+    tags = network_tags(intent)
     out = {}
-    for seg, values in plan.exports.items():
-        for kind in (TAG, SERVICE_ACCOUNT):
-            if isinstance(values.get(kind), str):
-                out[(kind, values[kind])] = seg
+    for seg in intent.segments:
+        values = plan.exports.get(seg, {})
+        if isinstance(values.get(SERVICE_ACCOUNT), str):
+            out[seg] = Identity(SERVICE_ACCOUNT, values[SERVICE_ACCOUNT])
+        else:
+            out[seg] = Identity(TAG, tags[seg])
     return out
+
+
+def _network(plan: Plan) -> str | None:
+    """The network the segments' rules are on: the one the plan creates, or the
+    one every firewall rule names."""
+    created = [ref(n.name) for n in plan.by_type(NETWORK)]
+    if created:
+        return created[0]
+    named = {r.inputs.get("network") for r in plan.by_type(FIREWALL)}
+    return named.pop() if len(named) == 1 and isinstance(next(iter(named)), str) else None
 
 
 def _on_the_network(plan: Plan) -> list[Resource]:

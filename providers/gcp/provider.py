@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from cloudfence.bridges import bridge_problems
 from cloudfence.errors import CheckError, Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan
@@ -35,6 +36,7 @@ from cloudfence.providers.gcp.settings import (
 from cloudfence.providers.gcp.wire import SDK_CLASSES
 from cloudfence.reachability import Reachability
 from cloudfence.settings import describe, validate_settings
+from cloudfence.space import space_for
 
 Settings = Mapping[str, Any] | GcpSettings | None
 
@@ -71,6 +73,10 @@ class GcpProvider(BaseProvider):
         problems += egress_problems(intent)
         problems += account_problems(intent, options)
         problems += network_problems(intent, options)
+        problems += bridge_problems(
+            intent, space_for(intent, options),
+            frozenset(s for s, seg in intent.segments.items() if not seg.cidrs),
+            "network with settings.subnetworkCidrs" if options.network_mode else "subnetworkCidrs", self.name)
         if problems:
             return problems
         return quota_problems(firewall_rules(intent, options, identities(intent, options)), options)
