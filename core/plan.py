@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudfence.intent import Flow
+from cloudfence.ports import ports_literals
 
+FORMAT = 1  # the version of the plan JSON (DESIGN section 6)
 REF = re.compile(r"^\$\{(?P<name>[^{}]+)\.(?P<output>[A-Za-z][A-Za-z0-9]*)\}$")
 
 
@@ -25,7 +27,7 @@ def ref(name: str, output: str = "id") -> str:
 
 
 def ref_name(value: Any) -> str | None:
-    """The logical name a `${name.output}` value refers to, or None for any other value."""
+    """The logical name a `${name.output}` value refers to; None for any other value."""
     m = REF.match(value) if isinstance(value, str) else None
     return m.group("name") if m else None
 
@@ -68,6 +70,9 @@ class Plan:
     implied: tuple[Flow, ...] = ()
     # Per segment, what a workload attaches to join it; values may be references.
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The provider settings as validated (its model's JSON): what the plan was compiled with,
+    # including the internal space and egress addresses that give `internet` its meaning.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
@@ -83,9 +88,14 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": FORMAT,
             "spec": self.spec,
             "provider": self.provider,
             "resources": [r.to_json() for r in self.resources],
+            "settings": self.settings,
+            "exports": self.exports,
+            "implied": [{"from": f.src.name, "to": f.dst.name, "ports": ports_literals(f.ports)}
+                        for f in self.implied],
         }
 
     def dumps(self) -> str:

@@ -10,6 +10,7 @@ import pytest
 from cloudfence.errors import CheckError
 from cloudfence.intent import parse_intent
 from cloudfence.ports import FULL, PortSet
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.aws.provider import AwsProvider
 
 AWS = AwsProvider()
@@ -23,7 +24,7 @@ OK = spec("  a: {cidr: 10.0.1.0/24}\n  b: {cidr: 10.0.2.0/24}", "  - {from: a, t
 
 
 def problems(text: str, **settings) -> list[str]:
-    return [str(p) for p in AWS.check(parse_intent(text, "segments.yaml"), settings)]
+    return [str(p) for p in find_problems(AWS, parse_intent(text, "segments.yaml"), settings)]
 
 
 def test_example_settings_pass():
@@ -63,13 +64,13 @@ def test_settings_errors_name_the_key(settings, where, says):
 
 
 def test_settings_must_be_a_mapping():
-    found = [str(p) for p in AWS.check(parse_intent(OK), ["vpcId"])]  # type: ignore[arg-type]
-    assert found == ["settings: expected a mapping of aws settings"]
+    found = [str(p) for p in find_problems(AWS, parse_intent(OK), ["vpcId"])]  # type: ignore[arg-type]
+    assert found == ["settings: expected a mapping of aws settings, got ['vpcId']"]
 
 
 def test_compile_refuses_bad_settings_with_a_check_error():
     with pytest.raises(CheckError) as err:
-        AWS.compile(parse_intent(OK), {"vpcId": "vpc-xyz"})
+        checked_plan(AWS, parse_intent(OK), {"vpcId": "vpc-xyz"})
     assert "settings.vpcId" in str(err.value)
 
 
@@ -95,7 +96,7 @@ def test_other_protocols_alone_cannot_be_expressed():
     intent = parse_intent(spec("  a: {}\n  b: {}", "  - {from: a, to: b, ports: [tcp/80]}"))
     flow = dataclasses.replace(intent.flows[0], ports=PortSet({"other": FULL}))
     odd = dataclasses.replace(intent, flows=(flow,))
-    (p,) = [str(x) for x in AWS.check(odd, {"vpcId": "vpc-0abc1234"})]
+    (p,) = [str(x) for x in find_problems(AWS, odd, {"vpcId": "vpc-0abc1234"})]
     assert "aws cannot express other" in p and "a -> b" in p
 
 
@@ -143,26 +144,50 @@ def many_ports(n: int) -> str:
     return "[" + ", ".join(f"tcp/{2 * i + 1}" for i in range(n)) + "]"
 
 
-def test_61_ingress_rules_on_one_group_fail_before_anything_is_built():
+def test_61_ingress_rules_spread_over_two_groups_and_over_the_groups_fail_before_anything_is_built():
     text = spec("  db: {}", f"  - {{from: corp, to: db, ports: {many_ports(61)}}}",
                 "networks:\n  corp: [192.168.0.0/16]")
-    (p,) = problems(text, vpcId="vpc-0abc1234")
-    assert p == ("segments.yaml:4: segments.db: its security group needs 61 ingress IPv4 rules, over "
-                 "the quota of 60 per direction and IP family (settings.rulesPerSecurityGroup; a rule "
-                 "naming another segment counts for IPv4 and IPv6): merge ports or peers, or raise "
-                 "the quota")
+    assert problems(text, vpcId="vpc-0abc1234") == []  # a second group of the segment holds the 61st
+    (p,) = problems(text, vpcId="vpc-0abc1234", securityGroupsPerInterface=1)
+    assert p == ("segments.yaml:4: segments.db: its security group rules weigh 61 inbound IPv4 (corp: 1 CIDR "
+                 "x 61 port ranges), more than 1 group of 60 rules per direction and IP family can hold "
+                 "(settings.securityGroupsPerInterface, settings.rulesPerSecurityGroup; each CIDR counts "
+                 "once per port range, a prefix list as its max entries, a rule naming a segment once per "
+                 "family): merge the ports of flows to wide networks into fewer ranges, narrow the "
+                 "networks, raise settings.rulesPerSecurityGroup, or let members attach more groups with "
+                 "settings.securityGroupsPerInterface (AWS allows up to 16, and rules per group x groups "
+                 "per interface up to 1,000)")
     with pytest.raises(CheckError):
-        AWS.compile(parse_intent(text), {"vpcId": "vpc-0abc1234"})
-    assert problems(text.replace(many_ports(61), many_ports(60)), vpcId="vpc-0abc1234") == []
-    assert problems(text, vpcId="vpc-0abc1234", rulesPerSecurityGroup=61) == []
+        checked_plan(AWS, parse_intent(text), {"vpcId": "vpc-0abc1234", "securityGroupsPerInterface": 1})
+    one = {"vpcId": "vpc-0abc1234", "securityGroupsPerInterface": 1}
+    assert problems(text.replace(many_ports(61), many_ports(60)), **one) == []
+    assert problems(text, rulesPerSecurityGroup=61, **one) == []
+
+
+def test_five_groups_of_60_is_the_default_limit():
+    text = spec("  db: {}", f"  - {{from: corp, to: db, ports: {many_ports(301)}}}",
+                "networks:\n  corp: [192.168.0.0/16]")
+    (p,) = problems(text, vpcId="vpc-0abc1234")
+    assert "weigh 301 inbound IPv4 (corp: 1 CIDR x 301 port ranges), more than 5 groups of 60" in p
+    assert problems(text.replace(many_ports(301), many_ports(300)), vpcId="vpc-0abc1234") == []
+    assert problems(text, vpcId="vpc-0abc1234", securityGroupsPerInterface=6) == []
+
+
+def test_rules_per_group_times_groups_per_interface_is_at_most_1000():
+    (p,) = problems(OK, rulesPerSecurityGroup=250, securityGroupsPerInterface=5)
+    assert p == ("settings.securityGroupsPerInterface: 250 rules per group x 5 groups per interface is "
+                 "over the 1,000 AWS allows: set it to at most 4, or lower settings.rulesPerSecurityGroup")
+    assert problems(OK, rulesPerSecurityGroup=250) == []  # unset: as many groups as AWS then allows
 
 
 def test_group_references_count_for_both_families():
     # 30 ports to a peer group (both families) + 31 to an IPv6 network = 61 IPv6 egress rules
     text = spec("  a: {}\n  b: {}", f"  - {{from: a, to: b, ports: {many_ports(30)}}}\n"
                 f"  - {{from: a, to: v6, ports: {many_ports(31)}}}", "networks:\n  v6: ['2001:db8::/32']")
-    (p,) = problems(text, vpcId="vpc-0abc1234")
-    assert "segments.a: its security group needs 61 egress IPv6 rules" in p
+    options = {"vpcId": "vpc-0abc1234", "vpcCidrs": ["10.0.0.0/16"], "securityGroupsPerInterface": 1}
+    (p,) = problems(text, **options)
+    assert "segments.a: its security group rules weigh 61 outbound IPv6 (v6: 1 CIDR x 31 port ranges; " \
+           "30 rules naming segments)" in p
 
 
 def test_quota_counts_rules_after_merging():

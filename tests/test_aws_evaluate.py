@@ -3,6 +3,7 @@ group and network ACL semantics, and catches plans that drift from the intent.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.ports import PortSet, parse_port
+from cloudfence.provider import checked_plan
 from cloudfence.providers.aws.evaluate import NACL_LAYER, acl_layer, sg_ports
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import (
@@ -31,7 +33,7 @@ P = "ai-inference-"
 
 def drop(plan: Plan, name: str) -> Plan:
     assert any(r.name == name for r in plan.resources), name
-    return Plan(plan.spec, plan.provider, tuple(r for r in plan.resources if r.name != name))
+    return replace(plan, resources=tuple(r for r in plan.resources if r.name != name))
 
 
 def change(plan: Plan, name: str, **inputs: Any) -> Plan:
@@ -42,11 +44,11 @@ def change(plan: Plan, name: str, **inputs: Any) -> Plan:
             new = {**r.inputs, **inputs}
             r = Resource(r.type, r.name, {k: v for k, v in new.items() if v is not None})
         out.append(r)
-    return Plan(plan.spec, plan.provider, tuple(out))
+    return replace(plan, resources=tuple(out))
 
 
 def add(plan: Plan, *records: Resource) -> Plan:
-    return Plan(plan.spec, plan.provider, ordered([*plan.resources, *records]))
+    return replace(plan, resources=ordered([*plan.resources, *records]))
 
 
 def diffs(plan: Plan, intent=INTENT) -> set[tuple]:
@@ -68,9 +70,9 @@ def test_example_verifies_equivalent(settings):
 
 
 def test_evaluate_layers_nacls_only_when_present():
-    plain = AWS.evaluate(AWS.compile(INTENT, {}), INTENT)
+    plain = AWS.evaluate(checked_plan(AWS, INTENT, {}), INTENT)
     assert plain.layers_of("gateway") == ["main"]
-    layered = AWS.evaluate(AWS.compile(INTENT, {"nacls": True}), INTENT)
+    layered = AWS.evaluate(checked_plan(AWS, INTENT, {"nacls": True}), INTENT)
     assert layered.layers_of("gateway") == ["main", NACL_LAYER]
 
 
@@ -79,20 +81,39 @@ def test_evaluate_layers_nacls_only_when_present():
 
 @pytest.mark.parametrize("settings", [{}, {"nacls": True}])
 def test_every_single_dropped_rule_is_caught(settings):
-    plan = AWS.compile(INTENT, settings)
-    names = [r.name for r in plan.resources if r.type in (INGRESS_RULE, EGRESS_RULE, NETWORK_ACL_RULE)]
+    plan = checked_plan(AWS, INTENT, settings)
+    names = [r.name for r in plan.resources if r.type in (INGRESS_RULE, EGRESS_RULE, NETWORK_ACL_RULE)
+             and r.inputs.get("ruleAction") != "deny"]
     assert names
     for name in names:
         assert any(kind == "missing" for kind, *_ in diffs(drop(plan, name))), name
 
 
+def test_a_dropped_nacl_deny_only_widens_the_nacl_and_the_groups_still_decide():
+    plan = checked_plan(AWS, INTENT, {"nacls": True})
+    denies = [r.name for r in plan.by_type(NETWORK_ACL_RULE) if r.inputs["ruleAction"] == "deny"]
+    assert len(denies) == 10  # gateway: the five private ranges, inbound and outbound
+    for name in denies:
+        assert diffs(drop(plan, name)) == set(), name
+    # with the denies gone (both ways: replies cross the NACL too), a group rule widened to
+    # 0.0.0.0/0 opens the private range
+    wider = drop(drop(plan, P + "gateway-acl-in-deny-from-192-168-0-0-16"),
+                 P + "gateway-acl-out-deny-to-192-168-0-0-16")
+    wider = change(wider, P + "gateway-in-tcp-443-from-internet-ipv4", prefixListId=None,
+                   cidrIpv4="0.0.0.0/0")
+    found = verify_plan(INTENT, AWS, wider).counterexamples
+    assert [(c.kind, c.destination, c.protocol, c.ports) for c in found] == [
+        ("extra", "gateway (10.20.1.1)", "tcp", "443")]
+    assert found[0].source.startswith("unnamed address (192.168.0.1 .. 192.168.255.255")
+
+
 def test_dropped_rule_reports_the_broken_flow():
-    plan = drop(AWS.compile(INTENT, {}), P + "feature-db-in-tcp-5432-from-inference")
+    plan = drop(checked_plan(AWS, INTENT, {}), P + "feature-db-in-tcp-5432-from-inference")
     assert diffs(plan) == {("missing", "inference", "feature-db", "tcp", "5432")}
 
 
 def test_widened_port_is_caught():
-    plan = change(AWS.compile(INTENT, {}), P + "gateway-in-tcp-443-from-0-0-0-0-0", toPort=444)
+    plan = change(checked_plan(AWS, INTENT, {}), P + "gateway-in-tcp-443-from-internet-ipv4", toPort=444)
     found = diffs(plan)
     assert ("extra", "internet", "gateway", "tcp", "444") in found
     assert {kind for kind, *_ in found} == {"extra"}
@@ -100,7 +121,7 @@ def test_widened_port_is_caught():
 
 
 def test_widened_port_at_both_ends_is_caught():
-    plan = AWS.compile(INTENT, {})
+    plan = checked_plan(AWS, INTENT, {})
     plan = change(plan, P + "gateway-out-tcp-80-to-inference", fromPort=79)
     assert diffs(plan) == set()  # the model servers' group still refuses port 79 ...
     plan = change(plan, P + "inference-in-tcp-80-from-gateway", fromPort=79)
@@ -108,7 +129,7 @@ def test_widened_port_at_both_ends_is_caught():
 
 
 def test_every_swapped_reference_is_caught():
-    plan = AWS.compile(INTENT, {})
+    plan = checked_plan(AWS, INTENT, {})
     groups = [g.name for g in plan.by_type(SECURITY_GROUP)]
     refs = [r for r in plan.resources if "referencedSecurityGroupId" in r.inputs]
     assert refs
@@ -120,7 +141,7 @@ def test_every_swapped_reference_is_caught():
 
 
 def test_swapped_reference_opens_the_other_segment():
-    plan = AWS.compile(INTENT, {})
+    plan = checked_plan(AWS, INTENT, {})
     plan = change(plan, P + "vector-db-in-tcp-6333-6334-from-inference",
                   referencedSecurityGroupId=ref(P + "monitoring"))
     plan = change(plan, P + "monitoring-out-tcp-9090-9102-to-inference",
@@ -131,23 +152,24 @@ def test_swapped_reference_opens_the_other_segment():
 
 
 def test_missing_nacl_return_rule_is_caught():
-    plan = drop(AWS.compile(INTENT, {"nacls": True}), P + "gateway-acl-out-tcp-1024-65535-to-0-0-0-0-0")
-    found = diffs(plan)
-    assert ("missing", "internet", "gateway", "tcp", "443") in found
-    assert ("missing", "monitoring", "gateway", "tcp", "9090-9102") in found
+    plan = checked_plan(AWS, INTENT, {"nacls": True})
+    found = diffs(drop(plan, P + "gateway-acl-out-tcp-1024-65535-to-0-0-0-0-0"))
+    assert found == {("missing", "internet", "gateway", "tcp", "443")}
+    found = diffs(drop(plan, P + "gateway-acl-out-tcp-1024-65535-to-monitoring"))
+    assert found == {("missing", "monitoring", "gateway", "tcp", "9090-9102")}
 
 
 def test_narrowed_nacl_return_range_is_caught():
     # replies land on any ephemeral port: allowing only Linux's 32768-61000 is not enough
-    plan = change(AWS.compile(INTENT, {"nacls": True}),
+    plan = change(checked_plan(AWS, INTENT, {"nacls": True}),
                   P + "model-store-acl-out-tcp-1024-65535-to-inference", fromPort=32768, toPort=61000)
     assert diffs(plan) == {("missing", "inference", "model-store", "tcp", "443")}
 
 
 def test_inline_group_rules_are_not_read_as_allowing_anything_extra():
     # compile never writes inline rules; a group whose rules all vanished allows nothing
-    plan = AWS.compile(INTENT, {"vpcId": VPC_ID})
-    plan = Plan(plan.spec, plan.provider, tuple(r for r in plan.resources if r.type == SECURITY_GROUP))
+    plan = checked_plan(AWS, INTENT, {"vpcId": VPC_ID})
+    plan = replace(plan, resources=tuple(r for r in plan.resources if r.type == SECURITY_GROUP))
     assert {kind for kind, *_ in diffs(plan)} == {"missing"}
 
 
@@ -158,7 +180,7 @@ TWO = "version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.1.0/24}\n  b: {cidr: 10.
 
 def two_groups() -> tuple[Plan, Any]:
     intent = parse_intent(TWO)
-    return AWS.compile(intent, {"vpcId": VPC_ID}), intent
+    return checked_plan(AWS, intent, {"vpcId": VPC_ID}), intent
 
 
 def rule(rtype: str, name: str, group: str, **inputs: Any) -> Resource:
@@ -282,7 +304,7 @@ def nacl_plan(entries: list[Resource], attach: bool = True) -> tuple[Plan, Any]:
     intent = parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.1.0/24}\n"
                           "  b: {cidr: 10.0.2.0/24}\nflows:\n  - {from: a, to: b, ports: [tcp/80]}\n"
                           "  - {from: a, to: a, ports: [tcp/22]}\n")
-    plan = AWS.compile(intent, {})
+    plan = checked_plan(AWS, intent, {})
     acl = Resource(NETWORK_ACL, "acl", {"vpcId": ref("t"),
                                         "subnetIds": [ref("t-a-10-0-1-0-24")] if attach else []})
     return add(plan, acl, *entries), intent
@@ -305,7 +327,7 @@ def test_nacl_allows_what_it_should():
 
 
 def test_subnet_of_a_segment_maps_by_tag():
-    plan = AWS.compile(INTENT, {"nacls": True})
+    plan = checked_plan(AWS, INTENT, {"nacls": True})
     subnet = plan.by_type(SUBNET)[0]
     assert subnet.inputs["tags"]["cloudfence:segment"] in INTENT.segments
 
@@ -321,6 +343,6 @@ def test_rules_written_the_old_way_still_count(form):
     else:
         resources = (*plan.resources, Resource("aws:ec2/securityGroupRule:SecurityGroupRule", "t-b-ssh",
                                                {"type": "ingress", "securityGroupId": ref("t-b"), **opening}))
-    verdict = verify_plan(intent, AWS, Plan(plan.spec, plan.provider, resources))
+    verdict = verify_plan(intent, AWS, replace(plan, resources=resources))
     assert [(c.kind, c.destination.split(" ")[0], c.protocol, c.port)
             for c in verdict.counterexamples][:1] == [("extra", "b", "tcp", 22)]

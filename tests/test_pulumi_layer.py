@@ -13,6 +13,7 @@ from cloudfence.deploy.engine import run_stack
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import find_refs
 from cloudfence.plugins import providers
+from cloudfence.provider import checked_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "stacks" / "ai-inference"
@@ -25,7 +26,8 @@ def _settings_for(provider: str) -> dict:
     path = STACK / f"Pulumi.{provider}.yaml"
     if not path.exists():
         return {}
-    return (yaml.safe_load(path.read_text())["config"] or {}).get("cloudfence:settings") or {}
+    config = yaml.safe_load(path.read_text())["config"] or {}
+    return (config.get("cloudfence:providers") or {}).get(provider) or {}
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
@@ -35,7 +37,7 @@ def test_registered_resources_equal_the_plan(name: str) -> None:
     provider = providers()[name]
     intent = load_intent(SPEC)
     settings = _settings_for(name)
-    plan = provider.compile(intent, settings).to_json()
+    plan = checked_plan(provider, intent, settings).to_json()
     registered = registered_plan(intent, provider, settings)
     assert {r["type"] for r in registered["resources"]} == {r["type"] for r in plan["resources"]}
     by_type: dict[str, int] = {}
@@ -73,14 +75,10 @@ def test_example_stack_runs_as_pulumi_up_would(stack: str) -> None:
     children = [r for r in result.resources if r.type != COMPONENT]
     assert children and all(r.parent == intent.name and r.parent_type == COMPONENT for r in children)
 
-    targets = [config["cloudfence:provider"]]
-    if config.get("cloudfence:kubernetes") and targets[0] != "kubernetes":
-        targets.append("kubernetes")
+    targets = config["cloudfence:providers"]
     expected = []
-    for target in targets:
-        settings = config.get("cloudfence:settings", {}) if target == targets[0] else \
-            config.get("cloudfence:kubernetesSettings", {})
-        expected += providers()[target].compile(intent, settings).to_json()["resources"]
+    for target, settings in targets.items():
+        expected += checked_plan(providers()[target], intent, settings).to_json()["resources"]
     got = [{"type": r.type, "name": r.name, "inputs": r.inputs} for r in children]
     want = [{"type": r["type"], "name": r["name"], "inputs": r["inputs"]} for r in expected]
     key = lambda r: (r["type"], r["name"])  # noqa: E731
@@ -88,10 +86,8 @@ def test_example_stack_runs_as_pulumi_up_would(stack: str) -> None:
 
     exported = result.outputs["segments"]
     assert set(exported) == set(intent.segments)
-    for target in targets:
-        settings = config.get("cloudfence:settings", {}) if target == targets[0] else \
-            config.get("cloudfence:kubernetesSettings", {})
-        plan = providers()[target].compile(intent, settings)
+    for target, settings in targets.items():
+        plan = checked_plan(providers()[target], intent, settings)
         for seg, values in plan.exports.items():
             for key_, value in values.items():
                 # Mock ids read "${name.id}", so resolved references equal the plan's spelling.
@@ -103,7 +99,7 @@ def test_stack_config_errors_reach_the_user_without_traceback(tmp_path: Path) ->
 
     (tmp_path / "Pulumi.yaml").write_text("name: broken\nruntime: python\n")
     (tmp_path / "Pulumi.dev.yaml").write_text(
-        "config:\n  cloudfence:provider: nosuchcloud\n  cloudfence:spec: segments.yaml\n")
+        "config:\n  cloudfence:providers: {nosuchcloud: {}}\n  cloudfence:spec: segments.yaml\n")
     (tmp_path / "segments.yaml").write_text(SPEC.read_text())
     (tmp_path / "__main__.py").write_text((STACK / "__main__.py").read_text())
     with pytest.raises(pulumi.RunError, match="unknown provider 'nosuchcloud'"):
@@ -118,8 +114,8 @@ def test_editing_one_flow_renames_nothing_else(name: str) -> None:
                           "ports: [tcp/6333]\n    description: retrieval")
     assert edited != text
     settings = _settings_for(name)
-    before = {r.name: r for r in provider.compile(parse_intent(text), settings)}
-    after = {r.name: r for r in provider.compile(parse_intent(edited), settings)}
+    before = {r.name: r for r in checked_plan(provider, parse_intent(text), settings)}
+    after = {r.name: r for r in checked_plan(provider, parse_intent(edited), settings)}
     renamed = set(before) ^ set(after)
     assert all("inference" in n and "vector-db" in n for n in renamed), sorted(renamed)
     # Records of other flows keep their names and their inputs.
