@@ -13,6 +13,7 @@ import pytest
 from cloudfence.errors import CheckError
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.gcp.wire import FIREWALL, NETWORK, SUBNETWORK
 from tests.goldens import assert_golden
@@ -33,11 +34,11 @@ def spec(segments: str, flows: str, extra: str = "") -> str:
 
 
 def compile_text(text: str, **settings) -> Plan:
-    return GCP.compile(parse_intent(text), settings or EXISTING)
+    return checked_plan(GCP, parse_intent(text), settings or EXISTING)
 
 
 def problems(text: str, **settings) -> list[str]:
-    return [f"{p.where}: {p.message}" for p in GCP.check(parse_intent(text), settings or EXISTING)]
+    return [f"{p.where}: {p.message}" for p in find_problems(GCP, parse_intent(text), settings or EXISTING)]
 
 
 def firewalls(plan: Plan) -> dict[str, dict]:
@@ -53,13 +54,13 @@ TWO = "  a: {cidr: 10.1.0.0/24}\n  b: {cidr: 10.2.0.0/24}"
 @pytest.mark.parametrize("variant, settings", [("ai-inference", {"region": "us-central1"}),
                                                ("ai-inference-service-accounts", ACCOUNTS)])
 def test_example_plan_matches_golden_file(variant, settings):
-    plan = GCP.compile(INTENT, settings)
-    text = json.dumps({**plan.to_json(), "exports": plan.exports}, indent=2) + "\n"
+    plan = checked_plan(GCP, INTENT, settings)
+    text = json.dumps(plan.to_json(), indent=2) + "\n"
     assert_golden(GOLDEN / f"{variant}.json", text, "tests/test_gcp_compile.py")
 
 
 def test_network_mode_creates_a_custom_mode_network_and_a_subnetwork_per_segment():
-    plan = GCP.compile(INTENT, {"region": "us-central1", "project": "ai-inference-prod"})
+    plan = checked_plan(GCP, INTENT, {"region": "us-central1", "project": "ai-inference-prod"})
     (network,) = plan.by_type(NETWORK)
     assert network.inputs == {"autoCreateSubnetworks": False, "project": "ai-inference-prod",
                               "description": "cloudfence ai-inference: one subnetwork per segment"}
@@ -75,7 +76,7 @@ def test_network_mode_creates_a_custom_mode_network_and_a_subnetwork_per_segment
 
 
 def test_every_segment_has_deny_all_rules_below_its_allows_in_both_directions_and_families():
-    plan = GCP.compile(INTENT, {**EXISTING, "priority": 900})
+    plan = checked_plan(GCP, INTENT, {**EXISTING, "priority": 900})
     fw = firewalls(plan)
     for seg in INTENT.segments:
         tag = f"ai-inference-{seg}"
@@ -89,7 +90,7 @@ def test_every_segment_has_deny_all_rules_below_its_allows_in_both_directions_an
 
 
 def test_ingress_names_segments_by_tag_and_networks_by_ranges_egress_by_ranges_only():
-    fw = firewalls(GCP.compile(INTENT, EXISTING))
+    fw = firewalls(checked_plan(GCP, INTENT, EXISTING))
     into = fw["ai-inference-vector-db-in-inference"]
     assert into["sourceTags"] == ["ai-inference-inference"]
     assert into["targetTags"] == ["ai-inference-vector-db"]
@@ -104,7 +105,7 @@ def test_ingress_names_segments_by_tag_and_networks_by_ranges_egress_by_ranges_o
 
 
 def test_service_accounts_are_never_mixed_with_tags():
-    fw = firewalls(GCP.compile(INTENT, ACCOUNTS))
+    fw = firewalls(checked_plan(GCP, INTENT, ACCOUNTS))
     assert not any("targetTags" in r or "sourceTags" in r for r in fw.values())
     into = fw["ai-inference-vector-db-in-inference"]
     assert into["sourceServiceAccounts"] == ["inference@ai-inference-prod.iam.gserviceaccount.com"]
@@ -172,7 +173,7 @@ def test_names_fit_gcp_with_the_auto_name_suffix_and_are_unique():
     text = (f"version: 1\nname: {long}\nsegments:\n  {long}: {{cidr: 10.1.0.0/24}}\n"
             f"  {long[:-1]}y: {{cidr: 10.2.0.0/24}}\nflows:\n  - {{from: {long}, to: {long[:-1]}y, "
             "ports: [tcp/1]}\n  - {from: internet, to: " + long + ", ports: [tcp/2]}\n")
-    plan = GCP.compile(parse_intent(text), {"region": "us-central1"})
+    plan = checked_plan(GCP, parse_intent(text), {"region": "us-central1"})
     names = [r.name for r in plan.resources]
     assert len(set(names)) == len(names)
     for n in names:
@@ -183,8 +184,8 @@ def test_names_fit_gcp_with_the_auto_name_suffix_and_are_unique():
 
 
 def test_tags_are_stable_and_derived_from_spec_and_segment():
-    a = GCP.compile(INTENT, EXISTING)
-    b = GCP.compile(parse_intent(EXAMPLE.read_text().replace("ports: [metrics]", "ports: [tcp/9100]")),
+    a = checked_plan(GCP, INTENT, EXISTING)
+    b = checked_plan(GCP, parse_intent(EXAMPLE.read_text().replace("ports: [metrics]", "ports: [tcp/9100]")),
                     EXISTING)
     assert a.exports == b.exports
     assert a.exports["gateway"]["networkTag"] == "ai-inference-gateway"
@@ -231,7 +232,7 @@ def test_service_accounts_missing_or_unknown_are_named():
 ])
 def test_settings_errors_name_the_key(settings, where, words):
     intent = parse_intent(spec(TWO, "  - {from: a, to: b, ports: [tcp/80]}"))
-    got = [f"{p.where}: {p.message}" for p in GCP.check(intent, settings)]
+    got = [f"{p.where}: {p.message}" for p in find_problems(GCP, intent, settings)]
     assert any(p.startswith(where) and words in p for p in got), got
 
 

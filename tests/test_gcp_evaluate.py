@@ -11,6 +11,7 @@ from cloudfence.addresses import AddressSet
 from cloudfence.intent import parse_intent
 from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PortSet, parse_port
+from cloudfence.provider import checked_plan
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.gcp.wire import FIREWALL
 from cloudfence.reachability import EGRESS, INGRESS
@@ -63,7 +64,7 @@ def test_implied_rules_allow_all_egress_and_deny_all_ingress():
 
 
 def test_the_compiled_plan_verifies_and_the_deny_rules_close_egress():
-    plan = GCP.compile(INTENT, {"network": "prod"})
+    plan = checked_plan(GCP, INTENT, {"network": "prod"})
     assert verify_plan(INTENT, GCP, plan).equivalent
     reach = GCP.evaluate(plan, INTENT)
     assert ports_to(reach, "db", EGRESS) == PortSet()
@@ -103,7 +104,7 @@ def test_service_accounts_are_matched_by_the_accounts_the_segments_run_as():
 
 
 def test_a_tag_of_no_segment_is_read_as_anyone_for_an_allow():
-    plan = GCP.compile(INTENT, {"network": "prod"})
+    plan = checked_plan(GCP, INTENT, {"network": "prod"})
     rule = fw("a", direction="INGRESS", allows=[{"protocol": "tcp", "ports": ["5432"]}],
               targetTags=["t-db"], sourceTags=["legacy-vm"])
     verdict = verify_plan(INTENT, GCP, dataclasses.replace(plan, resources=(*plan.resources, rule)))
@@ -133,7 +134,7 @@ def test_an_opaque_segment_denied_by_ranges_in_both_families_is_denied():
 
 
 def test_disabled_rules_and_rules_on_another_network_do_nothing():
-    plan = GCP.compile(INTENT, {"region": "us-central1"})
+    plan = checked_plan(GCP, INTENT, {"region": "us-central1"})
     opened = fw("open", direction="INGRESS", priority=10, allows=[{"protocol": "all"}],
                 sourceRanges=["0.0.0.0/0"])
     elsewhere = dataclasses.replace(plan, resources=(*plan.resources, opened))
@@ -159,6 +160,6 @@ def test_protocols_ports_and_all_are_read_as_gcp_writes_them():
 
 
 def test_swapped_exports_fail_verify():
-    plan = GCP.compile(INTENT, {"network": "prod"})
+    plan = checked_plan(GCP, INTENT, {"network": "prod"})
     swapped = {**plan.exports, "web": plan.exports["db"], "db": plan.exports["web"]}
     assert not verify_plan(INTENT, GCP, dataclasses.replace(plan, exports=swapped)).equivalent

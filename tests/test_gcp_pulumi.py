@@ -15,9 +15,10 @@ import pytest
 import yaml
 
 from cloudfence.deploy.emitter import registered_plan, snake
-from cloudfence.deploy.engine import run_program, run_stack
+from cloudfence.deploy.engine import run_stack
 from cloudfence.intent import load_intent
 from cloudfence.plugins import get_provider
+from cloudfence.provider import checked_plan
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.gcp.wire import FIREWALL, NETWORK, SDK_CLASSES, SUBNETWORK
 
@@ -48,7 +49,7 @@ def test_every_class_registers_under_its_type_token():
 
 @pytest.mark.parametrize("settings", [CREATED, ACCOUNTS])
 def test_every_input_is_a_keyword_of_its_sdk_class(settings):
-    for r in GCP.compile(INTENT, settings).resources:
+    for r in checked_plan(GCP, INTENT, settings).resources:
         params = inspect.signature(GCP.sdk_class(r.type)._internal_init).parameters
         for key in r.inputs:
             assert snake(key) in params, (r.type, key)
@@ -61,7 +62,7 @@ def by_type(records: list[dict[str, Any]], token: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("token, settings", [(NETWORK, CREATED), (SUBNETWORK, CREATED),
                                              (FIREWALL, CREATED), (FIREWALL, ACCOUNTS)])
 def test_registered_resources_equal_the_plan(token, settings):
-    plan = json.loads(json.dumps(GCP.compile(INTENT, settings).to_json()))
+    plan = json.loads(json.dumps(checked_plan(GCP, INTENT, settings).to_json()))
     registered = registered_plan(INTENT, GCP, settings)
     assert by_type(plan["resources"], token)  # the type is in the plan at all
     assert by_type(registered["resources"], token) == by_type(plan["resources"], token)
@@ -76,18 +77,10 @@ def stack_config(stack: str) -> tuple[Path, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stack, identity", [("gcp", "networkTag"), ("gcp-sa", "serviceAccount")])
-def test_gcp_stacks_register_their_plan_and_export_identities(stack, identity):
+def test_gcp_stacks_run_as_pulumi_runs_them_and_export_identities(stack, identity):
     spec, settings = stack_config(stack)
-    from cloudfence.deploy.component import Segmentation
-
-    def program() -> None:
-        import pulumi
-
-        pulumi.export("segments", Segmentation(spec=str(spec), provider="gcp", settings=settings,
-                                               kubernetes=False).segments)
-
-    result = run_program(program, project="ai-inference", stack=stack)
-    plan = GCP.compile(load_intent(spec), settings)
+    result = run_stack(STACK, stack)
+    plan = checked_plan(GCP, load_intent(spec), settings)
     gcp = {(r.type, r.name): r.inputs for r in result.resources if r.type.startswith("gcp:")}
     assert gcp == {(r.type, r.name): json.loads(json.dumps(r.inputs, sort_keys=True)) for r in plan.resources}
     exports = result.outputs["segments"]
@@ -98,23 +91,15 @@ def test_gcp_stacks_register_their_plan_and_export_identities(stack, identity):
         assert gateway["subnetwork"] == "${ai-inference-gateway.id}"
     else:
         assert gateway["serviceAccount"] == "gateway@ai-inference-prod.iam.gserviceaccount.com"
+        assert "subnetwork" not in gateway
 
 
 @pytest.mark.parametrize("stack", ["gcp", "gcp-sa"])
 def test_gcp_stacks_verify(stack):
-    spec, settings = stack_config(stack)
-    out = subprocess.run([sys.executable, "-m", "cloudfence.cli", "verify", str(spec), "--provider", "gcp",
-                          *[a for k, v in settings.items() for a in ("--set", f"{k}={json.dumps(v)}")]],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "cloudfence.cli", "verify", "--stack",
+                          str(STACK / f"Pulumi.{stack}.yaml")], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "gcp: equivalent" in out.stdout
-
-
-@pytest.mark.xfail(strict=True, reason="the stack program reads `cloudfence:providers` once the new "
-                                       "stack config lands in the core (DESIGN section 4)")
-def test_gcp_stack_runs_as_pulumi_runs_it():
-    result = run_stack(STACK, "gcp")
-    assert any(r.type == FIREWALL for r in result.resources)
 
 
 def test_registered_through_the_entry_point():
@@ -123,9 +108,9 @@ def test_registered_through_the_entry_point():
 
 def test_importing_the_provider_loads_no_pulumi():
     code = ("import sys, cloudfence.providers.gcp.plugin; "
-            "from cloudfence.intent import load_intent; "
+            "from cloudfence.intent import load_intent; from cloudfence.provider import checked_plan; "
             "from cloudfence.providers.gcp.provider import GcpProvider; "
-            f"GcpProvider().compile(load_intent({str(EXAMPLE)!r}), {{'region': 'us-central1'}}); "
+            f"checked_plan(GcpProvider(), load_intent({str(EXAMPLE)!r}), {{'region': 'us-central1'}}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_gcp')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

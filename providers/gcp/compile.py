@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudfence.intent import Intent
+from cloudfence.intent import Flow, Intent
 from cloudfence.names import cidr_label, unique
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.ports import FULL, PortSet, format_interval
@@ -44,7 +44,7 @@ def compile_plan(intent: Intent, settings: GcpSettings, provider: str = "gcp") -
     subnets = subnetworks(intent) if settings.network_mode else {}
     subnet_name = unique([(f"subnet|{seg}|{c}", f"{spec}-{seg}" + (f"-{cidr_label(c)}" if len(cidrs) > 1
                                                                     else ""))
-                          for seg, cidrs in subnets.items() for c in cidrs], NAME_LIMIT, reserved)
+                          for seg, cidrs in subnets.items() for c in cidrs], reserved, NAME_LIMIT)
     reserved |= set(subnet_name.values())
 
     exports: dict[str, dict[str, Any]] = {}
@@ -66,7 +66,7 @@ def compile_plan(intent: Intent, settings: GcpSettings, provider: str = "gcp") -
             exports[seg]["subnetworks"] = refs
 
     rules = firewall_rules(intent, settings, ids)
-    names = unique([(r.key, rule_base(spec, r)) for r in rules], NAME_LIMIT, reserved)
+    names = unique([(r.key, rule_base(spec, r)) for r in rules], reserved, NAME_LIMIT)
     flows = {f.key: f for f in intent.flows}
     for r in rules:
         resources.append(Resource(FIREWALL, names[r.key], {
@@ -117,7 +117,7 @@ def rule_inputs(r: Rule, target_key: str, target: str, priority: int) -> dict[st
     return inputs
 
 
-def _description(spec: str, r: Rule, flows: dict) -> str:
+def _description(spec: str, r: Rule, flows: dict[str, Flow]) -> str:
     if not r.allow:
         return f"cloudfence {spec}: default deny for segment {r.segment}"
     texts = []

@@ -13,7 +13,7 @@ A workload of a segment carries that segment's tag (derived from the spec and
 segment names) or service account (from the settings the plan was compiled
 with); what the records grant each segment is checked against the plan's
 exports. The ordered rules become allow-only
-peers exactly (`cloudfence.ordered`). Where a record says more than the model
+peers exactly (`cloudfence.firstmatch`). Where a record says more than the model
 holds (a protocol among "other", a tag of no segment, a rule with no source),
 the reading leans to allowing more, so that verify reports an opening rather
 than hiding one.
@@ -26,9 +26,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cloudfence.addresses import AddressSet
+from cloudfence.firstmatch import Rule, Scope, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.ordered import Rule, Scope, first_match
 from cloudfence.plan import Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.gcp.identity import Identity, identities, network_tags
@@ -79,7 +79,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
             for hit in first_match(rules, universe):
                 if hit.points.plain:
                     reach.allow(seg, way, Peer(addresses=hit.points.plain), hit.ports)
-                named = hit.rule.label or frozenset()
+                named: frozenset[str] = hit.rule.label or frozenset()
                 for other in sorted(named & hit.points.names()):
                     reach.allow(seg, way, Peer.segment(other), hit.ports)
     return reach
@@ -160,12 +160,12 @@ def _ranges(values: Iterable[str]) -> AddressSet:
     return AddressSet.from_cidrs(nets)
 
 
-class _Named(frozenset):
+class _Named(frozenset[str]):
     """Segments a rule names by identity (only those hits become segment peers)."""
 
 
 def _read(rec: Resource, direction: str, intent: Intent, members: dict[tuple[str, str], str],
-          regions: dict[str, AddressSet]) -> list[Rule]:
+          regions: dict[str, AddressSet]) -> list[Rule[Scope, _Named]]:
     priority = rec.inputs.get("priority", DEFAULT_PRIORITY)
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 65535:
         return []  # GCP refuses such a rule
@@ -195,7 +195,7 @@ def _match(rec: Resource, direction: str, allow: bool, intent: Intent,
     if not ranges and not idents:  # GCP refuses it; lean open for an allow
         return (everything if allow else Scope()), _Named()
     scope = Scope.addresses(_ranges(ranges), regions)
-    named = set()
+    named: set[str] = set()
     for ident in idents:
         seg = members.get(ident)
         if seg is None:  # carried by workloads of no segment, or of any: lean open

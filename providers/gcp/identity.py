@@ -33,7 +33,7 @@ class Identity:
 
 def network_tags(intent: Intent) -> dict[str, str]:
     """Segment -> its network tag: `<spec>-<segment>`, cut with a digest past 63 characters."""
-    named = unique([(seg, f"{intent.name}-{seg}") for seg in intent.segments], TAG_LIMIT)
+    named = unique([(seg, f"{intent.name}-{seg}") for seg in intent.segments], max_len=TAG_LIMIT)
     return {seg: named[seg] for seg in intent.segments}
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from cloudfence.bridges import bridge_problems
-from cloudfence.errors import CheckError, Problem
+from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan
 from cloudfence.provider import BaseProvider, Capabilities
@@ -35,10 +35,8 @@ from cloudfence.providers.gcp.settings import (
 )
 from cloudfence.providers.gcp.wire import SDK_CLASSES
 from cloudfence.reachability import Reachability
-from cloudfence.settings import describe, validate_settings
+from cloudfence.settings import ProviderSettings, narrow
 from cloudfence.space import space_for
-
-Settings = Mapping[str, Any] | GcpSettings | None
 
 
 class GcpProvider(BaseProvider):
@@ -56,38 +54,35 @@ class GcpProvider(BaseProvider):
         quotas={"rulesPerProject": DEFAULT_RULES_PER_PROJECT, "rangesPerRule": DEFAULT_RANGES_PER_RULE,
                 "sourceTagsPerRule": SOURCE_TAGS_PER_RULE,
                 "sourceServiceAccountsPerRule": SOURCE_SERVICE_ACCOUNTS_PER_RULE},
-        settings={d["key"]: d["description"] for d in describe(GcpSettings)},
     )
 
-    def settings(self, raw: Settings) -> tuple[GcpSettings | None, list[Problem]]:
-        """The validated model (the core hands it over once it validates settings itself)."""
-        if isinstance(raw, GcpSettings):
-            return raw, []
-        return validate_settings(GcpSettings, raw, self.name)
+    internal_setting = "subnetworkCidrs"
 
-    def check(self, intent: Intent, settings: Settings) -> list[Problem]:  # type: ignore[override]
-        options, problems = self.settings(settings)
-        if options is None:
-            return problems  # the rest depends on settings read right
-        problems = self.check_capabilities(intent)
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        options = narrow(GcpSettings, settings)
+        problems = super().check(intent, options)  # capabilities, dead flows, bridges
         problems += egress_problems(intent)
         problems += account_problems(intent, options)
         problems += network_problems(intent, options)
-        problems += bridge_problems(
-            intent, space_for(intent, options),
-            frozenset(s for s, seg in intent.segments.items() if not seg.cidrs),
-            "network with settings.subnetworkCidrs" if options.network_mode else "subnetworkCidrs", self.name)
         if problems:
             return problems
         return quota_problems(firewall_rules(intent, options, identities(intent, options)), options)
 
-    def compile(self, intent: Intent, settings: Settings) -> Plan:  # type: ignore[override]
-        problems = self.check(intent, settings)
-        if problems:
-            raise CheckError(problems)
-        options, _ = self.settings(settings)
-        assert options is not None
-        return compile_plan(intent, options, self.name)
+    def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """The core's dead-flow and bridge checks; a bridge's fix names the setting
+        that exists in this mode (a created network takes no subnetworkCidrs)."""
+        options = narrow(GcpSettings, settings)
+        space = space_for(intent, options)
+        problems = [intent.problem(f, why) for f, why in space.dead_flows(intent.flows)]
+        hidden = frozenset(s for s, seg in intent.segments.items() if not seg.cidrs)
+        if hidden:
+            setting = ("network with settings.subnetworkCidrs" if options.network_mode
+                       else self.internal_setting)
+            problems += bridge_problems(intent, space, hidden, setting, self.name)
+        return problems
+
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        return compile_plan(intent, narrow(GcpSettings, settings), self.name)
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
@@ -99,4 +94,5 @@ class GcpProvider(BaseProvider):
         module, cls = SDK_CLASSES[type_token]
         with warnings.catch_warnings():  # loading pulumi_gcp.compute warns about classes we never use
             warnings.simplefilter("ignore", DeprecationWarning)
-            return getattr(importlib.import_module(f"pulumi_gcp.{module}"), cls)
+            found: Callable[..., Any] = getattr(importlib.import_module(f"pulumi_gcp.{module}"), cls)
+            return found

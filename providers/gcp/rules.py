@@ -15,10 +15,11 @@ Each rule holds every port of its flow, all protocols in one rule.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
-from cloudfence.addresses import IPNetwork
-from cloudfence.families import FAMILIES, of_segment, split, useful, whole
+from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.families import BOTH, segment_families, split, useful
 from cloudfence.intent import Flow, Intent
 from cloudfence.ports import PortSet
 from cloudfence.providers.gcp.identity import Identity
@@ -47,6 +48,10 @@ class Rule:
         return f"fw|{self.segment}|{self.direction}|{action}|{self.peer}|{self.family}|{self.part}"
 
 
+#: Every address of one family: what a deny-all rule names.
+WHOLE: dict[int, IPNetwork] = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
+
+
 def usable(ports: PortSet, families: frozenset[int]) -> PortSet:
     """The ports of a flow that can pass between ends sharing `families`."""
     if ports.is_any():
@@ -63,9 +68,9 @@ def firewall_rules(intent: Intent, settings: GcpSettings, ids: dict[str, Identit
     rules: list[Rule] = []
     for seg in intent.segments:
         for direction in (INGRESS, EGRESS):
-            for fam in FAMILIES:
+            for fam in sorted(BOTH):
                 rules.append(Rule(seg, direction, False, PortSet.any(), family=fam,
-                                  ranges=tuple(whole(fam).cidrs())))
+                                  ranges=(WHOLE[fam],)))
         for flow in intent.flows_to(seg):
             rules += _ingress(intent, space, settings, ids, seg, flow)
         for flow in intent.flows_from(seg):
@@ -74,13 +79,15 @@ def firewall_rules(intent: Intent, settings: GcpSettings, ids: dict[str, Identit
 
 
 def _by_ranges(settings: GcpSettings, seg: str, direction: str, peer: str, flow: Flow,
-               families: frozenset[int], addresses) -> list[Rule]:
+               families: frozenset[int], addresses: AddressSet) -> list[Rule]:
     out = []
-    for fam, part in sorted(split(addresses).items()):
+    v4, v6 = split(addresses.cidrs())
+    by_family: dict[int, list[IPNetwork]] = {4: list(v4), 6: list(v6)}
+    for fam, cidrs in by_family.items():
         ports = usable(flow.ports, frozenset([fam]) & families)
-        if fam not in families or not ports:
+        if not cidrs or fam not in families or not ports:
             continue
-        for i, ranges in enumerate(chunks(part.cidrs(), settings.ranges_per_rule)):
+        for i, ranges in enumerate(chunks(cidrs, settings.ranges_per_rule)):
             out.append(Rule(seg, direction, True, ports, peer, fam, ranges, part=i, flows=(flow.key,)))
     return out
 
@@ -88,9 +95,9 @@ def _by_ranges(settings: GcpSettings, seg: str, direction: str, peer: str, flow:
 def _ingress(intent: Intent, space: Space, settings: GcpSettings, ids: dict[str, Identity],
              seg: str, flow: Flow) -> list[Rule]:
     src = flow.src
-    families = of_segment(intent, seg)
+    families = segment_families(intent, seg)
     if src.kind == "segment":
-        ports = usable(flow.ports, families & of_segment(intent, src.name))
+        ports = usable(flow.ports, families & segment_families(intent, src.name))
         if not ports:
             return []
         return [Rule(seg, INGRESS, True, ports, src.name, source=ids[src.name], flows=(flow.key,))]
@@ -101,7 +108,7 @@ def _ingress(intent: Intent, space: Space, settings: GcpSettings, ids: dict[str,
 
 def _egress(intent: Intent, space: Space, settings: GcpSettings, seg: str, flow: Flow) -> list[Rule]:
     dst = flow.dst
-    families = of_segment(intent, seg)
+    families = segment_families(intent, seg)
     if dst.kind == "segment":  # by its cidr: check refuses a destination segment without one
         return _by_ranges(settings, seg, EGRESS, dst.name, flow, families,
                           intent.segments[dst.name].addresses)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from cloudfence.addresses import AddressSet
-from cloudfence.settings import ProviderSettings
+from cloudfence.settings import ProviderSettings, whole
 
 DEFAULT_RULES_PER_PROJECT = 500
 DEFAULT_RANGES_PER_RULE = 256  # older documented limit; current documentation says 5,000
@@ -20,7 +20,8 @@ MAX_PRIORITY = 65532  # the deny-all rules sit at priority + 1, above the 65534 
 #: Per-rule limits GCP documents; cloudfence names one source identity per rule, so they never bind.
 SOURCE_TAGS_PER_RULE = 30
 SOURCE_SERVICE_ACCOUNTS_PER_RULE = 10
-TAG, SERVICE_ACCOUNT = "networkTag", "serviceAccount"
+TAG: Literal["networkTag"] = "networkTag"
+SERVICE_ACCOUNT: Literal["serviceAccount"] = "serviceAccount"
 
 PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]{1,2}$")
@@ -30,23 +31,12 @@ NETWORK = re.compile(rf"^(?:(?:https://www\.googleapis\.com/compute/v1/)?project
 EMAIL = re.compile(r"^[a-z0-9][-a-z0-9._]{0,62}@[a-z0-9][-a-z0-9.]*\.[a-z]{2,}$")
 
 
-def _text(pattern: re.Pattern[str], what: str, example: str):
+def _text(pattern: re.Pattern[str], what: str, example: str) -> BeforeValidator:
     def check(value: Any) -> Any:
         if value is None:
             return value
         if not isinstance(value, str) or not pattern.match(value):
             raise ValueError(f"{value!r} is not {what}: write one such as {example}")
-        return value
-
-    return BeforeValidator(check)
-
-
-def _whole(lo: int, hi: int):
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number from {lo} to {hi}, got {value!r}")
-        if not lo <= value <= hi:
-            raise ValueError(f"{value} is outside {lo}-{hi}")
         return value
 
     return BeforeValidator(check)
@@ -114,15 +104,15 @@ class GcpSettings(ProviderSettings):
         default_factory=list, alias="egressIps",
         description="the deployment's own NAT and egress addresses (Cloud NAT, proxies): never "
                     "`internet`")
-    priority: Annotated[int, _whole(0, MAX_PRIORITY)] = Field(
+    priority: Annotated[int, whole(0, MAX_PRIORITY)] = Field(
         DEFAULT_PRIORITY, description="priority of cloudfence's allow rules; its deny-all rules sit "
                                       "at priority + 1, so only rules of a higher priority (a lower "
                                       "number) elsewhere in the network can open a segment")
-    rules_per_project: Annotated[int, _whole(1, 100_000)] = Field(
+    rules_per_project: Annotated[int, whole(1, 100_000)] = Field(
         DEFAULT_RULES_PER_PROJECT,
         description="VPC firewall rules this deployment may create: set it to your project's quota "
                     "less the rules already there (the quota counts every network of the project)")
-    ranges_per_rule: Annotated[int, _whole(1, MAX_RANGES_PER_RULE)] = Field(
+    ranges_per_rule: Annotated[int, whole(1, MAX_RANGES_PER_RULE)] = Field(
         DEFAULT_RANGES_PER_RULE,
         description=f"source or destination ranges per firewall rule (GCP documents {MAX_RANGES_PER_RULE}, "
                     f"older projects {DEFAULT_RANGES_PER_RULE}); longer lists are split over rules")
