@@ -65,6 +65,9 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
         "a workload of a segment carries that segment's network tag or service account, and no "
         "other tag or account a firewall rule of the network targets; rules of a higher priority "
         "outside the plan (and firewall policies) are not modelled")
+    reach.assumptions.append(
+        "traffic GCP never filters (the metadata server 169.254.169.254 and the DNS, DHCP and NTP "
+        "it serves) is outside the rules")
     hidden = space_for(intent, settings).hidden
     regions = {seg: hidden for seg, s in intent.segments.items() if not s.cidrs}
     universe = Scope(EVERYTHING, tuple(sorted((seg, r) for seg, r in regions.items() if r)))
