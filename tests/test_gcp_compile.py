@@ -255,3 +255,11 @@ def test_the_project_quota_is_checked_before_anything_is_built():
 def test_platform_endpoints_are_refused():
     text = spec("  a: {cidr: 10.1.0.0/24}", "  - {from: a, to: '@metadata', ports: [tcp/80]}")
     assert any("platform endpoint '@metadata'" in p for p in problems(text))
+
+
+def test_icmp_types_are_refused_before_gcp_sees_them():
+    """GCP firewall rules cannot filter ICMP types; the spec cannot name one either."""
+    from cloudfence.errors import SpecError
+
+    with pytest.raises(SpecError, match="takes no port or type"):
+        parse_intent(spec(TWO, "  - {from: a, to: b, ports: [icmp/8]}"))

@@ -75,8 +75,8 @@ K8S_STACK = EXAMPLE.parent / "Pulumi.kubernetes.yaml"
 # private networks (an ipBlock there might match pods). Scoped, so it also serves `-p all`,
 # as does the region of the network gcp creates (without one its check refuses the plan).
 CLUSTER_CIDRS = ["10.20.1.0/24", "10.20.2.0/24", "10.20.4.0/24", "10.20.6.0/24", "10.96.0.0/12"]
-CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]",
-           "--set", "gcp.region=us-central1")
+GCP_REGION = ("--set", "gcp.region=us-central1")
+CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]", *GCP_REGION)
 
 
 def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = 60,
