@@ -12,7 +12,7 @@ import pytest
 
 from cloudfence.errors import CheckError
 from cloudfence.intent import load_intent, parse_intent
-from cloudfence.plan import Plan
+from cloudfence.plan import Plan, Resource
 from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.gcp.wire import FIREWALL, NETWORK, SUBNETWORK
@@ -263,3 +263,14 @@ def test_icmp_types_are_refused_before_gcp_sees_them():
 
     with pytest.raises(SpecError, match="takes no port or type"):
         parse_intent(spec(TWO, "  - {from: a, to: b, ports: [icmp/8]}"))
+
+
+def test_a_direction_or_network_change_replaces_a_rule_a_range_change_does_not():
+    plan = checked_plan(GCP, INTENT, EXISTING)
+    rule = plan.get("ai-inference-vector-db-in-corp-vpn")
+    assert rule is not None
+    moved = Resource(rule.type, rule.name, {**rule.inputs, "network": "other",
+                                            "sourceRanges": ["10.9.0.0/16"]})
+    assert GCP.replaced_by(rule, moved) == ["network"]
+    patched = Resource(rule.type, rule.name, {**rule.inputs, "priority": 10, "sourceRanges": ["10.9.0.0/16"]})
+    assert GCP.replaced_by(rule, patched) == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from cloudfence.bridges import bridge_problems
@@ -33,7 +33,7 @@ from cloudfence.providers.gcp.settings import (
     SOURCE_TAGS_PER_RULE,
     GcpSettings,
 )
-from cloudfence.providers.gcp.wire import SDK_CLASSES
+from cloudfence.providers.gcp.wire import FIREWALL, NETWORK, SDK_CLASSES, SUBNETWORK
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, narrow
 from cloudfence.space import space_for
@@ -57,6 +57,14 @@ class GcpProvider(BaseProvider):
     )
 
     internal_setting = "subnetworkCidrs"
+    #: Fields the GCP API sets only at creation (the Terraform provider's ForceNew, as far as
+    #: documented); ranges, tags, priority and allows/denies of a rule are patched in place.
+    #: A subnetwork's range may grow in place; any other change recreates it.
+    replace_on: ClassVar[Mapping[str, frozenset[str]]] = {
+        NETWORK: frozenset({"name", "autoCreateSubnetworks", "description", "project"}),
+        SUBNETWORK: frozenset({"name", "network", "region", "project", "ipCidrRange"}),
+        FIREWALL: frozenset({"name", "network", "direction", "project"}),
+    }
 
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         options = narrow(GcpSettings, settings)
