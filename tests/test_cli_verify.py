@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeplugin import CLI, CLUSTER, EXAMPLE, K8S_STACK, ROOT, builtin_available, run_cli, site_env
+from tests.fakeplugin import (
+    CLI,
+    CLUSTER,
+    EXAMPLE,
+    GCP_REGION,
+    K8S_STACK,
+    ROOT,
+    builtin_available,
+    run_cli,
+    site_env,
+)
 from tests.fakeplugin import invoke as cli
 
 SCTP_SPEC = """\
@@ -168,10 +178,10 @@ def test_stack_file_settings_reach_their_provider_only(env: dict[str, str]) -> N
     types = {r["type"] for r in json.loads(plan.stdout)["resources"]}
     assert "aws:ec2/networkAcl:NetworkAcl" in types  # nacls: true from the stack file
     # kubernetes, verified alongside, is not handed the aws settings
-    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--stack", stack, "--format", "json"], env)
+    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--stack", stack, "--format", "json", *GCP_REGION], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {t["provider"]: t["equivalent"] for t in json.loads(proc.stdout)["targets"]} == {
-        "aws": True, "kubernetes": True}
+        name: True for name in builtin_available()}
 
 
 @needs("kubernetes")

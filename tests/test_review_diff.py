@@ -21,7 +21,7 @@ RETRIEVAL = """    to: vector-db
     description: retrieval"""
 # Scoped: aws has no such keys.
 K8S_SETTINGS = ("kubernetes.dns: true\nkubernetes.defaultDenyNamespaces: true\n"
-                f"kubernetes.clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]\n")
+                f"kubernetes.clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]\ngcp.region: us-central1\n")
 
 
 def edited(tmp_path: Path, old: str, new: str, name: str = "new.yaml") -> Path:
@@ -69,7 +69,7 @@ def test_reordered_flows_are_no_change(env: dict[str, str], tmp_path: Path) -> N
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     doc = json.loads(proc.stdout)
     assert doc["changed"] is False and doc["opened"] == [] and doc["closed"] == []
-    assert {t["provider"] for t in doc["targets"]} == {"aws", "kubernetes"}
+    assert {t["provider"] for t in doc["targets"]} == {"aws", "gcp", "kubernetes"}
     assert all(t["resources"] == [] for t in doc["targets"])
     table = run_cli(["diff", EXAMPLE, moved], env)
     assert table.returncode == 0 and "no change" in table.stdout

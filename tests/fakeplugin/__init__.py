@@ -22,7 +22,7 @@ FAKE_ENTRY_POINTS = {
     "fakecloud": "fakecloud_provider.plugin",
     "fakecloud-leaky": "fakecloud_provider.leaky",
 }
-BUILTIN = ("aws", "kubernetes")
+BUILTIN = ("aws", "gcp", "kubernetes")
 
 
 def write_dist_info(site: Path, dist: str, version: str, entry_points: dict[str, str]) -> Path:
@@ -72,9 +72,11 @@ CLI = [sys.executable, "-m", "cloudfence.cli"]
 EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"
 K8S_STACK = EXAMPLE.parent / "Pulumi.kubernetes.yaml"
 # Where the example's pods live: without it the kubernetes check refuses the example's
-# private networks (an ipBlock there might match pods). Scoped, so it also serves `-p all`.
+# private networks (an ipBlock there might match pods). Scoped, so it also serves `-p all`,
+# as does the region of the network gcp creates (without one its check refuses the plan).
 CLUSTER_CIDRS = ["10.20.1.0/24", "10.20.2.0/24", "10.20.4.0/24", "10.20.6.0/24", "10.96.0.0/12"]
-CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]")
+GCP_REGION = ("--set", "gcp.region=us-central1")
+CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]", *GCP_REGION)
 
 
 def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = 60,

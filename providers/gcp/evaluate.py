@@ -1,0 +1,256 @@
+"""Read a GCP plan back with the VPC firewall semantics (cloud-semantics.md 3.1).
+
+Per workload, per direction, the matching rule of highest priority (lowest
+number) decides; at equal priority a deny wins. Below every rule sit the
+implied ones: allow all egress, deny all ingress (65535). A rule applies to
+the workloads its targets name (network tags, service accounts) or, with no
+target, to every workload of the network. Ingress rules match sources by
+range, tag or service account (tags and service accounts match workloads,
+wherever they are); egress rules match destinations by range only.
+Connections are stateful; the core joins both ends.
+
+A workload of a segment carries that segment's tag (derived from the spec and
+segment names) or service account (from the settings the plan was compiled
+with); what the records grant each segment is checked against the plan's
+exports. The ordered rules become allow-only
+peers exactly (`cloudfence.firstmatch`). Where a record says more than the model
+holds (a protocol among "other", a tag of no segment, a rule with no source),
+the reading leans to allowing more, so that verify reports an opening rather
+than hiding one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cloudfence.addresses import AddressSet
+from cloudfence.firstmatch import Rule, Scope, first_match
+from cloudfence.intent import Intent
+from cloudfence.intervals import IntervalSet
+from cloudfence.plan import Plan, Resource, ref
+from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.gcp.identity import Identity, identities, network_tags
+from cloudfence.providers.gcp.settings import SERVICE_ACCOUNT, TAG, GcpSettings
+from cloudfence.providers.gcp.wire import (
+    ALL,
+    DEFAULT_PRIORITY,
+    EGRESS,
+    FIREWALL,
+    IMPLIED_PRIORITY,
+    INGRESS,
+    NETWORK,
+    PORTED,
+    PROTOCOL_NAMES,
+)
+from cloudfence.reachability import EGRESS as OUT
+from cloudfence.reachability import INGRESS as IN
+from cloudfence.reachability import Peer, Reachability
+from cloudfence.settings import validate_settings
+from cloudfence.space import space_for
+
+EVERYTHING = AddressSet.everything()
+
+
+def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "gcp") -> Reachability:
+    reach = Reachability(target, governed)
+    settings = _settings(plan)
+    granted = _granted(plan, intent, settings)
+    members = {(ident.kind, ident.value): seg for seg, ident in granted.items()}
+    network = _network(plan)
+    for seg, ident in sorted(granted.items()):
+        reach.identity(seg, {ident.kind: ident.value, **({"network": network} if network else {})})
+    reach.assumptions.append(
+        "a workload of a segment carries that segment's network tag or service account, and no "
+        "other tag or account a firewall rule of the network targets; rules of a higher priority "
+        "outside the plan (and firewall policies) are not modelled")
+    reach.assumptions.append(
+        "traffic GCP never filters (the metadata server 169.254.169.254 and the DNS, DHCP and NTP "
+        "it serves) is outside the rules")
+    hidden = space_for(intent, settings).hidden
+    regions = {seg: hidden for seg, s in intent.segments.items() if not s.cidrs}
+    universe = Scope(EVERYTHING, tuple(sorted((seg, r) for seg, r in regions.items() if r)))
+    records = _on_the_network(plan)
+    for seg in sorted(governed):
+        own = {(granted[seg].kind, granted[seg].value)} if seg in granted else set()
+        for direction, way in ((INGRESS, IN), (EGRESS, OUT)):
+            rules = [rule for rec in records if _direction(rec) == direction and _applies(rec, own)
+                     for rule in _read(rec, direction, intent, members, regions)]
+            implied_allow = direction == EGRESS
+            rules.append(Rule(IMPLIED_PRIORITY, implied_allow, universe, PortSet.any()))
+            for hit in first_match(rules, universe):
+                if hit.points.plain:
+                    reach.allow(seg, way, Peer(addresses=hit.points.plain), hit.ports)
+                named: frozenset[str] = hit.rule.label or frozenset()
+                for other in sorted(named & hit.points.names()):
+                    reach.allow(seg, way, Peer.segment(other), hit.ports)
+    return reach
+
+
+def _settings(plan: Plan) -> GcpSettings | None:
+    """The settings the plan was compiled with, where the plan carries them."""
+    raw = getattr(plan, "settings", None)
+    if not isinstance(raw, Mapping) or not raw:
+        return None
+    settings, _ = validate_settings(GcpSettings, raw, "gcp")
+    return settings
+
+
+def _granted(plan: Plan, intent: Intent, settings: GcpSettings | None) -> dict[str, Identity]:
+    """Segment -> the identity its workloads carry. Network tags are derived from
+    the spec and segment names; service accounts come from the settings the plan
+    was compiled with, or else from what the plan exports (the accounts workloads
+    run as). verify compares each with the plan's exports."""
+    if settings is not None and (settings.identity == TAG or
+                                 set(intent.segments) <= set(settings.service_accounts)):
+        return identities(intent, settings)
+    tags = network_tags(intent)
+    out = {}
+    for seg in intent.segments:
+        values = plan.exports.get(seg, {})
+        if isinstance(values.get(SERVICE_ACCOUNT), str):
+            out[seg] = Identity(SERVICE_ACCOUNT, values[SERVICE_ACCOUNT])
+        else:
+            out[seg] = Identity(TAG, tags[seg])
+    return out
+
+
+def _network(plan: Plan) -> str | None:
+    """The network the segments' rules are on: the one the plan creates, or the
+    one every firewall rule names."""
+    created = [ref(n.name) for n in plan.by_type(NETWORK)]
+    if created:
+        return created[0]
+    named = {r.inputs.get("network") for r in plan.by_type(FIREWALL)}
+    return named.pop() if len(named) == 1 and isinstance(next(iter(named)), str) else None
+
+
+def _on_the_network(plan: Plan) -> list[Resource]:
+    """Rules enforced on the segments' network: the one the plan creates, if it
+    creates one (rules naming another network guard other workloads)."""
+    created = [ref(n.name) for n in plan.by_type(NETWORK)]
+    rules = [r for r in plan.by_type(FIREWALL) if not r.inputs.get("disabled")]
+    if not created:
+        return rules
+    return [r for r in rules if r.inputs.get("network") in created]
+
+
+def _direction(rec: Resource) -> str:
+    return str(rec.inputs.get("direction") or INGRESS).upper()
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _applies(rec: Resource, own: set[tuple[str, str]]) -> bool:
+    """Targets name the segment's tag or service account, or nothing (every workload)."""
+    tags = _strings(rec.inputs.get("targetTags"))
+    accounts = _strings(rec.inputs.get("targetServiceAccounts"))
+    if not tags and not accounts:
+        return True
+    return any((TAG, t) in own for t in tags) or any((SERVICE_ACCOUNT, a) in own for a in accounts)
+
+
+def _ranges(values: Iterable[str]) -> AddressSet:
+    nets = []
+    for v in values:
+        try:
+            nets.append(ipaddress.ip_network(v.strip(), strict=False))
+        except ValueError:
+            continue  # GCP refuses the rule; nothing of it reaches a workload
+    return AddressSet.from_cidrs(nets)
+
+
+class _Named(frozenset[str]):
+    """Segments a rule names by identity (only those hits become segment peers)."""
+
+
+def _read(rec: Resource, direction: str, intent: Intent, members: dict[tuple[str, str], str],
+          regions: dict[str, AddressSet]) -> list[Rule[Scope, _Named]]:
+    priority = rec.inputs.get("priority", DEFAULT_PRIORITY)
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 65535:
+        return []  # GCP refuses such a rule
+    out = []
+    for key, allow in (("denies", False), ("allows", True)):
+        entries = rec.inputs.get(key)
+        if not isinstance(entries, list) or not entries:
+            continue
+        ports = _ports(entries, allow)
+        match, named = _match(rec, direction, allow, intent, members, regions)
+        if ports and match:
+            out.append(Rule(priority, allow, match, ports, named))
+    return out
+
+
+def _match(rec: Resource, direction: str, allow: bool, intent: Intent,
+           members: dict[tuple[str, str], str], regions: dict[str, AddressSet]) -> tuple[Scope, _Named]:
+    everything = Scope(EVERYTHING, tuple(sorted(regions.items())))
+    if direction == EGRESS:
+        dests = _strings(rec.inputs.get("destinationRanges"))
+        if not dests:  # GCP's default destination is every address; lean open for a deny
+            return (everything if allow else Scope()), _Named()
+        return Scope.addresses(_ranges(dests), regions), _Named()
+    ranges = _strings(rec.inputs.get("sourceRanges"))
+    idents = [(TAG, t) for t in _strings(rec.inputs.get("sourceTags"))] + \
+             [(SERVICE_ACCOUNT, a) for a in _strings(rec.inputs.get("sourceServiceAccounts"))]
+    if not ranges and not idents:  # GCP refuses it; lean open for an allow
+        return (everything if allow else Scope()), _Named()
+    scope = Scope.addresses(_ranges(ranges), regions)
+    named: set[str] = set()
+    for ident in idents:
+        seg = members.get(ident)
+        if seg is None:  # carried by workloads of no segment, or of any: lean open
+            if allow:
+                return everything, _Named(regions)
+            continue
+        if seg in regions:
+            scope = scope | Scope.identity(seg, regions[seg])
+            named.add(seg)
+        else:
+            scope = scope | Scope(intent.segments[seg].addresses)
+    return scope, _Named(named)
+
+
+def _ports(entries: list[Any], allow: bool) -> PortSet:
+    """What `allows`/`denies` entries match. Entries the model cannot hold widen
+    an allow and narrow a deny (to nothing), so the reading never hides an opening."""
+    out = PortSet()
+    for e in entries:
+        if not isinstance(e, dict):
+            continue
+        proto = str(e.get("protocol", "")).lower()
+        if proto == ALL:
+            out = out | PortSet.any()
+            continue
+        name = PROTOCOL_NAMES.get(proto)
+        if name is None:
+            if allow:
+                out = out | PortSet({"other": FULL})
+            continue
+        ports = e.get("ports")
+        if name not in PORTED or not ports:
+            out = out | PortSet({name: FULL})
+            continue
+        ivs = _port_list(ports)
+        if ivs is None:
+            out = out | (PortSet({name: FULL}) if allow else PortSet())
+        else:
+            out = out | PortSet({name: ivs})
+    return out
+
+
+def _port_list(ports: Any) -> IntervalSet | None:
+    if not isinstance(ports, list):
+        return None
+    spans = []
+    for p in ports:
+        lo, sep, hi = str(p).partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            return None
+        a, b = int(lo), int(hi) if sep else int(lo)
+        if not 0 <= a <= b <= 65535:
+            return None
+        spans.append((a, b))
+    return IntervalSet(spans)

@@ -1,0 +1,106 @@
+"""The GCP provider: VPC firewall rules per segment on network tags or service
+accounts, with explicit deny-all rules below the allows, on an existing network
+or (network mode) one cloudfence creates with a subnetwork per segment cidr.
+
+Thin on purpose: settings.py reads settings, identity.py and rules.py decide,
+network.py the network layout, checks.py what GCP cannot express, compile.py
+writes records, evaluate.py reads them back. No Pulumi import here except in
+`sdk_class`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from cloudfence.bridges import bridge_problems
+from cloudfence.errors import Problem
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan
+from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.providers.gcp.checks import account_problems, egress_problems, quota_problems
+from cloudfence.providers.gcp.compile import compile_plan
+from cloudfence.providers.gcp.evaluate import evaluate_plan
+from cloudfence.providers.gcp.identity import identities
+from cloudfence.providers.gcp.network import network_problems
+from cloudfence.providers.gcp.rules import firewall_rules
+from cloudfence.providers.gcp.settings import (
+    DEFAULT_RANGES_PER_RULE,
+    DEFAULT_RULES_PER_PROJECT,
+    SOURCE_SERVICE_ACCOUNTS_PER_RULE,
+    SOURCE_TAGS_PER_RULE,
+    GcpSettings,
+)
+from cloudfence.providers.gcp.wire import FIREWALL, NETWORK, SDK_CLASSES, SUBNETWORK
+from cloudfence.reachability import Reachability
+from cloudfence.settings import ProviderSettings, narrow
+from cloudfence.space import space_for
+
+
+class GcpProvider(BaseProvider):
+    name = "gcp"
+    description = ("GCP VPC firewall rules per segment on network tags or service accounts, with "
+                   "explicit deny-all rules; optionally the network and a subnetwork per segment")
+    settings_model: ClassVar[type[GcpSettings]] = GcpSettings
+    capabilities = Capabilities(
+        protocols=frozenset({"tcp", "udp", "sctp", "icmp", "icmpv6"}),  # "other" only within any
+        icmp_types=False,
+        ipv6=True,
+        segments_need_addresses=False,  # only as egress destinations (check says which)
+        governs="every segment (the firewall rules that target its tag or service account)",
+        platform_endpoints=frozenset(),
+        quotas={"rulesPerProject": DEFAULT_RULES_PER_PROJECT, "rangesPerRule": DEFAULT_RANGES_PER_RULE,
+                "sourceTagsPerRule": SOURCE_TAGS_PER_RULE,
+                "sourceServiceAccountsPerRule": SOURCE_SERVICE_ACCOUNTS_PER_RULE},
+    )
+
+    internal_setting = "subnetworkCidrs"
+    #: Fields the GCP API sets only at creation (the Terraform provider's ForceNew, as far as
+    #: documented); ranges, tags, priority and allows/denies of a rule are patched in place.
+    #: A subnetwork's range may grow in place; any other change recreates it.
+    replace_on: ClassVar[Mapping[str, frozenset[str]]] = {
+        NETWORK: frozenset({"name", "autoCreateSubnetworks", "description", "project"}),
+        SUBNETWORK: frozenset({"name", "network", "region", "project", "ipCidrRange"}),
+        FIREWALL: frozenset({"name", "network", "direction", "project"}),
+    }
+
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        options = narrow(GcpSettings, settings)
+        problems = super().check(intent, options)  # capabilities, dead flows, bridges
+        problems += egress_problems(intent)
+        problems += account_problems(intent, options)
+        problems += network_problems(intent, options)
+        if problems:
+            return problems
+        return quota_problems(firewall_rules(intent, options, identities(intent, options)), options)
+
+    def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """The core's dead-flow and bridge checks; a bridge's fix names the setting
+        that exists in this mode (a created network takes no subnetworkCidrs)."""
+        options = narrow(GcpSettings, settings)
+        space = space_for(intent, options)
+        problems = [intent.problem(f, why) for f, why in space.dead_flows(intent.flows)]
+        hidden = frozenset(s for s, seg in intent.segments.items() if not seg.cidrs)
+        if hidden:
+            setting = ("network with settings.subnetworkCidrs" if options.network_mode
+                       else self.internal_setting)
+            problems += bridge_problems(intent, space, hidden, setting, self.name)
+        return problems
+
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        return compile_plan(intent, narrow(GcpSettings, settings), self.name)
+
+    def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
+        return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def sdk_class(self, type_token: str) -> Callable[..., Any]:
+        if type_token not in SDK_CLASSES:
+            raise KeyError(f"the gcp provider does not emit {type_token} "
+                           f"(it emits {', '.join(sorted(SDK_CLASSES))})")
+        module, cls = SDK_CLASSES[type_token]
+        with warnings.catch_warnings():  # loading pulumi_gcp.compute warns about classes we never use
+            warnings.simplefilter("ignore", DeprecationWarning)
+            found: Callable[..., Any] = getattr(importlib.import_module(f"pulumi_gcp.{module}"), cls)
+            return found
