@@ -1,0 +1,74 @@
+"""The Azure provider: per segment an application security group (identity) and
+a network security group with inline rules that end in explicit deny-alls;
+in network mode also the virtual network and a subnet per segment cidr.
+
+Thin on purpose: settings.py holds the settings model, rules.py the rules each
+NSG needs, priorities.py their priorities, checks.py what Azure cannot express
+or hold, compile.py the records, evaluate.py the NSG semantics, wire.py the
+spellings. No Pulumi import here except in `sdk_class`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cloudfence.errors import CheckError, Problem
+from cloudfence.intent import Intent
+from cloudfence.plan import Plan
+from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.providers.azure.checks import check_intent
+from cloudfence.providers.azure.compile import compile_plan
+from cloudfence.providers.azure.evaluate import evaluate_plan
+from cloudfence.providers.azure.settings import DEFAULT_PREFIXES_PER_NSG, DEFAULT_RULES_PER_NSG, AzureSettings
+from cloudfence.providers.azure.wire import LOAD_BALANCER, SDK_CLASSES
+from cloudfence.reachability import Reachability
+from cloudfence.settings import describe, validate_settings
+
+
+def read_settings(raw: Mapping[str, Any] | AzureSettings | None,
+                  ) -> tuple[AzureSettings | None, list[Problem]]:
+    """The settings model from raw stack settings (or the model itself, validated already)."""
+    if isinstance(raw, AzureSettings):
+        return raw, []
+    return validate_settings(AzureSettings, raw, "azure")
+
+
+class AzureProvider(BaseProvider):
+    name = "azure"
+    description = ("Azure network security groups (one per segment, inline rules, explicit deny-all) with "
+                   "application security groups as segment identity")
+    settings_model = AzureSettings
+    capabilities = Capabilities(
+        protocols=frozenset({"tcp", "udp", "icmp", "icmpv6"}),  # SCTP and the rest only within any
+        icmp_types=False,
+        ipv6=True,
+        segments_need_addresses=False,
+        governs="every segment (its NSG, on its subnet or its workloads' interfaces)",
+        platform_endpoints=frozenset({LOAD_BALANCER}),
+        quotas={"rulesPerNsg": DEFAULT_RULES_PER_NSG, "prefixesPerNsg": DEFAULT_PREFIXES_PER_NSG},
+        settings={row["key"]: row["description"] for row in describe(AzureSettings)},
+    )
+
+    def check(self, intent: Intent, settings: Mapping[str, Any] | AzureSettings) -> list[Problem]:  # type: ignore[override]
+        options, problems = read_settings(settings)
+        if options is None:
+            return problems
+        return self.check_capabilities(intent) + check_intent(intent, options)
+
+    def compile(self, intent: Intent, settings: Mapping[str, Any] | AzureSettings) -> Plan:  # type: ignore[override]
+        problems = self.check(intent, settings)
+        options, _ = read_settings(settings)
+        if problems or options is None:
+            raise CheckError(problems)
+        return compile_plan(intent, options, self.name)
+
+    def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
+        return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def sdk_class(self, type_token: str) -> Callable[..., Any]:
+        if type_token not in SDK_CLASSES:
+            raise KeyError(f"the azure provider does not emit {type_token} "
+                           f"(it emits {', '.join(sorted(SDK_CLASSES))})")
+        return getattr(importlib.import_module("pulumi_azure_native.network"), SDK_CLASSES[type_token])
