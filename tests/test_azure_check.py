@@ -115,7 +115,8 @@ def test_rule_quota_names_the_segment_and_the_count():
     flows = "\n".join(f"  - {{from: s1, to: s{i}, ports: [tcp/443, udp/53]}}" for i in range(2, 6))
     found = problems(spec(segs, flows), rulesPerNsg=9)
     assert found == ["<spec>:4: segments.s1: its NSG needs 10 security rules (the two deny-all rules "
-                     "included), over the quota of 9 (settings.rulesPerNsg): merge ports or peers into fewer flows"]
+                     "included), over the quota of 9 (settings.rulesPerNsg): merge ports or peers into "
+                     "fewer flows"]
     assert problems(spec(segs, flows), rulesPerNsg=10) == []
 
 
