@@ -14,6 +14,7 @@ import pytest
 from cloudfence.addresses import AddressSet
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan
+from cloudfence.providers.azure.compile import SUBNET_DEFAULTS
 from cloudfence.providers.azure.priorities import priorities
 from cloudfence.providers.azure.provider import AzureProvider
 from cloudfence.providers.azure.settings import AzureSettings
@@ -158,10 +159,10 @@ def test_network_mode_creates_the_network_and_a_subnet_per_segment_cidr():
     assert subnets == {
         "t-a-subnet": {"resourceGroupName": "rg-inference", "virtualNetworkName": "${t.name}",
                        "addressPrefixes": ["10.0.1.0/24", "10.0.3.0/24"],
-                       "networkSecurityGroup": {"id": "${t-a-nsg.id}"}},
+                       "networkSecurityGroup": {"id": "${t-a-nsg.id}"}, **SUBNET_DEFAULTS},
         "t-b-subnet": {"resourceGroupName": "rg-inference", "virtualNetworkName": "${t.name}",
                        "addressPrefixes": ["10.0.2.0/24", "fd00:2::/64"],
-                       "networkSecurityGroup": {"id": "${t-b-nsg.id}"}},
+                       "networkSecurityGroup": {"id": "${t-b-nsg.id}"}, **SUBNET_DEFAULTS},
     }
     assert plan.exports["a"]["subnetId"] == "${t-a-subnet.id}"
     assert "subnetId" not in plan.exports["c"]  # no cidr, no subnet: its NSG is exported for NICs

@@ -46,6 +46,11 @@ from cloudfence.providers.azure.wire import (
 from cloudfence.space import space_for
 
 MAX_DESCRIPTION = 140
+# Inputs azure-native fills in when a program leaves them out: written out, so that the
+# plan is exactly what Pulumi registers (and reviewers see what Azure receives).
+VNET_DEFAULTS = {"enableDdosProtection": False, "enableVmProtection": False}
+SUBNET_DEFAULTS = {"privateEndpointNetworkPolicies": "Disabled",
+                   "privateLinkServiceNetworkPolicies": "Enabled"}
 
 
 def names(spec: str, segment: str) -> dict[str, str]:
@@ -90,6 +95,7 @@ def compile_plan(intent: Intent, settings: AzureSettings, provider: str = "azure
         resources.append(Resource(VIRTUAL_NETWORK, spec, {
             **common,
             "addressSpace": {"addressPrefixes": [str(c) for c in address_space(intent, settings)]},
+            **VNET_DEFAULTS,
             "tags": tags(spec),
         }))
 
@@ -108,6 +114,7 @@ def compile_plan(intent: Intent, settings: AzureSettings, provider: str = "azure
                 "virtualNetworkName": ref(spec, "name"),
                 "addressPrefixes": [str(c) for c in segment.cidrs],
                 "networkSecurityGroup": {"id": ref(n["nsg"])},
+                **SUBNET_DEFAULTS,
             }))
             exports[seg]["subnetId"] = ref(n["subnet"])
     return Plan(spec=spec, provider=provider, resources=ordered(resources), implied=implied,
