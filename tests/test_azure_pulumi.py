@@ -71,3 +71,17 @@ def test_importing_and_compiling_loads_no_pulumi():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_azure_native')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_azure_stack_config_names_valid_settings_that_verify():
+    import yaml
+
+    from cloudfence.verify import verify
+
+    config = yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.azure.yaml").read_text())["config"]
+    assert set(config["cloudfence:providers"]) == {"azure"}
+    settings = config["cloudfence:providers"]["azure"]
+    intent = parse_intent((ROOT / "stacks" / "ai-inference" / config["cloudfence:spec"]).read_text())
+    assert AZURE.check(intent, settings) == []
+    verdict = verify(intent, AZURE, settings)
+    assert verdict.equivalent and verdict.implied == ("@azure-load-balancer -> gateway tcp/443",)
