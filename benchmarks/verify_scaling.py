@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cloudfence.intent import Intent, parse_intent
 from cloudfence.plugins import providers
+from cloudfence.provider import checked_plan
 from cloudfence.verify import verify_plan
 
 NETWORKS = 5
@@ -63,13 +64,13 @@ def measure(intent: Intent, provider: Any, settings: dict[str, Any]) -> dict[str
     gc.collect()
     t0 = time.perf_counter()
     provider.require(intent, settings)
-    plan = provider.compile(intent, settings)
+    plan = checked_plan(provider, intent, settings)
     t1 = time.perf_counter()
     verdict = verify_plan(intent, provider, plan)
     t2 = time.perf_counter()
     gc.collect()
     tracemalloc.start()
-    verify_plan(intent, provider, provider.compile(intent, settings))
+    verify_plan(intent, provider, checked_plan(provider, intent, settings))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {"compile": t1 - t0, "verify": t2 - t1, "rules": len(plan.resources),

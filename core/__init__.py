@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 from cloudfence.errors import CheckError, CloudfenceError, Problem, SpecError
 from cloudfence.hookspecs import hookimpl
 from cloudfence.intent import Endpoint, Flow, Intent, Network, Segment, load_intent, parse_intent
-from cloudfence.plan import Plan, Resource, ref
-from cloudfence.ports import PortSet
-from cloudfence.provider import BaseProvider, Capabilities, Provider
+from cloudfence.intervals import IntervalSet
+from cloudfence.plan import Plan, Resource, ordered, ref
+from cloudfence.ports import PortSet, parse_port
+from cloudfence.provider import BaseProvider, Capabilities, Provider, checked_plan, find_problems
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
+from cloudfence.settings import Flag, ProviderSettings, matching, narrow, whole
 
 if TYPE_CHECKING:
     from cloudfence.deploy.component import Segmentation
@@ -26,23 +28,33 @@ __all__ = [
     "CheckError",
     "CloudfenceError",
     "Endpoint",
+    "Flag",
     "Flow",
     "Intent",
+    "IntervalSet",
     "Network",
     "Peer",
     "Plan",
     "PortSet",
     "Problem",
     "Provider",
+    "ProviderSettings",
     "Reachability",
     "Resource",
     "Segment",
     "Segmentation",
     "SpecError",
+    "checked_plan",
+    "find_problems",
     "hookimpl",
     "load_intent",
+    "matching",
+    "narrow",
+    "ordered",
     "parse_intent",
+    "parse_port",
     "ref",
+    "whole",
 ]
 
 

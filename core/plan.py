@@ -62,6 +62,9 @@ class Plan:
     implied: tuple[Flow, ...] = ()
     # Per segment, what a workload attaches to join it; values may be references.
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The provider settings as validated (its model's JSON): what the plan was compiled with,
+    # including the internal space and egress addresses that give `internet` its meaning.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
@@ -80,6 +83,7 @@ class Plan:
             "spec": self.spec,
             "provider": self.provider,
             "resources": [r.to_json() for r in self.resources],
+            "settings": self.settings,
         }
 
     def dumps(self) -> str:

@@ -1,22 +1,26 @@
-"""What a provider is: a name, declared capabilities, and three jobs.
+"""What a provider is: a name, declared capabilities, a settings model, and three jobs.
 
 `check` finds what the target cannot express (before anything is built),
 `compile` turns the intent into plan records, `evaluate` reads plan records
-back with the target's documented semantics. Helpers here are shared by the
-built-in providers and free for third-party ones.
+back with the target's documented semantics. The core validates settings into
+the provider's model once, then runs check and compile once per plan
+(`checked_plan`); a provider's jobs receive the validated model, never raw input.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from cloudfence.errors import CheckError, Problem, did_you_mean
+from cloudfence.errors import CheckError, Problem
 from cloudfence.intent import Flow, Intent
-from cloudfence.plan import Plan
+from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PROTOCOLS
 from cloudfence.reachability import Reachability
+from cloudfence.settings import ProviderSettings, validate_settings
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Capabilities:
     governs: str = "every segment"
     platform_endpoints: frozenset[str] = frozenset()
     quotas: Mapping[str, int] = field(default_factory=dict)
-    settings: Mapping[str, str] = field(default_factory=dict)  # name -> what it does
+    manifests: bool = False  # `cloudfence export` can write native manifests
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,23 +43,30 @@ class Capabilities:
             "governs": self.governs,
             "platformEndpoints": sorted(self.platform_endpoints),
             "quotas": dict(self.quotas),
-            "settings": dict(self.settings),
+            "manifests": self.manifests,
         }
 
 
 @runtime_checkable
 class Provider(Protocol):
+    """The interface the core uses. `BaseProvider` implements it; subclass that."""
+
     name: str
     description: str
     capabilities: Capabilities
+
+    @property
+    def settings_model(self) -> type[ProviderSettings]:
+        """The provider's settings, as one typed model (key names as users write them)."""
+        ...
 
     def governs(self, intent: Intent) -> frozenset[str]:
         """Segments whose traffic this target enforces."""
         ...
 
-    def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]: ...
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]: ...
 
-    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan: ...
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan: ...
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         """Read the plan's records with the target's semantics. The intent only
@@ -66,31 +77,51 @@ class Provider(Protocol):
         """The Pulumi SDK class for a type token, imported only when called."""
         ...
 
+    def implied_flows(self, intent: Intent, settings: ProviderSettings) -> tuple[Flow, ...]: ...
 
-class BaseProvider:
-    """Shared checks; subclasses set name, description, capabilities."""
+    def manifests(self, plan: Plan) -> dict[str, str]: ...
 
-    name = ""
-    description = ""
-    capabilities = Capabilities()
+    def summarize(self, resource: Resource) -> str | None: ...
+
+
+class BaseProvider(ABC):
+    """What every provider shares: the capability check and defaults for the
+    optional jobs. Subclasses set name, description, capabilities and
+    settings_model, and write compile, evaluate and sdk_class."""
+
+    name: str = ""
+    description: str = ""
+    capabilities: Capabilities = Capabilities()
+    settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
 
     def governs(self, intent: Intent) -> frozenset[str]:
         return frozenset(intent.segments)
 
-    def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
-        problems = self.check_settings(settings)
-        problems += self.check_capabilities(intent)
-        return problems
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """What the target cannot express; extend with the target's own limits."""
+        return self.check_capabilities(intent)
 
-    def check_settings(self, settings: Mapping[str, Any]) -> list[Problem]:
-        known = self.capabilities.settings
-        if not isinstance(settings, Mapping):
-            return [Problem("settings", f"expected a mapping of {self.name} settings")]
-        return [
-            Problem(f"settings.{key}", f"unknown {self.name} setting{did_you_mean(key, known)}"
-                    f" (known: {', '.join(sorted(known)) or 'none'})")
-            for key in settings if key not in known
-        ]
+    @abstractmethod
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        """Intent to plan records, for an intent that `check` accepted."""
+
+    @abstractmethod
+    def evaluate(self, plan: Plan, intent: Intent) -> Reachability: ...
+
+    @abstractmethod
+    def sdk_class(self, type_token: str) -> Callable[..., Any]: ...
+
+    def implied_flows(self, intent: Intent, settings: ProviderSettings) -> tuple[Flow, ...]:
+        """Flows the target adds on purpose (cluster DNS ...); compile lists them in `Plan.implied`."""
+        return ()
+
+    def manifests(self, plan: Plan) -> dict[str, str]:
+        """Native manifests by file name, for `cloudfence export` (set `capabilities.manifests`)."""
+        raise CheckError(f"provider {self.name} cannot export manifests")
+
+    def summarize(self, resource: Resource) -> str | None:
+        """One line for the `plan` table; None: the core's reading of the wire inputs."""
+        return None
 
     def check_capabilities(self, intent: Intent) -> list[Problem]:
         caps = self.capabilities
@@ -117,22 +148,39 @@ class BaseProvider:
                                         f"addresses of '{ep.name}'"))
         return problems
 
-    def require(self, intent: Intent, settings: Mapping[str, Any]) -> None:
-        require(self, intent, settings)
+
+def validated(provider: Provider, raw: Mapping[str, Any] | ProviderSettings | None) -> ProviderSettings:
+    """The provider's settings model from raw settings, or CheckError naming each `settings.<key>`."""
+    if isinstance(raw, ProviderSettings):
+        if not isinstance(raw, provider.settings_model):
+            raise TypeError(f"{type(raw).__name__} is not {provider.name}'s settings model")
+        return raw
+    settings, problems = validate_settings(provider.settings_model, raw, provider.name)
+    if settings is None:
+        raise CheckError(problems)
+    return settings
 
 
-def require(provider: Provider, intent: Intent, settings: Mapping[str, Any]) -> None:
-    """Run a provider's check and stop with its problems: nothing is built from
-    an intent the target cannot express."""
+def find_problems(provider: Provider, intent: Intent,
+                  raw: Mapping[str, Any] | ProviderSettings | None) -> list[Problem]:
+    """Everything that stops a plan: the settings' problems, else the check's."""
+    try:
+        settings = validated(provider, raw)
+    except CheckError as exc:
+        return exc.problems
+    return provider.check(intent, settings)
+
+
+def checked_plan(provider: Provider, intent: Intent,
+                 raw: Mapping[str, Any] | ProviderSettings | None) -> Plan:
+    """Validate settings, check, then compile, each once: the one way the core
+    turns an intent into a plan. The plan carries the settings as validated."""
+    settings = validated(provider, raw)
     problems = provider.check(intent, settings)
     if problems:
         raise CheckError(problems)
-
-
-def checked_plan(provider: Provider, intent: Intent, settings: Mapping[str, Any]) -> Plan:
-    """Check, then compile: the one way the core turns an intent into a plan."""
-    require(provider, intent, settings)
-    return provider.compile(intent, settings)
+    plan = provider.compile(intent, settings)
+    return dataclasses.replace(plan, settings=settings.to_json())
 
 
 def _touches(flow: Flow, governed: Iterable[str]) -> bool:

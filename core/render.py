@@ -1,4 +1,5 @@
-"""Plain-text rendering for the CLI: aligned tables and one-line resource summaries.
+"""Plain-text rendering for the CLI: aligned tables, one-line resource summaries,
+and what each command prints.
 
 Kept apart from the commands so the table layout can be tested on its own and
 so that providers may offer a `summarize(resource)` of their own while every
@@ -7,10 +8,17 @@ other provider still gets a readable line from its wire-name inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from cloudfence.plan import REF
+from cloudfence.errors import Problem
+from cloudfence.intent import INTERNET, Intent
+from cloudfence.plan import REF, Plan, Resource
+from cloudfence.ports import format_ports
+from cloudfence.reach import Verdict
+from cloudfence.settings import ProviderSettings, describe
 
 SUMMARY_WIDTH = 110
 _SKIP = {"tags", "apiVersion", "kind", "labels", "annotations"}
@@ -126,3 +134,161 @@ def _brief(key: str, value: Any) -> str:
 def _clip(text: str, n: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 3] + "..."
+
+
+# ------------------------------------------------------------ command output
+
+
+def count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def intent_text(intent: Intent, spec: str) -> str:
+    """What `validate` prints: the spec's segments, networks and merged flows."""
+    networks = [n for n in intent.networks if n != INTERNET]
+    spec_flows = len({i for f in intent.flows for i in f.origins})
+    head = f"{intent.name}: {intent.description}" if intent.description else intent.name
+    out = [f"{head}\n{spec} is valid: {count(len(intent.segments), 'segment')}, "
+           f"{count(len(networks), 'network')} (+ internet), {count(len(intent.flows), 'flow')} "
+           f"(from {count(spec_flows, 'spec entry', 'spec entries')})", "\nsegments:"]
+    rows = []
+    for seg in intent.segments.values():
+        k8s = "-"
+        if seg.kubernetes:
+            labels = ",".join(f"{k}={v}" for k, v in seg.kubernetes.labels)
+            k8s = f"{seg.kubernetes.namespace}{{{labels}}}"
+        rows.append((seg.name, " ".join(map(str, seg.cidrs)) or "-", k8s))
+    out.append(table(rows, ("NAME", "ADDRESSES", "KUBERNETES"), indent="  "))
+    if networks:
+        out.append("\nnetworks:")
+        out.append(table(((n, " ".join(map(str, intent.networks[n].cidrs()))) for n in networks),
+                         ("NAME", "ADDRESSES"), indent="  "))
+    out.append("\nflows:")
+    out.append(table(((f.src, f.dst, format_ports(f.ports), ", ".join(f"flows[{i}]" for i in f.origins))
+                      for f in intent.flows), ("FROM", "TO", "PORTS", "SPEC"), indent="  "))
+    return "\n".join(out)
+
+
+def intent_json(intent: Intent) -> dict[str, Any]:
+    return {
+        "spec": intent.name,
+        "description": intent.description,
+        "segments": [{"name": s.name, "description": s.description,
+                      "cidrs": [str(c) for c in s.cidrs],
+                      "kubernetes": {"namespace": s.kubernetes.namespace,
+                                     "labels": s.kubernetes.match_labels} if s.kubernetes else None}
+                     for s in intent.segments.values()],
+        "networks": [{"name": n.name, "cidrs": [str(c) for c in n.cidrs()]}
+                     for n in intent.networks.values()],
+        "flows": [{"from": f.src.name, "to": f.dst.name, "ports": format_ports(f.ports),
+                   "specFlows": list(f.origins)} for f in intent.flows],
+    }
+
+
+def plan_text(compiled: Plan, document: Mapping[str, Any], via_pulumi: bool,
+              custom: Callable[[Resource], str | None] | None = None) -> str:
+    """What `plan` prints: one line per record, implied flows, exports."""
+    resources = document["resources"]
+    by_name = {r.name: r for r in compiled.resources}
+    rows = []
+    for r in resources:
+        text = None
+        if custom is not None and r["name"] in by_name:
+            text = custom(by_name[r["name"]])
+        if text is None:
+            text = summarize(r["inputs"], r["name"])
+        rows.append((short_type(r["type"]), r["name"], text))
+    how = "registered under the Pulumi mock runtime" if via_pulumi else "planned"
+    out = [f"{compiled.spec} on {compiled.provider}: {len(resources)} resources {how}"]
+    if rows:
+        out.append(table(rows, ("TYPE", "NAME", "SUMMARY"), indent="  "))
+    if via_pulumi:
+        same = [json.dumps(r, sort_keys=True) for r in resources] == [
+            json.dumps(r.to_json(), sort_keys=True) for r in compiled.resources]
+        out.append("\nregistered resources equal the offline plan" if same else
+                   "\nnote: registered resources differ from the offline plan "
+                   "(compare the --format json outputs with and without --via-pulumi)")
+    if compiled.implied:
+        out.append(f"\nimplied flows (added by {compiled.provider} on purpose):")
+        out += [f"  {f}" for f in compiled.implied]
+    if compiled.exports:
+        out.append("\nexports (what a workload attaches to join a segment):")
+        out.append(table(((seg, ", ".join(f"{k}={value_text(v)}" for k, v in values.items()))
+                          for seg, values in compiled.exports.items()), indent="  "))
+    return "\n".join(out)
+
+
+@dataclass
+class Result:
+    """One target's outcome in `verify`."""
+
+    provider: str
+    verdict: Verdict | None  # None: the provider's check rejected the spec
+    problems: list[Problem]
+    flows: int
+
+    @property
+    def judged(self) -> int:
+        return self.flows - len(self.verdict.not_governed) if self.verdict else 0
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.verdict
+        return {
+            "provider": self.provider,
+            "equivalent": v.equivalent if v else None,
+            "problems": [str(p) for p in self.problems],
+            "counterexamples": [c.to_json() for c in v.counterexamples] if v else [],
+            "totalDifferences": v.total_differences if v else 0,
+            "connections": v.connections if v else 0,
+            "flowsJudged": self.judged,
+            "implied": list(v.implied) if v else [],
+            "notGoverned": list(v.not_governed) if v else [],
+        }
+
+
+def verdicts_text(results: Sequence[Result]) -> str:
+    """What `verify` prints: a verdict per target, counterexamples as a table."""
+    out: list[str] = []
+    for i, r in enumerate(results):
+        if i:
+            out.append("")
+        out += _verdict_lines(r)
+    return "\n".join(out)
+
+
+def _verdict_lines(r: Result) -> list[str]:
+    v = r.verdict
+    if v is None:
+        return [f"{r.provider}: cannot express: {r.problems[0] if r.problems else 'check failed'}",
+                *(f"  {p}" for p in r.problems[1:])]
+    counts = f"{v.connections} connection classes, {r.judged} flows judged"
+    if v.equivalent:
+        out = [f"{r.provider}: equivalent ({counts})"]
+    else:
+        out = [f"{r.provider}: NOT equivalent ({v.total_differences} differences; {counts})"]
+        rows = [(c.kind, c.explanation, c.source, c.destination, c.protocol,
+                 "-" if c.port is None else c.port, c.ports or "-") for c in v.counterexamples]
+        out.append(table(rows, ("KIND", "EXPLANATION", "SOURCE", "DESTINATION", "PROTOCOL", "PORT",
+                                "PORTS"), indent="  "))
+        if v.total_differences > len(v.counterexamples):
+            out.append(f"  ... {v.total_differences - len(v.counterexamples)} more "
+                       "(--format json lists the same first ones)")
+    out += [f"  implied by {r.provider}: {flow}" for flow in v.implied]
+    out += [f"  not governed by {r.provider}: {flow}" for flow in v.not_governed]
+    return out
+
+
+def settings_text(model: type[ProviderSettings]) -> str:
+    """A provider's settings model as `cloudfence providers` lists it."""
+    rows = []
+    for f in describe(model):
+        if f["required"]:
+            default = "required"
+        elif f["default"] is None:
+            default = "optional"
+        else:
+            default = "default " + ('""' if f["default"] == "" else value_text(f["default"]))
+        rows.append((f["key"], f["type"], default, f["description"]))
+    if not rows:
+        return "  settings: none"
+    return "  settings:\n" + table(rows, indent="    ")

@@ -10,10 +10,10 @@ the model's fields are snake_case. Models are strict (no silent coercion of
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from cloudfence.addresses import AddressSet
@@ -43,6 +43,48 @@ class ProviderSettings(BaseModel):
 
 
 S = TypeVar("S", bound=ProviderSettings)
+
+
+def narrow(model: type[S], settings: ProviderSettings) -> S:
+    """The provider's own settings type from what the core hands over (validated by it)."""
+    if not isinstance(settings, model):
+        raise TypeError(f"expected {model.__name__} (validated by the core), got {type(settings).__name__}")
+    return settings
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+"""A true/false setting: `"yes"`, `1` or `"true"` are refused, never read as a bool."""
+
+
+def whole(lo: int, hi: int) -> BeforeValidator:
+    """A whole number from lo to hi (bools and numeric text refused): `Annotated[int, whole(1, 60)]`."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number from {lo} to {hi}, got {value!r}")
+        if not lo <= value <= hi:
+            raise ValueError(f"{value} is outside {lo}-{hi}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def matching(pattern: str, message: Callable[[Any], str]) -> BeforeValidator:
+    """Text that fully matches `pattern`; anything else is refused with `message(value)`."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if value is not None and (not isinstance(value, str) or not compiled.fullmatch(value)):
+            raise ValueError(message(value))
+        return value
+
+    return BeforeValidator(check)
 
 
 def _normal(key: str) -> str:
@@ -86,8 +128,11 @@ def describe(model: type[ProviderSettings]) -> list[dict[str, Any]]:
     """The model as `cloudfence providers` lists it: key, type, default, description."""
     out = []
     for name, f in model.model_fields.items():
-        annotation = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        annotation = getattr(f.annotation, "__name__", None) or str(f.annotation)
+        annotation = re.sub(r"\b(typing|ipaddress|pathlib)\.", "", annotation)
         default = None if f.is_required() else f.get_default(call_default_factory=True)
+        if default is not None and not isinstance(default, (bool, int, float, str, list, dict)):
+            default = str(default)
         out.append({"key": f.alias or name, "type": annotation, "required": f.is_required(),
                     "default": default, "description": f.description or ""})
     return out

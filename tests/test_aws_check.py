@@ -10,6 +10,7 @@ import pytest
 from cloudfence.errors import CheckError
 from cloudfence.intent import parse_intent
 from cloudfence.ports import FULL, PortSet
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.aws.provider import AwsProvider
 
 AWS = AwsProvider()
@@ -23,7 +24,7 @@ OK = spec("  a: {cidr: 10.0.1.0/24}\n  b: {cidr: 10.0.2.0/24}", "  - {from: a, t
 
 
 def problems(text: str, **settings) -> list[str]:
-    return [str(p) for p in AWS.check(parse_intent(text, "segments.yaml"), settings)]
+    return [str(p) for p in find_problems(AWS, parse_intent(text, "segments.yaml"), settings)]
 
 
 def test_example_settings_pass():
@@ -63,13 +64,13 @@ def test_settings_errors_name_the_key(settings, where, says):
 
 
 def test_settings_must_be_a_mapping():
-    found = [str(p) for p in AWS.check(parse_intent(OK), ["vpcId"])]  # type: ignore[arg-type]
-    assert found == ["settings: expected a mapping of aws settings"]
+    found = [str(p) for p in find_problems(AWS, parse_intent(OK), ["vpcId"])]  # type: ignore[arg-type]
+    assert found == ["settings: expected a mapping of aws settings, got ['vpcId']"]
 
 
 def test_compile_refuses_bad_settings_with_a_check_error():
     with pytest.raises(CheckError) as err:
-        AWS.compile(parse_intent(OK), {"vpcId": "vpc-xyz"})
+        checked_plan(AWS, parse_intent(OK), {"vpcId": "vpc-xyz"})
     assert "settings.vpcId" in str(err.value)
 
 
@@ -95,7 +96,7 @@ def test_other_protocols_alone_cannot_be_expressed():
     intent = parse_intent(spec("  a: {}\n  b: {}", "  - {from: a, to: b, ports: [tcp/80]}"))
     flow = dataclasses.replace(intent.flows[0], ports=PortSet({"other": FULL}))
     odd = dataclasses.replace(intent, flows=(flow,))
-    (p,) = [str(x) for x in AWS.check(odd, {"vpcId": "vpc-0abc1234"})]
+    (p,) = [str(x) for x in find_problems(AWS, odd, {"vpcId": "vpc-0abc1234"})]
     assert "aws cannot express other" in p and "a -> b" in p
 
 
@@ -152,7 +153,7 @@ def test_61_ingress_rules_on_one_group_fail_before_anything_is_built():
                  "naming another segment counts for IPv4 and IPv6): merge ports or peers, or raise "
                  "the quota")
     with pytest.raises(CheckError):
-        AWS.compile(parse_intent(text), {"vpcId": "vpc-0abc1234"})
+        checked_plan(AWS, parse_intent(text), {"vpcId": "vpc-0abc1234"})
     assert problems(text.replace(many_ports(61), many_ports(60)), vpcId="vpc-0abc1234") == []
     assert problems(text, vpcId="vpc-0abc1234", rulesPerSecurityGroup=61) == []
 

@@ -11,6 +11,7 @@ import pytest
 
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan
+from cloudfence.provider import checked_plan
 from cloudfence.providers.aws.names import MAX_NAME, SG_DESCRIPTION
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import (
@@ -37,7 +38,7 @@ def spec(segments: str, flows: str, extra: str = "") -> str:
 
 
 def compile_text(text: str, **settings) -> Plan:
-    return AWS.compile(parse_intent(text), settings)
+    return checked_plan(AWS, parse_intent(text), settings)
 
 
 def rules(plan: Plan) -> list:
@@ -56,14 +57,14 @@ def shape(r) -> dict:
 @pytest.mark.parametrize("variant, settings", [("ai-inference", {}),
                                                ("ai-inference-nacls", {"nacls": True})])
 def test_example_plan_matches_golden_file(variant, settings):
-    plan = AWS.compile(load_intent(EXAMPLE), settings)
+    plan = checked_plan(AWS, load_intent(EXAMPLE), settings)
     text = json.dumps({**plan.to_json(), "exports": plan.exports}, indent=2) + "\n"
     assert_golden(GOLDEN / f"{variant}.json", text, "tests/test_aws_compile.py")
 
 
 def test_example_one_auto_named_group_per_segment_with_constant_description():
     intent = load_intent(EXAMPLE)
-    plan = AWS.compile(intent, {"vpcId": VPC_ID})
+    plan = checked_plan(AWS, intent, {"vpcId": VPC_ID})
     groups = plan.by_type(SECURITY_GROUP)
     assert sorted(g.name for g in groups) == sorted(f"ai-inference-{s}" for s in intent.segments)
     for g in groups:
@@ -84,7 +85,7 @@ def test_group_description_ignores_segment_description():
 
 
 def test_example_model_servers_accept_port_80_only_from_the_gateway_group():
-    plan = AWS.compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
     inbound = [r for r in plan.by_type(INGRESS_RULE)
                if r.inputs["securityGroupId"] == "${ai-inference-inference.id}"]
     assert sorted((r.inputs.get("referencedSecurityGroupId"), r.inputs["fromPort"],
@@ -98,7 +99,7 @@ def test_example_model_servers_accept_port_80_only_from_the_gateway_group():
 
 
 def test_example_internet_becomes_rules_for_the_family_the_segment_uses():
-    plan = AWS.compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
     public = [shape(r) for r in plan.by_type(INGRESS_RULE)
               if r.inputs["securityGroupId"] == "${ai-inference-gateway.id}"
               and "referencedSecurityGroupId" not in r.inputs]
@@ -117,7 +118,7 @@ def test_internet_rules_follow_the_segment_families(cidr, families):
 
 
 def test_example_rules_carry_the_flow_in_description_and_tags():
-    plan = AWS.compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
     r = plan.get("ai-inference-vector-db-in-tcp-6333-6334-from-10-200-0-0-16")
     assert r.inputs["description"] == "ai-inference: corp-vpn to vector-db (index maintenance jobs)"
     assert r.inputs["tags"] == {"cloudfence:spec": "ai-inference", "cloudfence:segment": "vector-db",
@@ -125,7 +126,7 @@ def test_example_rules_carry_the_flow_in_description_and_tags():
 
 
 def test_network_mode_creates_vpc_and_a_subnet_per_segment():
-    plan = AWS.compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
     (vpc,) = plan.by_type(VPC)
     assert vpc.name == "ai-inference"
     assert vpc.inputs["cidrBlock"] == "10.20.0.0/16"  # the /16 holding every segment
@@ -145,13 +146,13 @@ def test_network_mode_creates_vpc_and_a_subnet_per_segment():
 
 
 def test_existing_vpc_mode_creates_no_network():
-    plan = AWS.compile(load_intent(EXAMPLE), {"vpcId": VPC_ID})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {"vpcId": VPC_ID})
     assert not plan.by_type(VPC) and not plan.by_type(SUBNET) and not plan.by_type(NETWORK_ACL)
     assert plan.exports["gateway"] == {"securityGroupId": "${ai-inference-gateway.id}"}
 
 
 def test_vpc_cidr_setting_is_used():
-    plan = AWS.compile(load_intent(EXAMPLE), {"vpcCidr": "10.20.0.0/20"})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {"vpcCidr": "10.20.0.0/20"})
     assert plan.by_type(VPC)[0].inputs["cidrBlock"] == "10.20.0.0/20"
 
 
@@ -168,7 +169,7 @@ def test_no_segment_cidr_gives_the_fallback_vpc_cidr():
 
 
 def test_region_setting_reaches_every_resource():
-    plan = AWS.compile(load_intent(EXAMPLE), {"region": "eu-central-1", "nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {"region": "eu-central-1", "nacls": True})
     assert {r.inputs.get("region") for r in plan.resources} == {"eu-central-1"}
 
 
@@ -258,7 +259,7 @@ def test_descriptions_use_only_characters_aws_accepts():
 
 
 def test_nacl_per_segment_subnet_with_standalone_entries():
-    plan = AWS.compile(load_intent(EXAMPLE), {"nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True})
     acls = plan.by_type(NETWORK_ACL)
     assert len(acls) == 6
     acl = plan.get("ai-inference-gateway-acl")
@@ -287,7 +288,7 @@ def test_nacl_per_segment_subnet_with_standalone_entries():
 
 
 def test_nacl_rule_numbers_unique_per_direction_and_in_range():
-    plan = AWS.compile(load_intent(EXAMPLE), {"nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True})
     seen = set()
     for e in plan.by_type(NETWORK_ACL_RULE):
         key = (e.inputs["networkAclId"], e.inputs["egress"], e.inputs["ruleNumber"])
@@ -320,7 +321,7 @@ def test_nacl_self_flow_needs_entries_only_across_subnets():
 
 
 def test_every_logical_name_is_unique_and_bounded():
-    plan = AWS.compile(load_intent(EXAMPLE), {"nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True})
     names = [r.name for r in plan.resources]
     assert len(names) == len(set(names))
     assert all(len(n) <= MAX_NAME for n in names)
@@ -355,8 +356,8 @@ def test_editing_one_flow_renames_only_its_rules():
     assert edited != text
     p = "ai-inference-"
     for settings, acl in (({}, False), ({"nacls": True}, True)):
-        before = AWS.compile(parse_intent(text), settings)
-        after = AWS.compile(parse_intent(edited), settings)
+        before = checked_plan(AWS, parse_intent(text), settings)
+        after = checked_plan(AWS, parse_intent(edited), settings)
         old, new = {r.name for r in before.resources}, {r.name for r in after.resources}
         gone = {p + "inference-out-tcp-6333-6334-to-vector-db",
                 p + "vector-db-in-tcp-6333-6334-from-inference"}
@@ -374,5 +375,5 @@ def test_editing_one_flow_renames_only_its_rules():
 
 def test_compile_is_deterministic():
     intent = load_intent(EXAMPLE)
-    first = AWS.compile(intent, {"nacls": True}).dumps()
-    assert all(AWS.compile(load_intent(EXAMPLE), {"nacls": True}).dumps() == first for _ in range(3))
+    first = checked_plan(AWS, intent, {"nacls": True}).dumps()
+    assert all(checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True}).dumps() == first for _ in range(3))

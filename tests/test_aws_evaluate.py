@@ -10,6 +10,7 @@ import pytest
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.ports import PortSet, parse_port
+from cloudfence.provider import checked_plan
 from cloudfence.providers.aws.evaluate import NACL_LAYER, acl_layer, sg_ports
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import (
@@ -68,9 +69,9 @@ def test_example_verifies_equivalent(settings):
 
 
 def test_evaluate_layers_nacls_only_when_present():
-    plain = AWS.evaluate(AWS.compile(INTENT, {}), INTENT)
+    plain = AWS.evaluate(checked_plan(AWS, INTENT, {}), INTENT)
     assert plain.layers_of("gateway") == ["main"]
-    layered = AWS.evaluate(AWS.compile(INTENT, {"nacls": True}), INTENT)
+    layered = AWS.evaluate(checked_plan(AWS, INTENT, {"nacls": True}), INTENT)
     assert layered.layers_of("gateway") == ["main", NACL_LAYER]
 
 
@@ -79,7 +80,7 @@ def test_evaluate_layers_nacls_only_when_present():
 
 @pytest.mark.parametrize("settings", [{}, {"nacls": True}])
 def test_every_single_dropped_rule_is_caught(settings):
-    plan = AWS.compile(INTENT, settings)
+    plan = checked_plan(AWS, INTENT, settings)
     names = [r.name for r in plan.resources if r.type in (INGRESS_RULE, EGRESS_RULE, NETWORK_ACL_RULE)]
     assert names
     for name in names:
@@ -87,12 +88,12 @@ def test_every_single_dropped_rule_is_caught(settings):
 
 
 def test_dropped_rule_reports_the_broken_flow():
-    plan = drop(AWS.compile(INTENT, {}), P + "feature-db-in-tcp-5432-from-inference")
+    plan = drop(checked_plan(AWS, INTENT, {}), P + "feature-db-in-tcp-5432-from-inference")
     assert diffs(plan) == {("missing", "inference", "feature-db", "tcp", "5432")}
 
 
 def test_widened_port_is_caught():
-    plan = change(AWS.compile(INTENT, {}), P + "gateway-in-tcp-443-from-0-0-0-0-0", toPort=444)
+    plan = change(checked_plan(AWS, INTENT, {}), P + "gateway-in-tcp-443-from-0-0-0-0-0", toPort=444)
     found = diffs(plan)
     assert ("extra", "internet", "gateway", "tcp", "444") in found
     assert {kind for kind, *_ in found} == {"extra"}
@@ -100,7 +101,7 @@ def test_widened_port_is_caught():
 
 
 def test_widened_port_at_both_ends_is_caught():
-    plan = AWS.compile(INTENT, {})
+    plan = checked_plan(AWS, INTENT, {})
     plan = change(plan, P + "gateway-out-tcp-80-to-inference", fromPort=79)
     assert diffs(plan) == set()  # the model servers' group still refuses port 79 ...
     plan = change(plan, P + "inference-in-tcp-80-from-gateway", fromPort=79)
@@ -108,7 +109,7 @@ def test_widened_port_at_both_ends_is_caught():
 
 
 def test_every_swapped_reference_is_caught():
-    plan = AWS.compile(INTENT, {})
+    plan = checked_plan(AWS, INTENT, {})
     groups = [g.name for g in plan.by_type(SECURITY_GROUP)]
     refs = [r for r in plan.resources if "referencedSecurityGroupId" in r.inputs]
     assert refs
@@ -120,7 +121,7 @@ def test_every_swapped_reference_is_caught():
 
 
 def test_swapped_reference_opens_the_other_segment():
-    plan = AWS.compile(INTENT, {})
+    plan = checked_plan(AWS, INTENT, {})
     plan = change(plan, P + "vector-db-in-tcp-6333-6334-from-inference",
                   referencedSecurityGroupId=ref(P + "monitoring"))
     plan = change(plan, P + "monitoring-out-tcp-9090-9102-to-inference",
@@ -131,7 +132,7 @@ def test_swapped_reference_opens_the_other_segment():
 
 
 def test_missing_nacl_return_rule_is_caught():
-    plan = drop(AWS.compile(INTENT, {"nacls": True}), P + "gateway-acl-out-tcp-1024-65535-to-0-0-0-0-0")
+    plan = drop(checked_plan(AWS, INTENT, {"nacls": True}), P + "gateway-acl-out-tcp-1024-65535-to-0-0-0-0-0")
     found = diffs(plan)
     assert ("missing", "internet", "gateway", "tcp", "443") in found
     assert ("missing", "monitoring", "gateway", "tcp", "9090-9102") in found
@@ -139,14 +140,14 @@ def test_missing_nacl_return_rule_is_caught():
 
 def test_narrowed_nacl_return_range_is_caught():
     # replies land on any ephemeral port: allowing only Linux's 32768-61000 is not enough
-    plan = change(AWS.compile(INTENT, {"nacls": True}),
+    plan = change(checked_plan(AWS, INTENT, {"nacls": True}),
                   P + "model-store-acl-out-tcp-1024-65535-to-inference", fromPort=32768, toPort=61000)
     assert diffs(plan) == {("missing", "inference", "model-store", "tcp", "443")}
 
 
 def test_inline_group_rules_are_not_read_as_allowing_anything_extra():
     # compile never writes inline rules; a group whose rules all vanished allows nothing
-    plan = AWS.compile(INTENT, {"vpcId": VPC_ID})
+    plan = checked_plan(AWS, INTENT, {"vpcId": VPC_ID})
     plan = Plan(plan.spec, plan.provider, tuple(r for r in plan.resources if r.type == SECURITY_GROUP))
     assert {kind for kind, *_ in diffs(plan)} == {"missing"}
 
@@ -158,7 +159,7 @@ TWO = "version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.1.0/24}\n  b: {cidr: 10.
 
 def two_groups() -> tuple[Plan, Any]:
     intent = parse_intent(TWO)
-    return AWS.compile(intent, {"vpcId": VPC_ID}), intent
+    return checked_plan(AWS, intent, {"vpcId": VPC_ID}), intent
 
 
 def rule(rtype: str, name: str, group: str, **inputs: Any) -> Resource:
@@ -282,7 +283,7 @@ def nacl_plan(entries: list[Resource], attach: bool = True) -> tuple[Plan, Any]:
     intent = parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.1.0/24}\n"
                           "  b: {cidr: 10.0.2.0/24}\nflows:\n  - {from: a, to: b, ports: [tcp/80]}\n"
                           "  - {from: a, to: a, ports: [tcp/22]}\n")
-    plan = AWS.compile(intent, {})
+    plan = checked_plan(AWS, intent, {})
     acl = Resource(NETWORK_ACL, "acl", {"vpcId": ref("t"),
                                         "subnetIds": [ref("t-a-10-0-1-0-24")] if attach else []})
     return add(plan, acl, *entries), intent
@@ -305,7 +306,7 @@ def test_nacl_allows_what_it_should():
 
 
 def test_subnet_of_a_segment_maps_by_tag():
-    plan = AWS.compile(INTENT, {"nacls": True})
+    plan = checked_plan(AWS, INTENT, {"nacls": True})
     subnet = plan.by_type(SUBNET)[0]
     assert subnet.inputs["tags"]["cloudfence:segment"] in INTENT.segments
 

@@ -17,6 +17,7 @@ from cloudfence.errors import Problem
 from cloudfence.intent import Intent, parse_intent
 from cloudfence.plan import Plan
 from cloudfence.ports import PortSet
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.aws.evaluate import sg_peer, sg_ports
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
@@ -58,8 +59,8 @@ def without_sctp_ports(text: str) -> str:
 
 
 def outcome(intent: Intent, options: dict) -> tuple[list[Problem], Plan | None]:
-    problems = AWS.check(intent, options)
-    return (problems, None) if problems else ([], AWS.compile(intent, options))
+    problems = find_problems(AWS, intent, options)
+    return (problems, None) if problems else ([], checked_plan(AWS, intent, options))
 
 
 def assert_sound(intent: Intent, options: dict) -> Plan | None:
@@ -87,7 +88,7 @@ SPECS = specs(allow_icmp=True, full_range=True)
 def test_existing_vpc_verifies_or_check_names_the_problem(spec):
     raw = parse_intent(to_text(spec))
     assert_sound(raw, VPC_ID)
-    refused = {p.where for p in AWS.check(raw, VPC_ID) if "SCTP" in p.message}
+    refused = {p.where for p in find_problems(AWS, raw, VPC_ID) if "SCTP" in p.message}
     assert refused == sctp_restricted(raw)  # port-restricted SCTP always, nothing else
     assert_sound(parse_intent(without_sctp_ports(to_text(spec))), VPC_ID)
 
@@ -100,7 +101,7 @@ def test_network_mode_verifies_or_check_names_the_problem(spec):
     for options in ({}, {"nacls": True}):
         plan = assert_sound(intent, options)
         if plan is not None:  # deterministic: the same bytes again
-            assert AWS.compile(intent, options).dumps() == plan.dumps()
+            assert checked_plan(AWS, intent, options).dumps() == plan.dumps()
 
 
 @FAST

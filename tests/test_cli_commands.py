@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from cloudfence.intent import load_intent
+from cloudfence.provider import checked_plan
+from cloudfence.settings import describe
 from tests.fakeplugin import EXAMPLE, builtin_available, run_cli
 from tests.fakeplugin import invoke as cli
 
@@ -54,9 +56,10 @@ def test_plan_json_is_the_plan_record_shape(fakes: dict) -> None:
     code, out, _ = cli("plan", EXAMPLE, "--provider", "fakecloud", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == ["spec", "provider", "resources"]
+    assert list(doc) == ["spec", "provider", "resources", "settings"]
+    assert doc["settings"] == {"dns": True, "listPrefix": ""}
     assert (doc["spec"], doc["provider"]) == ("ai-inference", "fakecloud")
-    plan = fakes["fakecloud"].compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(fakes["fakecloud"], load_intent(EXAMPLE), {})
     assert doc == plan.to_json()
     seen: set[str] = set()
     for r in doc["resources"]:
@@ -153,7 +156,10 @@ def test_providers_json_lists_capabilities(fakes: dict) -> None:
     assert set(listed) == {"fakecloud", "fakecloud-leaky"}
     fake = fakes["fakecloud"]
     assert listed["fakecloud"] == {"name": "fakecloud", "description": fake.description,
-                                   "capabilities": fake.capabilities.to_json()}
+                                   "capabilities": fake.capabilities.to_json(),
+                                   "settings": describe(fake.settings_model)}
+    assert [(s["key"], s["type"], s["default"]) for s in listed["fakecloud"]["settings"]] == [
+        ("dns", "bool", True), ("listPrefix", "str", "")]
 
 
 def test_providers_table(fakes: dict) -> None:
@@ -162,7 +168,8 @@ def test_providers_table(fakes: dict) -> None:
     assert "fakecloud: imaginary cloud with one allow list per segment" in out
     protocols = next(line.split(None, 1) for line in out.splitlines() if "protocols" in line)
     assert protocols == ["protocols", "tcp, udp, icmp, icmpv6, other"]
-    assert "setting dns" in out
+    settings = [line.split()[:3] for line in out.splitlines() if line.startswith("    dns ")]
+    assert settings[0] == ["dns", "bool", "default"], out
 
 
 @needs("kubernetes")

@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 import cloudfence.plugins
-from cloudfence.cli import load_settings, main, parse_assignment
+from cloudfence.cli import main
 from cloudfence.errors import CloudfenceError
+from cloudfence.stackconfig import load_settings, parse_assignment
 from tests.fakeplugin import EXAMPLE
 
 
@@ -98,7 +99,16 @@ def test_unscoped_setting_unknown_to_another_target(fakes: dict, monkeypatch: py
 
     class Other(BaseProvider):
         name = "other"
-        capabilities = Capabilities(settings={})
+        capabilities = Capabilities()
+
+        def compile(self, intent, settings):  # never reached: the settings are refused first
+            raise AssertionError
+
+        def evaluate(self, plan, intent):
+            raise AssertionError
+
+        def sdk_class(self, type_token):
+            raise AssertionError
 
     found = {**fakes, "other": Other()}
     monkeypatch.setattr(cloudfence.plugins, "providers", lambda: found)

@@ -18,9 +18,11 @@ from cloudfence.intent import Endpoint, load_intent, parse_intent
 from cloudfence.plan import Plan
 from cloudfence.plugins import collect
 from cloudfence.ports import parse_port
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.kubernetes import plugin
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from cloudfence.reach import Peer, World
+from cloudfence.settings import describe
 from cloudfence.verify import verify, verify_plan
 from tests.goldens import assert_golden
 
@@ -47,7 +49,7 @@ BASE = """\
 
 
 def compile_text(text: str, **settings) -> Plan:
-    return K8S.compile(parse_intent(text), settings)
+    return checked_plan(K8S, parse_intent(text), settings)
 
 
 def policy_spec(plan: Plan, segment: str) -> dict:
@@ -55,20 +57,20 @@ def policy_spec(plan: Plan, segment: str) -> dict:
 
 
 def problems(text: str, **settings) -> list[str]:
-    return [str(p) for p in K8S.check(parse_intent(text, "segments.yaml"), settings)]
+    return [str(p) for p in find_problems(K8S, parse_intent(text, "segments.yaml"), settings)]
 
 
 # ------------------------------------------------------------ the example
 
 
 def test_example_plan_matches_golden_file():
-    plan = K8S.compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(K8S, load_intent(EXAMPLE), {})
     text = json.dumps(plan.to_json(), indent=2) + "\n"
     assert_golden(GOLDEN, text, "tests/test_kubernetes_compile.py")
 
 
 def test_example_model_servers_accept_port_80_only_from_the_frontend():
-    plan = K8S.compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(K8S, load_intent(EXAMPLE), {})
     spec_ = policy_spec(plan, "inference")
     assert spec_["podSelector"] == {"matchLabels": {"app": "ai-inference"}}
     assert spec_["policyTypes"] == ["Ingress", "Egress"]
@@ -84,7 +86,7 @@ def test_example_model_servers_accept_port_80_only_from_the_frontend():
 
 def test_example_required_policy_holds_under_evaluation():
     intent = load_intent(EXAMPLE)
-    reach = K8S.evaluate(K8S.compile(intent, {}), intent)
+    reach = K8S.evaluate(checked_plan(K8S, intent, {}), intent)
     world = World(intent)
 
     def who(segment: str, direction: str, proto: str, port: int) -> set[str]:
@@ -117,7 +119,7 @@ def test_example_verifies_equivalent_with_every_setting(settings):
 
 
 def test_example_exports_what_a_workload_attaches():
-    plan = K8S.compile(load_intent(EXAMPLE), {})
+    plan = checked_plan(K8S, load_intent(EXAMPLE), {})
     assert plan.exports["inference"] == {"namespace": "serving", "podLabels": {"app": "ai-inference"},
                                          "networkPolicy": "ai-inference-inference"}
     assert set(plan.exports) == {"gateway", "inference", "feature-db", "monitoring"}
@@ -128,9 +130,9 @@ def test_plan_bytes_do_not_depend_on_spec_order():
     head, flows = text.split("flows:\n")
     items = ["  - " + f for f in flows.split("  - ") if f.strip()]
     reordered = head + "flows:\n" + "".join(reversed(items))
-    a = K8S.compile(load_intent(EXAMPLE), {}).dumps()
+    a = checked_plan(K8S, load_intent(EXAMPLE), {}).dumps()
     b = compile_text(reordered).dumps()
-    assert a == b == K8S.compile(load_intent(EXAMPLE), {}).dumps()
+    assert a == b == checked_plan(K8S, load_intent(EXAMPLE), {}).dumps()
 
 
 # ------------------------------------------------------------ mapping
@@ -257,7 +259,7 @@ def test_default_deny_namespaces_adds_one_policy_per_namespace():
 def test_segments_outside_the_cluster_get_no_policy_and_are_not_governed():
     intent = parse_intent(spec(BASE))
     assert K8S.governs(intent) == {"web", "api", "db"}
-    assert {r.name for r in K8S.compile(intent, {})}.isdisjoint({"t-vm", "t-bare"})
+    assert {r.name for r in checked_plan(K8S, intent, {})}.isdisjoint({"t-vm", "t-bare"})
 
 
 # ------------------------------------------------------------ check
@@ -351,7 +353,8 @@ def test_capabilities():
     assert caps.ipv6 and not caps.icmp_types and not caps.segments_need_addresses
     assert caps.governs == "segments with a kubernetes mapping"
     assert caps.platform_endpoints == {"@cluster-dns"}
-    assert set(caps.settings) == {"dns", "defaultDenyNamespaces"}
+    assert caps.manifests
+    assert [f["key"] for f in describe(K8S.settings_model)] == ["dns", "defaultDenyNamespaces"]
 
 
 def test_plugin_registers_the_provider():
@@ -374,7 +377,7 @@ def test_records_register_through_the_sdk_exactly_as_planned(settings):
     """As the emitter does it: top-level wire names as snake_case keywords, nested dicts as is."""
     from cloudfence.deploy.engine import run_program
 
-    plan = K8S.compile(load_intent(EXAMPLE), settings)
+    plan = checked_plan(K8S, load_intent(EXAMPLE), settings)
 
     def program() -> None:
         for r in plan:
@@ -396,5 +399,5 @@ def test_provider_modules_import_no_pulumi_package():
 def test_evaluate_reports_selector_peers_as_segments():
     # Peer.segment is what evaluate reports for a selector peer (not addresses).
     intent = parse_intent(spec(BASE, "  - {from: web, to: api, ports: [tcp/80]}\n"))
-    reach = K8S.evaluate(K8S.compile(intent, {}), intent)
+    reach = K8S.evaluate(checked_plan(K8S, intent, {}), intent)
     assert (Peer.segment("web"), parse_port("tcp/80")) in reach.rules("api", "ingress")

@@ -11,6 +11,7 @@ import yaml
 
 from cloudfence.intent import load_intent
 from cloudfence.plan import Plan
+from cloudfence.provider import checked_plan
 from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 
@@ -22,7 +23,7 @@ SETTINGS = [{}, {"dns": False}, {"defaultDenyNamespaces": True}]
 
 
 def example_plan(settings: dict | None = None) -> Plan:
-    return K8S.compile(load_intent(EXAMPLE), settings or {})
+    return checked_plan(K8S, load_intent(EXAMPLE), settings or {})
 
 
 def test_schema_version_is_recent():

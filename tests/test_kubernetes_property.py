@@ -23,6 +23,7 @@ from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PORTED, PortSet
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from cloudfence.verify import verify_plan
@@ -113,7 +114,7 @@ def supported_plan(spec: dict[str, Any]) -> tuple[Intent, Plan]:
     note(to_text(spec))
     intent = intent_from(to_text(spec))
     assume(any(s.kubernetes for s in intent.segments.values()))
-    return intent, K8S.compile(intent, {})
+    return intent, checked_plan(K8S, intent, {})
 
 
 # ------------------------------------------------------------ equivalence
@@ -125,25 +126,25 @@ def test_check_names_what_is_unsupported_or_the_plan_is_equivalent(spec, options
     note(to_text(spec))
     intent = intent_from(to_text(spec))
     expected = unsupported(intent)
-    problems = K8S.check(intent, options)
+    problems = find_problems(K8S, intent, options)
     if expected:
         assert problems, f"check missed: {expected}"
         assert all(p.where.startswith("flows[") for p in problems), problems
         with pytest.raises(CheckError):
-            K8S.compile(intent, options)
+            checked_plan(K8S, intent, options)
         return
     assert problems == []
-    plan = K8S.compile(intent, options)
+    plan = checked_plan(K8S, intent, options)
     verdict = verify_plan(intent, K8S, plan)
     assert verdict.equivalent, verdict.counterexamples
-    assert plan.dumps() == K8S.compile(intent_from(to_text(spec)), options).dumps()
+    assert plan.dumps() == checked_plan(K8S, intent_from(to_text(spec)), options).dumps()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SUPPORTED, SETTINGS)
 def test_every_generated_policy_passes_the_official_schema(spec, options):
     intent = intent_from(to_text(spec))
-    plan = K8S.compile(intent, options)
+    plan = checked_plan(K8S, intent, options)
     for record in plan:
         kubernetes_validate.validate(record.inputs, SCHEMA, strict=True)
         for rule in record.inputs["spec"].get("ingress", []) + record.inputs["spec"].get("egress", []):

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from cloudfence.errors import CheckError
 from cloudfence.intent import load_intent
 from cloudfence.plugins import collect, plugin_manager
-from cloudfence.provider import Provider
+from cloudfence.provider import Provider, checked_plan
 from cloudfence.reach import EGRESS, INGRESS
 from cloudfence.verify import verify, verify_plan
 from tests.fakeplugin import EXAMPLE, HERE, fake_providers, run_cli, site_env
@@ -33,7 +33,8 @@ def test_installed_plugin_is_listed(env: dict[str, str]) -> None:
     assert proc.returncode == 0, proc.stderr
     listed = {p["name"]: p for p in json.loads(proc.stdout)["providers"]}
     assert listed["fakecloud"]["capabilities"]["protocols"] == ["tcp", "udp", "icmp", "icmpv6", "other"]
-    assert listed["fakecloud"]["capabilities"]["settings"]["dns"].startswith("allow every segment")
+    dns = next(s for s in listed["fakecloud"]["settings"] if s["key"] == "dns")
+    assert dns["description"].startswith("allow every segment") and dns["default"] is True
     assert "fakecloud-leaky" in listed
 
 
@@ -89,7 +90,7 @@ def test_in_process_registration() -> None:
 def test_evaluate_reads_records_not_the_spec() -> None:
     provider = fake_providers()["fakecloud"]
     intent = load_intent(EXAMPLE)
-    plan = provider.compile(intent, {})
+    plan = checked_plan(provider, intent, {})
     reach = provider.evaluate(plan, intent)
     assert reach.governed == frozenset(intent.segments)
     assert len(reach.rules("inference", EGRESS)) == 4  # feature-db, model-store, vector-db, DNS

@@ -13,6 +13,7 @@ from cloudfence.deploy.engine import run_stack
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import find_refs
 from cloudfence.plugins import providers
+from cloudfence.provider import checked_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "stacks" / "ai-inference"
@@ -35,7 +36,7 @@ def test_registered_resources_equal_the_plan(name: str) -> None:
     provider = providers()[name]
     intent = load_intent(SPEC)
     settings = _settings_for(name)
-    plan = provider.compile(intent, settings).to_json()
+    plan = checked_plan(provider, intent, settings).to_json()
     registered = registered_plan(intent, provider, settings)
     assert {r["type"] for r in registered["resources"]} == {r["type"] for r in plan["resources"]}
     by_type: dict[str, int] = {}
@@ -80,7 +81,7 @@ def test_example_stack_runs_as_pulumi_up_would(stack: str) -> None:
     for target in targets:
         settings = config.get("cloudfence:settings", {}) if target == targets[0] else \
             config.get("cloudfence:kubernetesSettings", {})
-        expected += providers()[target].compile(intent, settings).to_json()["resources"]
+        expected += checked_plan(providers()[target], intent, settings).to_json()["resources"]
     got = [{"type": r.type, "name": r.name, "inputs": r.inputs} for r in children]
     want = [{"type": r["type"], "name": r["name"], "inputs": r["inputs"]} for r in expected]
     key = lambda r: (r["type"], r["name"])  # noqa: E731
@@ -91,7 +92,7 @@ def test_example_stack_runs_as_pulumi_up_would(stack: str) -> None:
     for target in targets:
         settings = config.get("cloudfence:settings", {}) if target == targets[0] else \
             config.get("cloudfence:kubernetesSettings", {})
-        plan = providers()[target].compile(intent, settings)
+        plan = checked_plan(providers()[target], intent, settings)
         for seg, values in plan.exports.items():
             for key_, value in values.items():
                 # Mock ids read "${name.id}", so resolved references equal the plan's spelling.
@@ -118,8 +119,8 @@ def test_editing_one_flow_renames_nothing_else(name: str) -> None:
                           "ports: [tcp/6333]\n    description: retrieval")
     assert edited != text
     settings = _settings_for(name)
-    before = {r.name: r for r in provider.compile(parse_intent(text), settings)}
-    after = {r.name: r for r in provider.compile(parse_intent(edited), settings)}
+    before = {r.name: r for r in checked_plan(provider, parse_intent(text), settings)}
+    after = {r.name: r for r in checked_plan(provider, parse_intent(edited), settings)}
     renamed = set(before) ^ set(after)
     assert all("inference" in n and "vector-db" in n for n in renamed), sorted(renamed)
     # Records of other flows keep their names and their inputs.

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from cloudfence.intent import load_intent
 from cloudfence.plugins import providers
+from cloudfence.provider import checked_plan, find_problems
+from cloudfence.settings import describe
 
 EXAMPLE = load_intent(Path(__file__).resolve().parents[1] / "stacks" / "ai-inference" / "segments.yaml")
 BUILT_IN = [p for p in ("aws", "kubernetes") if p in providers()]
@@ -26,10 +28,10 @@ values = st.one_of(st.none(), st.booleans(), st.integers(-2, 100), st.text(max_s
 @given(data=st.data())
 def test_any_settings_give_problems_or_a_plan(name: str, data: st.DataObject) -> None:
     provider = providers()[name]
-    keys = [*provider.capabilities.settings, "bogus"]
+    keys = [f["key"] for f in describe(provider.settings_model)] + ["bogus"]
     chosen = data.draw(st.dictionaries(st.sampled_from(keys), values, max_size=4))
-    problems = provider.check(EXAMPLE, chosen)
+    problems = find_problems(provider, EXAMPLE, chosen)
     if problems:
         assert all(p.where.startswith(("settings", "segments", "flows")) for p in problems), problems
     else:
-        assert provider.compile(EXAMPLE, chosen).resources
+        assert checked_plan(provider, EXAMPLE, chosen).resources

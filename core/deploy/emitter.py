@@ -73,4 +73,5 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
         "spec": intent.name,
         "provider": provider.name,
         "resources": [Resource(r.type, r.name, r.inputs).to_json() for r in children],
+        "settings": plan.settings,
     }

@@ -1,7 +1,7 @@
 """The AWS provider: a security group per segment with standalone rules, and
 optionally (network mode) the VPC, segment subnets and network ACLs.
 
-Thin on purpose: settings.py reads settings, rules.py/nacl.py decide rules,
+Thin on purpose: settings.py declares the settings, rules.py/nacl.py decide rules,
 network.py the VPC layout, compile.py writes records, evaluate.py reads them
 back. No Pulumi import here except in `sdk_class`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from cloudfence.errors import Problem
@@ -24,12 +24,11 @@ from cloudfence.providers.aws.network import network_problems, segment_problem, 
 from cloudfence.providers.aws.settings import (
     DEFAULT_RULES_PER_NETWORK_ACL,
     DEFAULT_RULES_PER_SECURITY_GROUP,
-    SETTINGS,
     AwsSettings,
-    read_settings,
 )
 from cloudfence.providers.aws.wire import SDK_CLASSES
 from cloudfence.reachability import Reachability
+from cloudfence.settings import ProviderSettings, narrow
 
 
 class AwsProvider(BaseProvider):
@@ -45,14 +44,12 @@ class AwsProvider(BaseProvider):
         platform_endpoints=frozenset(),
         quotas={"rulesPerSecurityGroup": DEFAULT_RULES_PER_SECURITY_GROUP,
                 "rulesPerNetworkAcl": DEFAULT_RULES_PER_NETWORK_ACL},
-        settings=SETTINGS,
     )
+    settings_model = AwsSettings
 
-    def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        options = narrow(AwsSettings, settings)
         problems = super().check(intent, settings)
-        options, setting_problems = read_settings(settings)
-        if setting_problems:
-            return problems + setting_problems  # the rest depends on settings read right
         problems += _sctp_problems(intent)
         problems += network_problems(intent, options)
         problems += _quota_problems(intent, options)
@@ -63,10 +60,8 @@ class AwsProvider(BaseProvider):
                                             options.usable_acl_rules, options.rules_per_network_acl)
         return problems
 
-    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
-        self.require(intent, settings)
-        options, _ = read_settings(settings)
-        return compile_plan(intent, options, self.name)
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        return compile_plan(intent, narrow(AwsSettings, settings), self.name)
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)

@@ -8,38 +8,11 @@ and segments whose label selectors would select each other's pods.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from itertools import combinations
-from typing import Any
 
 from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, Options, zero_port_protocols
-
-SETTINGS = {
-    "dns": "allow every pod segment to query the cluster DNS (kube-dns in kube-system, "
-           "UDP and TCP 53); default true",
-    "defaultDenyNamespaces": "also emit one deny-all policy (both directions) per namespace "
-                             "that holds a segment; default false",
-}
-_KEYS = {"dns": "dns", "defaultDenyNamespaces": "default_deny_namespaces"}
-
-
-def read_options(settings: Mapping[str, Any]) -> tuple[Options, list[Problem]]:
-    """Typed settings and problems for wrong types (unknown keys are the base check's)."""
-    values: dict[str, bool] = {}
-    problems = []
-    if not isinstance(settings, Mapping):
-        return Options(), []
-    for key, field in _KEYS.items():
-        if key not in settings:
-            continue
-        value = settings[key]
-        if isinstance(value, bool):
-            values[field] = value
-        else:
-            problems.append(Problem(f"settings.{key}", f"expected true or false, got {value!r}"))
-    return Options(**values), problems
 
 
 def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:

@@ -44,9 +44,15 @@ def default_deny_name(intent: Intent, namespace: str) -> str:
     return f"{intent.name}-default-deny-{namespace}"
 
 
+def dns_flows(intent: Intent, governed: frozenset[str], options: Options) -> tuple[Flow, ...]:
+    """The flows kubernetes adds on purpose: every pod segment may query the cluster DNS."""
+    if not options.dns:
+        return ()
+    return tuple(Flow(Endpoint("segment", s), DNS_ENDPOINT, DNS_PORTS) for s in sorted(governed))
+
+
 def compile_plan(intent: Intent, governed: frozenset[str], options: Options, provider: str) -> Plan:
-    implied = tuple(Flow(Endpoint("segment", s), DNS_ENDPOINT, DNS_PORTS)
-                    for s in sorted(governed)) if options.dns else ()
+    implied = dns_flows(intent, governed, options)
     ingress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
     egress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
     for f in (*intent.flows, *implied):

@@ -6,19 +6,20 @@ API semantics in evaluate.py. No Pulumi import here except in `sdk_class`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from cloudfence.errors import Problem
-from cloudfence.intent import Intent
+from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource
 from cloudfence.provider import BaseProvider, Capabilities
-from cloudfence.providers.kubernetes.checks import SETTINGS, check_intent, read_options
-from cloudfence.providers.kubernetes.compile import compile_plan
+from cloudfence.providers.kubernetes.checks import check_intent
+from cloudfence.providers.kubernetes.compile import compile_plan, dns_flows
 from cloudfence.providers.kubernetes.evaluate import evaluate_plan
 from cloudfence.providers.kubernetes.manifests import manifests
-from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE
+from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE, Options
 from cloudfence.reachability import Reachability
+from cloudfence.settings import ProviderSettings, narrow
 
 
 class KubernetesProvider(BaseProvider):
@@ -31,21 +32,22 @@ class KubernetesProvider(BaseProvider):
         segments_need_addresses=False,
         governs="segments with a kubernetes mapping",
         platform_endpoints=frozenset({CLUSTER_DNS}),
-        settings=SETTINGS,
+        manifests=True,
     )
+    settings_model = Options
 
     def governs(self, intent: Intent) -> frozenset[str]:
         return frozenset(n for n, s in intent.segments.items() if s.kubernetes is not None)
 
-    def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
-        problems = super().check(intent, settings)
-        options, setting_problems = read_options(settings)
-        return problems + setting_problems + check_intent(intent, self.governs(intent), options)
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        options = narrow(Options, settings)
+        return super().check(intent, settings) + check_intent(intent, self.governs(intent), options)
 
-    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
-        self.require(intent, settings)
-        options, _ = read_options(settings)
-        return compile_plan(intent, self.governs(intent), options, self.name)
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        return compile_plan(intent, self.governs(intent), narrow(Options, settings), self.name)
+
+    def implied_flows(self, intent: Intent, settings: ProviderSettings) -> tuple[Flow, ...]:
+        return dns_flows(intent, self.governs(intent), narrow(Options, settings))
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)

@@ -5,11 +5,13 @@ peer, and how port sets are written as NetworkPolicy ports."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from pydantic import Field
 
 from cloudfence.intent import KubernetesSelector
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
+from cloudfence.settings import Flag, ProviderSettings
 
 POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 API_VERSION = "networking.k8s.io/v1"
@@ -30,12 +32,14 @@ DNS_PORTS = parse_port("udp/53") | parse_port("tcp/53")
 WIRE_PROTOCOL = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
 
 
-@dataclass(frozen=True)
-class Options:
-    """Provider settings, read and type-checked."""
+class Options(ProviderSettings):
+    """The kubernetes provider's settings (`cloudfence:providers: {kubernetes: ...}`)."""
 
-    dns: bool = True
-    default_deny_namespaces: bool = False
+    dns: Flag = Field(True, description="allow every pod segment to query the cluster DNS (kube-dns "
+                                        "in kube-system, UDP and TCP 53)")
+    default_deny_namespaces: Flag = Field(
+        False, description="also emit one deny-all policy (both directions) per namespace that holds "
+                           "a segment")
 
 
 def label_selector(labels: Mapping[str, str]) -> dict[str, Any]:

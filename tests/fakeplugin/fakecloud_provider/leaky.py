@@ -6,12 +6,7 @@ lets the internet reach the first segment on tcp/22.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from cloudfence.hookspecs import hookimpl
-from cloudfence.intent import Intent
-from cloudfence.plan import Plan, Resource, ordered, ref
+from cloudfence import Intent, Plan, ProviderSettings, Resource, hookimpl, ordered, ref
 from fakecloud_provider.provider import ALLOW, FakeCloudProvider
 
 
@@ -19,7 +14,7 @@ class LeakyProvider(FakeCloudProvider):
     name = "fakecloud-leaky"
     description = "fakecloud with a compile bug: opens tcp/22 from anywhere (cloudfence test plugin)"
 
-    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
         plan = super().compile(intent, settings)
         first = sorted(intent.segments)[0]
         leak = Resource(ALLOW, f"{intent.name}-debug-ssh", {

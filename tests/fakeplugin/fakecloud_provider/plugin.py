@@ -1,6 +1,6 @@
 """Entry point `fakecloud = fakecloud_provider.plugin` in the group `cloudfence.providers`."""
 
-from cloudfence.hookspecs import hookimpl
+from cloudfence import hookimpl
 from fakecloud_provider.provider import FakeCloudProvider
 
 

@@ -11,18 +11,40 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cloudfence.errors import Problem
-from cloudfence.intent import Endpoint, Flow, Intent
-from cloudfence.intervals import IntervalSet
-from cloudfence.plan import Plan, Resource, ordered, ref
-from cloudfence.ports import PortSet, parse_port
-from cloudfence.provider import BaseProvider, Capabilities
-from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
+from pydantic import Field
+
+from cloudfence import (
+    EGRESS,
+    INGRESS,
+    BaseProvider,
+    Capabilities,
+    Endpoint,
+    Flag,
+    Flow,
+    Intent,
+    IntervalSet,
+    Peer,
+    Plan,
+    PortSet,
+    Problem,
+    ProviderSettings,
+    Reachability,
+    Resource,
+    narrow,
+    ordered,
+    parse_port,
+    ref,
+)
 
 LIST = "fakecloud:index:AllowList"
 ALLOW = "fakecloud:index:Allow"
 DNS = "@fake-dns"
 MAX_RULES_PER_LIST = 200
+
+
+class FakeSettings(ProviderSettings):
+    dns: Flag = Field(True, description="allow every segment to reach @fake-dns on udp/53")
+    list_prefix: str = Field("", description="text put before every allow list's display name")
 
 
 class FakeCloudProvider(BaseProvider):
@@ -32,14 +54,11 @@ class FakeCloudProvider(BaseProvider):
         protocols=frozenset({"tcp", "udp", "icmp", "icmpv6", "other"}),  # no SCTP
         platform_endpoints=frozenset({DNS, "@metadata"}),
         quotas={"rulesPerList": MAX_RULES_PER_LIST},
-        settings={"dns": "allow every segment to reach @fake-dns on udp/53 (default true)",
-                  "listPrefix": "text put before every allow list's display name"},
     )
+    settings_model = FakeSettings
 
-    def check(self, intent: Intent, settings: Mapping[str, Any]) -> list[Problem]:
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         problems = super().check(intent, settings)
-        if "dns" in settings and not isinstance(settings["dns"], bool):
-            problems.append(Problem("settings.dns", f"expected true or false, got {settings['dns']!r}"))
         counts: dict[str, int] = {}
         for flow in intent.flows:
             for ep in (flow.src, flow.dst):
@@ -51,15 +70,14 @@ class FakeCloudProvider(BaseProvider):
                                         f"{MAX_RULES_PER_LIST} per allow list: merge flows"))
         return problems
 
-    def implied_flows(self, intent: Intent, settings: Mapping[str, Any]) -> tuple[Flow, ...]:
-        if not settings.get("dns", True):
+    def implied_flows(self, intent: Intent, settings: ProviderSettings) -> tuple[Flow, ...]:
+        if not narrow(FakeSettings, settings).dns:
             return ()
         return tuple(Flow(Endpoint("segment", s), Endpoint("platform", DNS), parse_port("udp/53"))
                      for s in intent.segments)
 
-    def compile(self, intent: Intent, settings: Mapping[str, Any]) -> Plan:
-        self.require(intent, settings)
-        prefix = settings.get("listPrefix", "")
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        prefix = narrow(FakeSettings, settings).list_prefix
         records = [Resource(LIST, f"{intent.name}-{seg.name}",
                             {"displayName": f"{prefix}{seg.name}", "segment": seg.name,
                              "description": seg.description})
