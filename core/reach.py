@@ -1,16 +1,24 @@
 """The reachability model and the equivalence check behind `verify`.
 
-A target says, per segment and direction, which peers on which ports it lets
-through (`Reachability`, built by a provider's `evaluate` from plan records).
-The core joins the two ends of every connection, the way clouds do: allowed
-when the source side lets it out and the destination side lets it in.
+Intended reachability comes from the flows alone: a flow names exactly the
+connections it allows (its source's points x its destination's points x its
+ports). It is never built by joining per-end openings, which is how targets
+evaluate rules and how two flows through a shared address range could bridge
+segments that no flow connects.
 
-Points are what a connection can start or end at:
-- an address (a segment that has a `cidr` is exactly its addresses),
-- an opaque name: a segment without addresses, or a platform endpoint `@...`.
-Address rules reach opaque points only where, on a protocol and port, the
-address rules at that end together cover a whole address family: only then do
-they surely contain addresses we do not know.
+Actual reachability is the join of what a target's records allow at each end
+(`Reachability`, built by a provider's `evaluate`): a connection passes when
+the source side lets it out and the destination side lets it in. The world is
+open: besides the segments it holds every other address, the background ends
+a target declares (pods of no segment, the cluster DNS pods), and platform
+endpoints; only connections with a governed segment at one end are judged.
+
+Points are addresses, or opaque names for what is known by identity (segments
+without a cidr, pods, background ends, platform endpoints). A rule's addresses
+reach an opaque point according to the target's reading: for "nothing extra"
+the widest (any overlap with where it may be), for "nothing missing" the
+narrowest (the rule holds all of it, or never). A connection that passes under
+one reading only is reported as such.
 
 The join is sparse: work grows with rules and the address boundaries they
 mention, never with segments squared times ports.
@@ -19,19 +27,31 @@ mention, never with segments squared times ports.
 from __future__ import annotations
 
 import bisect
-import itertools
 import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, address_text
-from cloudfence.intent import Intent
+from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.ports import PORTLESS, PROTOCOLS, PortSet, format_interval
-from cloudfence.reachability import EGRESS, INGRESS, Peer, Points, Reachability
+from cloudfence.ports import FULL, PORTLESS, PortSet, format_interval
+from cloudfence.reachability import (
+    EGRESS,
+    INGRESS,
+    NEVER,
+    OVERLAP,
+    SUPERSET,
+    Peer,
+    Points,
+    Reachability,
+)
+from cloudfence.space import Space
 
 __all__ = ["EGRESS", "INGRESS", "Peer", "Points", "Reachability"]
+
+WIDE, NARROW = 0, 1
+
 
 # ------------------------------------------------------------------- joining
 
@@ -41,51 +61,110 @@ class Cube:
     src: Points
     dst: Points
     ports: PortSet
-    # The addresses of every governed segment are removed from this side. Kept
-    # as a flag, not subtracted, so a rule to "internet" stays one interval
-    # instead of one per segment hole.
+    # The addresses of every end are removed from this side. Kept as a flag,
+    # not subtracted, so a rule to "internet" stays one interval instead of
+    # one per segment hole.
     src_outside: bool = False
     dst_outside: bool = False
 
 
 class World:
-    """What points exist: resolves peers named by rules into points."""
+    """What points exist on one target, and how rules name them."""
 
-    def __init__(self, intent: Intent, extra_platform: Iterable[str] = ()):
+    def __init__(self, intent: Intent, space: Space | None = None, reach: Reachability | None = None,
+                 extra_platform: Iterable[str] = ()):
         self.intent = intent
+        self.space = space or Space(intent)
+        reach = reach or Reachability("intent", intent.segments)
+        self.ends = reach.ends
+        self.governed = reach.governed
+        self.background = dict(reach.background)
+        self.address_match = reach.address_match
+        self.judged = reach.judged_protocols
+        self.reading_note = reach.reading_note
         self.seg_points: dict[str, Points] = {}
-        opaque = set(extra_platform)
+        regions: dict[str, AddressSet] = {}
+        phantom = reach.phantom
         for name, seg in intent.segments.items():
-            if seg.cidrs:
+            if seg.cidrs and name not in reach.opaque_segments:
                 self.seg_points[name] = Points(addresses=seg.addresses)
+                continue
+            self.seg_points[name] = Points(opaque=frozenset([name]))
+            if seg.cidrs:
+                regions[name] = seg.addresses
+                phantom = phantom | seg.addresses  # its cidr holds only its members
             else:
-                self.seg_points[name] = Points(opaque=frozenset([name]))
-                opaque.add(name)
+                regions[name] = reach.regions.get(name, self.space.hidden)
+        for name, bg in self.background.items():
+            regions[name] = bg.region
+        platform = set(extra_platform)
         for flow in intent.flows:
-            for ep in (flow.src, flow.dst):
-                if ep.kind == "platform":
-                    opaque.add(ep.name)
-        self.opaque = frozenset(opaque)
+            platform.update(ep.name for ep in (flow.src, flow.dst) if ep.kind == "platform")
+        for name in platform:
+            regions.setdefault(name, reach.regions.get(name, AddressSet()))
+        self.regions = regions
+        self.phantom = phantom
+        self.opaque = frozenset(regions)
+        by_region: dict[AddressSet, list[str]] = defaultdict(list)
+        for name, region in sorted(regions.items()):
+            if region:
+                by_region[region].append(name)
+        self._by_region = dict(by_region)
+        self._matched: dict[tuple[AddressSet, int], frozenset[str]] = {}
+        self._judged_ports = PortSet({p: FULL for p in self.judged})
 
-    def resolve(self, peer: Peer) -> Points:
+    def label(self, name: str) -> str:
+        bg = self.background.get(name)
+        return bg.label if bg else name
+
+    def matched(self, addresses: AddressSet, reading: int) -> frozenset[str]:
+        """Opaque points a rule's addresses reach under a reading."""
+        mode = self.address_match[reading]
+        if mode == NEVER or not addresses:
+            return frozenset()
+        key = (addresses, reading)
+        if key not in self._matched:
+            found: list[str] = []
+            for region, names in self._by_region.items():
+                hit = bool(region & addresses) if mode == OVERLAP else (
+                    mode == SUPERSET and region.issubset(addresses))
+                if hit:
+                    found.extend(names)
+            self._matched[key] = frozenset(found)
+        return self._matched[key]
+
+    def resolve(self, peer: Peer, reading: int = WIDE) -> Points:
         if peer.everything:
             return Points(self.opaque, AddressSet.everything())
-        pts = Points(frozenset(peer.platform), peer.addresses)
+        pts = Points(frozenset(peer.platform) | frozenset(peer.others), peer.addresses)
         for name in peer.segments:
             pts = pts | self.seg_points.get(name, Points(opaque=frozenset([name])))
-        if peer.addresses.covers_a_family():
-            pts = pts | Points(opaque=self.opaque)
+        if peer.addresses:
+            pts = pts | Points(opaque=self.matched(peer.addresses, reading))
         return pts
 
+    def end_points(self, end: str) -> Points:
+        return self.seg_points[end] if end in self.seg_points else Points(opaque=frozenset([end]))
 
-def _effective(reach: Reachability, world: World, segment: str,
-               direction: str) -> list[tuple[Points, PortSet]]:
+    def points_of(self, ep: Endpoint) -> Points:
+        """What a flow's endpoint stands for: a network is addresses only (no
+        segment member, pod or background end belongs to one)."""
+        if ep.kind == "segment":
+            return self.seg_points[ep.name]
+        if ep.kind == "network":
+            return Points(addresses=self.space.network(ep.name))
+        return Points(opaque=frozenset([ep.name]))
+
+    def judged_ports(self, ports: PortSet) -> PortSet:
+        return ports & self._judged_ports
+
+
+def _effective(reach: Reachability, world: World, end: str, direction: str,
+               reading: int) -> list[tuple[Points, PortSet]]:
     """Intersect the layers governing one end; each layer is a union of rules."""
     result: list[tuple[Points, PortSet]] | None = None
-    for layer in reach.layers_of(segment):
-        raw = reach.rules(segment, direction, layer)
-        rules = [(world.resolve(p), ports) for p, ports in raw]
-        rules += _unknown_addresses(raw, world)
+    for layer in reach.layers_of(end):
+        rules = [(world.resolve(p, reading), ports) for p, ports in reach.rules(end, direction, layer)]
         if result is None:
             result = rules
             continue
@@ -99,33 +178,6 @@ def _effective(reach: Reachability, world: World, segment: str,
     return result or []
 
 
-def _unknown_addresses(rules: list[tuple[Peer, PortSet]], world: World) -> list[tuple[Points, PortSet]]:
-    """Opaque points (addresses unknown) pass where the rules' addresses
-    together cover a whole family, however the rules split that space: a rule
-    set is judged by what it allows, not by how it is written."""
-    addressed = [(p.addresses, ports) for p, ports in rules if p.addresses]
-    if not world.opaque or len(addressed) < 2:
-        return []  # a single rule is handled by World.resolve
-    total = AddressSet()
-    for addrs, _ in addressed:
-        total = total | addrs
-    if not total.covers_a_family():
-        return []
-    covered: dict[str, IntervalSet] = {}
-    for proto in PROTOCOLS:
-        items = [(addrs, ports.get(proto)) for addrs, ports in addressed if ports.get(proto)]
-        cuts = sorted({b for _, ivs in items for b in ivs.boundaries()})
-        for lo, nxt in itertools.pairwise(cuts):
-            union = AddressSet()
-            for addrs, ivs in items:
-                if lo in ivs:
-                    union = union | addrs
-            if union.covers_a_family():
-                covered[proto] = covered.get(proto, IntervalSet()) | IntervalSet.of(lo, nxt - 1)
-    ports = PortSet(covered)
-    return [(Points(opaque=world.opaque), ports)] if ports else []
-
-
 class _SegmentIndex:
     """Which governed segments a set of points touches, found by bisection so
     that a narrow rule costs a lookup, not a scan of every segment."""
@@ -134,7 +186,7 @@ class _SegmentIndex:
         self.by_opaque: dict[str, list[str]] = defaultdict(list)
         self.spans: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
         for seg in governed:
-            pts = world.seg_points[seg]
+            pts = world.end_points(seg)
             for name in pts.opaque:
                 self.by_opaque[name].append(seg)
             for version, ivs in ((4, pts.addresses.v4), (6, pts.addresses.v6)):
@@ -162,20 +214,22 @@ class _SegmentIndex:
 _NARROW = 8
 
 
-def join(reach: Reachability, world: World) -> list[Cube]:
-    """Connections a target allows end to end, among those it governs."""
-    governed = sorted(reach.governed)
-    gov = governed_points(reach, world)
-    index = _SegmentIndex(governed, world)
-    eg = {s: _effective(reach, world, s, EGRESS) for s in governed}
-    ing = {s: _effective(reach, world, s, INGRESS) for s in governed}
+def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
+    """Connections a target allows end to end that it is judged on: those with
+    a governed segment at one end at least."""
+    ends = sorted(reach.ends)
+    governed = reach.governed
+    gov = ends_points(reach, world)
+    index = _SegmentIndex(ends, world)
+    eg = {s: _effective(reach, world, s, EGRESS, reading) for s in ends}
+    ing = {s: _effective(reach, world, s, INGRESS, reading) for s in ends}
     # inbound[a][b]: b's narrow ingress rules whose sources touch a; rules whose
-    # sources touch many segments (e.g. 0.0.0.0/0) stay in wide[b]. Pairing each
+    # sources touch many ends (e.g. 0.0.0.0/0) stay in wide[b]. Pairing each
     # egress rule only with these keeps the work proportional to rule pairs
     # that meet, not to segments squared.
     inbound: dict[str, dict[str, list[tuple[Points, PortSet]]]] = defaultdict(dict)
     wide: dict[str, list[tuple[Points, PortSet]]] = defaultdict(list)
-    for b in governed:
+    for b in ends:
         for src, in_ports in ing[b]:
             touched = index.touched(src)
             if len(touched) > _NARROW:
@@ -183,22 +237,25 @@ def join(reach: Reachability, world: World) -> list[Cube]:
                 continue
             for a in touched:
                 inbound[a].setdefault(b, []).append((src, in_ports))
-    wide_segments = set(wide)
+    wide_ends = set(wide)
     cubes: list[Cube] = []
-    for a in governed:
-        a_pts = world.seg_points[a]
+    for a in ends:
+        a_pts = world.end_points(a)
         narrow = inbound.get(a, {})
-        candidates = sorted(set(narrow) | wide_segments)
+        candidates = sorted(set(narrow) | wide_ends)
         for dst, ports in eg[a]:
-            outside = Points(dst.opaque - gov.opaque, dst.addresses)
-            if outside.opaque or not _covered(dst.addresses, gov.addresses):
-                cubes.append(Cube(a_pts, outside, ports, dst_outside=True))
+            if a in governed:
+                outside = Points(dst.opaque - gov.opaque, dst.addresses)
+                if outside.opaque or not _covered(dst.addresses, gov.addresses):
+                    cubes.append(Cube(a_pts, outside, ports, dst_outside=True))
             targets = candidates if len(candidates) <= _NARROW else index.touched(dst)
             for b in targets:
+                if a not in governed and b not in governed:
+                    continue
                 rules = [*narrow.get(b, ()), *wide.get(b, ())]
                 if not rules:
                     continue
-                b_dst = dst & world.seg_points[b]
+                b_dst = dst & world.end_points(b)
                 if not b_dst:
                     continue
                 for src, in_ports in rules:
@@ -206,25 +263,58 @@ def join(reach: Reachability, world: World) -> list[Cube]:
                     p = ports & in_ports
                     if s and p:
                         cubes.append(Cube(s, b_dst, p))
-    for b in governed:
+    for b in sorted(governed):
         for src, ports in ing[b]:
             outside = Points(src.opaque - gov.opaque, src.addresses)
             if outside.opaque or not _covered(src.addresses, gov.addresses):
-                cubes.append(Cube(outside, world.seg_points[b], ports, src_outside=True))
-    return cubes
+                cubes.append(Cube(outside, world.end_points(b), ports, src_outside=True))
+    return _judged(cubes, world)
 
 
-def governed_points(reach: Reachability, world: World) -> Points:
-    """Every point of a governed segment, normalised once (not union by union)."""
+def _judged(cubes: list[Cube], world: World) -> list[Cube]:
+    """Drop what is not judged: phantom addresses (no host holds them) and
+    protocols whose behaviour the target leaves undefined."""
+    out = []
+    phantom = world.phantom
+    for c in cubes:
+        ports = world.judged_ports(c.ports)
+        if not ports:
+            continue
+        src, dst = c.src, c.dst
+        if phantom:
+            src = Points(src.opaque, src.addresses - phantom)
+            dst = Points(dst.opaque, dst.addresses - phantom)
+            if not src or not dst:
+                continue
+        out.append(Cube(src, dst, ports, c.src_outside, c.dst_outside))
+    return out
+
+
+def ends_points(reach: Reachability, world: World) -> Points:
+    """Every point of an end, normalised once (not union by union)."""
     opaque: set[str] = set()
     v4: list[tuple[int, int]] = []
     v6: list[tuple[int, int]] = []
-    for s in reach.governed:
-        pts = world.seg_points[s]
+    for s in reach.ends:
+        pts = world.end_points(s)
         opaque |= pts.opaque
         v4.extend(pts.addresses.v4)
         v6.extend(pts.addresses.v6)
     return Points(frozenset(opaque), AddressSet(IntervalSet(v4), IntervalSet(v6)))
+
+
+def judged_flow(flow: Flow, governed: frozenset[str]) -> bool:
+    return any(ep.is_segment and ep.name in governed for ep in (flow.src, flow.dst))
+
+
+def intended(intent: Intent, world: World, governed: Iterable[str],
+             extra_flows: Iterable[Flow] = ()) -> list[Cube]:
+    """The flows alone, as cubes: each flow's source points x destination
+    points x ports, for the flows with a governed segment at one end."""
+    gov = frozenset(governed)
+    cubes = [Cube(world.points_of(f.src), world.points_of(f.dst), f.ports)
+             for f in (*intent.flows, *extra_flows) if judged_flow(f, gov)]
+    return _judged(cubes, world)
 
 
 def _covered(a: AddressSet, by: AddressSet) -> bool:
@@ -240,18 +330,6 @@ def _iv_covered(a: IntervalSet, by: IntervalSet) -> bool:
         if i < 0 or ivs[i][1] < hi:
             return False
     return True
-
-
-def intended(intent: Intent, governed: Iterable[str], extra_flows: Iterable = ()) -> Reachability:
-    """The intent as a target would ideally evaluate: each flow opens its
-    source's egress and its destination's ingress."""
-    reach = Reachability("intent", governed)
-    for flow in (*intent.flows, *extra_flows):
-        if flow.src.is_segment and flow.src.name in reach.governed:
-            reach.allow(flow.src.name, EGRESS, Peer.of(flow.dst, intent), flow.ports)
-        if flow.dst.is_segment and flow.dst.name in reach.governed:
-            reach.allow(flow.dst.name, INGRESS, Peer.of(flow.src, intent), flow.ports)
-    return reach
 
 
 # --------------------------------------------------------------- comparison
@@ -348,17 +426,23 @@ def canonical(cubes: list[Cube], classes: Classes, offset: int = 0) -> dict[Key,
 
 @dataclass(frozen=True)
 class Counterexample:
-    kind: str  # "missing": intended but not allowed; "extra": allowed but not intended
+    # "missing": intended but not allowed; "extra": allowed but not intended;
+    # "unsure": intended, allowed only under the target's wide reading;
+    # "export": a segment's export is not the identity its rules grant.
+    kind: str
     source: str
     destination: str
     protocol: str
     ports: str  # the differing ports, e.g. "8003" or "1-65535"; "" for port-less protocols
     port: int | None  # one concrete port to try
+    note: str = ""
 
     @property
     def explanation(self) -> str:
-        return ("intended but not allowed" if self.kind == "missing"
-                else "allowed but not intended")
+        return {"missing": "intended but not allowed", "extra": "allowed but not intended",
+                "unsure": f"intended, allowed only {self.note}" if self.note else
+                "intended, allowed under one reading only",
+                "export": self.note or "export differs from the identity its rules grant"}[self.kind]
 
     def to_json(self) -> dict:
         return {
@@ -378,44 +462,49 @@ class Verdict:
     not_governed: tuple[str, ...]  # intended flows this target does not judge
     implied: tuple[str, ...]  # flows the target adds on purpose (e.g. cluster DNS)
     connections: int  # canonical connection classes compared
+    assumptions: tuple[str, ...] = ()  # what the verdict rests on, printed with it
 
 
-def describe(key: tuple, intent: Intent) -> str:
+def describe(key: tuple, world: World) -> str:
+    intent = world.intent
     if key[0] == "o":
-        return key[1]
+        return world.label(key[1])
     version, lo, hi = key
     # A host address reads better than a network address in an example packet.
     addr = address_text(version, lo + 1 if hi - lo >= 2 else lo)
     for name, seg in intent.segments.items():
         if seg.cidrs and lo in (seg.addresses.v4 if version == 4 else seg.addresses.v6):
             return f"{name} ({addr})"
-    names = [n for n, net in intent.networks.items()
-             if lo in (net.addresses.v4 if version == 4 else net.addresses.v6)]
+    names = [n for n in intent.networks
+             if lo in (world.space.network(n).v4 if version == 4 else world.space.network(n).v6)]
     names = [n for n in names if n != "internet"] or names
-    label = ", ".join(names) if names else "external"
+    label = ", ".join(names) if names else "unnamed address"
     span = "" if lo == hi else f" .. {address_text(version, hi)}"
     return f"{label} ({addr}{span})"
 
 
-def compare(intent: Intent, expected: Reachability, actual: Reachability,
-            world: World | None = None, limit: int = 20,
-            implied: Iterable[str] = (), not_governed: Iterable[str] = ()) -> Verdict:
-    world = world or World(intent)
-    if expected.governed != actual.governed:
-        raise ValueError(f"{actual.target} judges {sorted(actual.governed)}, "
-                         f"the intent was built for {sorted(expected.governed)}")
-    exp_cubes = join(expected, world)
-    act_cubes = join(actual, world)
-    classes = Classes([*exp_cubes, *act_cubes], governed_points(expected, world).addresses)
-    exp = canonical(exp_cubes, classes)
-    act = canonical(act_cubes, classes, offset=len(exp_cubes))
+def compare(world: World, expected: list[Cube], wide: list[Cube], narrow: list[Cube] | None = None,
+            limit: int = 20) -> tuple[list[Counterexample], int]:
+    """Differences between the intended cubes and what the target allows under
+    its wide reading (extra) and its narrow reading (missing), and the number
+    of connection classes compared."""
+    narrow = wide if narrow is None else narrow
+    gov = AddressSet()
+    for name in world.governed | frozenset(world.background):
+        gov = gov | world.end_points(name).addresses
+    everything = [*expected, *wide, *narrow]
+    classes = Classes(everything, gov)
+    exp = canonical(expected, classes)
+    act = canonical(wide, classes, offset=len(expected))
+    low = act if narrow is wide else canonical(narrow, classes, offset=len(expected) + len(wide))
     diffs: list[Counterexample] = []
-    for key in sorted(set(exp) | set(act), key=_sort_key):
+    keys = set(exp) | set(act) | set(low)
+    for key in sorted(keys, key=_sort_key):
         e = exp.get(key, IntervalSet())
         a = act.get(key, IntervalSet())
-        if e == a:
-            continue
-        for kind, delta in (("missing", e - a), ("extra", a - e)):
+        n = low.get(key, IntervalSet())
+        missing = e - n
+        for kind, delta in (("missing", missing - a), ("unsure", missing & a), ("extra", a - e)):
             if not delta:
                 continue
             src, dst, proto = key
@@ -424,18 +513,9 @@ def compare(intent: Intent, expected: Reachability, actual: Reachability,
             else:
                 ports = ",".join(format_interval(lo, hi) for lo, hi in delta)
                 port = delta.first()
-            diffs.append(Counterexample(kind, describe(src, intent), describe(dst, intent),
-                                        proto, ports, port))
-    return Verdict(
-        target=actual.target,
-        equivalent=not diffs,
-        counterexamples=tuple(diffs[:limit]),
-        total_differences=len(diffs),
-        governed=actual.governed,
-        not_governed=tuple(not_governed),
-        implied=tuple(implied),
-        connections=len(set(exp) | set(act)),
-    )
+            diffs.append(Counterexample(kind, describe(src, world), describe(dst, world), proto, ports, port,
+                                        world.reading_note if kind == "unsure" else ""))
+    return diffs, len(keys)
 
 
 def _sort_key(key: Key) -> tuple:

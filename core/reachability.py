@@ -1,33 +1,40 @@
-"""What a target allows, as providers describe it: per segment and direction,
-which peers on which ports, in layers that must all agree.
+"""What a target allows, as providers describe it: per end and direction, which
+peers on which ports, in layers that must all agree; and the open world the
+target lives in (who else can send or receive, and how its rules name them).
 
 Providers build a `Reachability` in `evaluate` from plan records; the core
-(`cloudfence.reach`) joins the two ends of every connection and compares.
+(`cloudfence.reach`) joins the two ends of every connection and compares the
+result with the flows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cloudfence.addresses import AddressSet
 from cloudfence.intent import Endpoint, Intent
-from cloudfence.ports import PortSet
+from cloudfence.ports import PROTOCOLS, PortSet
 
 EGRESS, INGRESS = "egress", "ingress"
 MAIN = "main"
+#: How a rule's addresses reach a point known by identity (a segment without a
+#: cidr, a pod): any overlap with where it may be, the whole of it, or never.
+OVERLAP, SUPERSET, NEVER = "overlap", "superset", "never"
 
 
 @dataclass(frozen=True)
 class Peer:
-    """Who a rule names: segments by identity, platform endpoints, addresses,
-    or everything (a rule with no peer restriction)."""
+    """Who a rule names: segments by identity, platform endpoints and declared
+    background ends by name, addresses, or everything (no peer restriction)."""
 
     segments: frozenset[str] = frozenset()
     platform: frozenset[str] = frozenset()
     addresses: AddressSet = field(default_factory=AddressSet)
     everything: bool = False
+    others: frozenset[str] = frozenset()  # declared background ends (Reachability.declare)
 
     @classmethod
     def segment(cls, name: str) -> Peer:
@@ -49,6 +56,9 @@ class Peer:
             return cls(platform=frozenset([endpoint.name]))
         return cls(addresses=intent.networks[endpoint.name].addresses)
 
+    def names_something(self) -> bool:
+        return bool(self.everything or self.segments or self.platform or self.addresses or self.others)
+
 
 @dataclass(frozen=True)
 class Points:
@@ -68,12 +78,24 @@ class Points:
         return Points(self.opaque - o.opaque, self.addresses - o.addresses)
 
 
-class Reachability:
-    """What one target allows, per segment and direction, in layers.
+@dataclass(frozen=True)
+class Background:
+    """An end that is no segment but has rules of its own on the target (pods
+    of no segment, the cluster DNS pods): where it may be, and what it is."""
 
-    Every layer that governs a segment must allow a packet (e.g. security
-    group AND network ACL); within a layer the rules are a union. A governed
-    segment with no rules in a layer allows nothing in that layer.
+    region: AddressSet
+    label: str
+
+
+class Reachability:
+    """What one target allows, per end and direction, in layers.
+
+    Ends are the governed segments and the declared background ends. Every
+    layer that governs an end must allow a packet (e.g. security group AND
+    network ACL); within a layer the rules are a union. An end with no rules
+    in a layer allows nothing in that layer. Points that are no end (addresses
+    outside every governed segment, platform endpoints) are unrestricted at
+    their own end.
     """
 
     def __init__(self, target: str, governed: Iterable[str]):
@@ -81,15 +103,54 @@ class Reachability:
         self.governed = frozenset(governed)
         self._layers: dict[str, frozenset[str]] = {MAIN: self.governed}
         self._rules: dict[tuple[str, str, str], list[tuple[Peer, PortSet]]] = defaultdict(list)
+        self.background: dict[str, Background] = {}
+        self.regions: dict[str, AddressSet] = {}
+        self.opaque_segments: set[str] = set()
+        #: (wide, narrow): the reading for "nothing extra" and for "nothing missing".
+        self.address_match: tuple[str, str] = (OVERLAP, SUPERSET)
+        self.reading_note = ""  # what the wide reading assumes, shown where it alone allows a flow
+        self.phantom = AddressSet()
+        self.judged_protocols: frozenset[str] = frozenset(PROTOCOLS)
+        self.assumptions: list[str] = []
+        self.identities: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------ the world
+
+    def declare(self, name: str, region: AddressSet, label: str) -> None:
+        """A background end: an opaque point with rules of its own, named by
+        `Peer(others={name})`. Give it rules with `allow` (none = denies all)."""
+        self.background[name] = Background(region, label)
+        self._layers[MAIN] = self._layers[MAIN] | {name}
+
+    def region(self, name: str, addresses: AddressSet) -> None:
+        """Where a point known by identity may be (a segment without a cidr, a
+        platform endpoint); address rules reach it according to `address_match`."""
+        self.regions[name] = addresses
+
+    def opaque(self, segment: str) -> None:
+        """Know a segment with a cidr by identity only (pods): its cidr is where it
+        may be, and no other host holds those addresses."""
+        self.opaque_segments.add(segment)
+
+    def identity(self, segment: str, values: Mapping[str, Any]) -> None:
+        """What the records grant a segment (its group, ASG, tag, labels): verify
+        checks that the plan exports exactly this for the segment."""
+        self.identities[segment] = dict(values)
+
+    @property
+    def ends(self) -> frozenset[str]:
+        return self.governed | frozenset(self.background)
+
+    # ------------------------------------------------------------ the rules
 
     def add_layer(self, name: str, segments: Iterable[str]) -> None:
-        self._layers[name] = frozenset(segments) & self.governed
+        self._layers[name] = frozenset(segments) & self.ends
 
     def allow(self, segment: str, direction: str, peer: Peer, ports: PortSet,
               layer: str = MAIN) -> None:
         if direction not in (EGRESS, INGRESS):
             raise ValueError(direction)
-        if ports and (peer.everything or peer.segments or peer.platform or peer.addresses):
+        if ports and peer.names_something():
             self._rules[(layer, segment, direction)].append((peer, ports))
 
     def rules(self, segment: str, direction: str, layer: str = MAIN) -> list[tuple[Peer, PortSet]]:

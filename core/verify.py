@@ -1,28 +1,108 @@
-"""Prove, per target, that a plan allows exactly what the intent says."""
+"""Prove, per target, that a plan allows exactly what the flows say, in an open
+world, with every assumption printed (DESIGN section 2)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from cloudfence.addresses import AddressSet
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan
 from cloudfence.provider import Provider, checked_plan
-from cloudfence.reach import Verdict, World, compare, intended
+from cloudfence.reach import (
+    NARROW,
+    WIDE,
+    Counterexample,
+    Verdict,
+    World,
+    compare,
+    intended,
+    join,
+    judged_flow,
+)
+from cloudfence.reachability import Reachability
+from cloudfence.space import Space, space_for
 
 
-def verify_plan(intent: Intent, provider: Provider, plan: Plan) -> Verdict:
+def _settings_object(provider: Provider, settings: Any) -> Any:
+    """The provider's validated settings model, where it declares one."""
+    model = getattr(provider, "settings_model", None)
+    if model is None or settings is None or not isinstance(settings, Mapping):
+        return settings
+    from cloudfence.settings import validate_settings
+
+    obj, _ = validate_settings(model, settings, provider.name)
+    return obj
+
+
+def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | None = None,
+                limit: int = 20) -> Verdict:
+    space = space or space_for(intent, _settings_object(provider, getattr(plan, "settings", None)))
     governed = provider.governs(intent)
     actual = provider.evaluate(plan, intent)
-    expected = intended(intent, governed, plan.implied)
-    world = World(intent, extra_platform=[ep.name for f in plan.implied for ep in (f.src, f.dst)
-                                          if ep.kind == "platform"])
-    not_governed = [str(f) for f in intent.flows
-                    if not any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst))]
-    return compare(intent, expected, actual, world, implied=[str(f) for f in plan.implied],
-                   not_governed=not_governed)
+    if actual.governed != governed:
+        raise ValueError(f"{provider.name} evaluated {sorted(actual.governed)}, "
+                         f"it governs {sorted(governed)}")
+    world = World(intent, space, actual,
+                  extra_platform=[ep.name for f in plan.implied for ep in (f.src, f.dst)
+                                  if ep.kind == "platform"])
+    expected = intended(intent, world, governed, plan.implied)
+    wide = join(actual, world, WIDE)
+    narrow = join(actual, world, NARROW)
+    diffs, classes = compare(world, expected, wide, narrow)
+    diffs += export_differences(plan, actual)
+    not_governed = [str(f) for f in intent.flows if not judged_flow(f, governed)]
+    return Verdict(
+        target=actual.target,
+        equivalent=not diffs,
+        counterexamples=tuple(diffs[:limit]),
+        total_differences=len(diffs),
+        governed=governed,
+        not_governed=tuple(not_governed),
+        implied=tuple(str(f) for f in plan.implied),
+        connections=classes,
+        assumptions=tuple(assumptions(intent, space, actual)),
+    )
+
+
+def export_differences(plan: Plan, actual: Reachability) -> list[Counterexample]:
+    """Each segment's export must be exactly the identity its rules grant it:
+    a workload that attaches the export joins that segment and no other."""
+    out = []
+    for segment, granted in sorted(actual.identities.items()):
+        exported = plan.exports.get(segment, {})
+        for key, value in sorted(granted.items()):
+            if exported.get(key) != value:
+                out.append(Counterexample(
+                    "export", segment, f"exports.{segment}.{key}", "", "", None,
+                    f"the plan exports {exported.get(key)!r}, the rules grant {value!r}"))
+    return out
+
+
+def assumptions(intent: Intent, space: Space, actual: Reachability) -> list[str]:
+    out = ["a segment's cidr holds only its members",
+           "verify judges the filters: paths through NAT gateways, proxies and load balancers "
+           "are not modelled (name their addresses with egressIps, platform endpoints or segments)"]
+    hidden = [s for s in sorted(actual.governed) if not intent.segments[s].cidrs]
+    if hidden:
+        where = ("the internal space " + _cidrs(space.internal) if space.internal is not None
+                 else "the private ranges (the internal space is not given)")
+        out.append(f"segments without a cidr ({', '.join(hidden)}) may be anywhere in {where}: "
+                   "an address rule that overlaps that reaches them")
+    if space.egress_ips:
+        out.append(f"egress addresses {_cidrs(space.egress_ips)} are the deployment's own, not internet")
+    out += actual.assumptions
+    return out
+
+
+def _cidrs(addresses: AddressSet | None, most: int = 4) -> str:
+    cidrs = [str(c) for c in (addresses.cidrs() if addresses else [])]
+    shown = ", ".join(cidrs[:most]) + (f" and {len(cidrs) - most} more" if len(cidrs) > most else "")
+    return shown or "(none)"
 
 
 def verify(intent: Intent, provider: Provider, settings: Mapping[str, Any] | None = None) -> Verdict:
     settings = settings or {}
-    return verify_plan(intent, provider, checked_plan(provider, intent, settings))
+    plan = checked_plan(provider, intent, settings)
+    return verify_plan(intent, provider, plan, space_for(intent, _settings_object(provider, settings)))
