@@ -7,6 +7,7 @@ import pytest
 
 from cloudfence.errors import CheckError
 from cloudfence.intent import parse_intent
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.azure.checks import quota_problems
 from cloudfence.providers.azure.provider import AzureProvider
 from cloudfence.providers.azure.rules import Counts
@@ -17,7 +18,7 @@ TWO = "  a: {cidr: 10.0.1.0/24}\n  b: {cidr: 10.0.2.0/24}"
 
 
 def problems(text: str, **settings) -> list[str]:
-    return [str(p) for p in AZURE.check(parse_intent(text), {**BASE, **settings})]
+    return [str(p) for p in find_problems(AZURE, parse_intent(text), {**BASE, **settings})]
 
 
 def test_a_valid_spec_has_no_problems():
@@ -76,15 +77,15 @@ def test_dead_flows_are_refused():
     ({**BASE, "loadBalancerProbes": {"c": ["tcp/80"]}}, "settings.loadBalancerProbes.c", "unknown segment"),
 ])
 def test_settings_problems_name_the_key(raw, where, words):
-    found = AZURE.check(parse_intent(spec(TWO, "  - {from: a, to: b, ports: [tcp/443]}")), raw)
+    found = find_problems(AZURE, parse_intent(spec(TWO, "  - {from: a, to: b, ports: [tcp/443]}")), raw)
     assert [p.where for p in found] == [where], found
     assert words in found[0].message
     with pytest.raises(CheckError):
-        AZURE.compile(parse_intent(spec(TWO, "  - {from: a, to: b, ports: [tcp/443]}")), raw)
+        checked_plan(AZURE, parse_intent(spec(TWO, "  - {from: a, to: b, ports: [tcp/443]}")), raw)
 
 
 def test_network_mode_needs_subnet_shaped_cidrs():
-    found = AZURE.check(parse_intent(spec("  a: {cidr: 'fd00:1::/64'}\n  b: {cidr: 10.0.2.0/30}\n"
+    found = find_problems(AZURE, parse_intent(spec("  a: {cidr: 'fd00:1::/64'}\n  b: {cidr: 10.0.2.0/30}\n"
                                           "  c: {cidr: [10.0.3.0/24, 'fd00:3::/56']}",
                                           "  - {from: b, to: c, ports: [tcp/443]}")), BASE)
     assert [(p.where, p.message.split(":")[0]) for p in found] == [
@@ -93,7 +94,7 @@ def test_network_mode_needs_subnet_shaped_cidrs():
         ("segments.c.cidr", "fd00"),
     ]
     existing = {**BASE, "virtualNetworkName": "vnet", "addressSpace": ["10.0.0.0/16", "fd00::/16"]}
-    assert AZURE.check(parse_intent(spec("  a: {cidr: 'fd00:1::/64'}\n  b: {cidr: 10.0.2.0/30}",
+    assert find_problems(AZURE, parse_intent(spec("  a: {cidr: 'fd00:1::/64'}\n  b: {cidr: 10.0.2.0/30}",
                                          "  - {from: b, to: b, ports: [tcp/443]}")), existing) == []
 
 
@@ -143,3 +144,11 @@ def test_priority_range_and_asg_limits_name_the_segment():
         "<spec>:4: segments.a: its NSG needs 3997 inbound allow rules, more than the 3996 priorities below "
         "the deny-all (100-4095)",
     ]
+
+
+def test_a_network_that_would_bridge_segments_without_a_cidr_is_refused():
+    text = spec("  batch: {}\n  payments: {}", "  - {from: batch, to: internal, ports: [tcp/443]}\n"
+                "  - {from: internal, to: payments, ports: [tcp/443]}", "networks:\n  internal: [10.0.0.0/8]")
+    found = problems(text, addressSpace=["10.0.0.0/16"])
+    assert len(found) == 1 and "'batch' could reach 'payments' on tcp/443" in found[0]
+    assert "settings.addressSpace" in found[0]

@@ -14,6 +14,7 @@ import pytest
 from cloudfence.addresses import AddressSet
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan
+from cloudfence.provider import checked_plan
 from cloudfence.providers.azure.compile import SUBNET_DEFAULTS
 from cloudfence.providers.azure.priorities import priorities
 from cloudfence.providers.azure.provider import AzureProvider
@@ -36,7 +37,7 @@ def spec(segments: str, flows: str, extra: str = "") -> str:
 
 
 def compile_text(text: str, **settings) -> Plan:
-    return AZURE.compile(parse_intent(text), {**BASE, **settings})
+    return checked_plan(AZURE, parse_intent(text), {**BASE, **settings})
 
 
 def nsg_rules(plan: Plan, segment: str) -> dict[str, dict]:
@@ -48,18 +49,18 @@ def nsg_rules(plan: Plan, segment: str) -> dict[str, dict]:
 
 @pytest.mark.parametrize("variant, settings", [("ai-inference", BASE), ("ai-inference-existing", EXISTING)])
 def test_example_plan_matches_golden_file(variant, settings):
-    plan = AZURE.compile(load_intent(EXAMPLE), settings)
+    plan = checked_plan(AZURE, load_intent(EXAMPLE), settings)
     text = json.dumps({**plan.to_json(), "exports": plan.exports}, indent=2) + "\n"
     assert_golden(GOLDEN / f"{variant}.json", text, "tests/test_azure_compile.py")
 
 
 def test_compiling_twice_gives_the_same_bytes():
     intent = load_intent(EXAMPLE)
-    assert AZURE.compile(intent, BASE).dumps() == AZURE.compile(intent, BASE).dumps()
+    assert checked_plan(AZURE, intent, BASE).dumps() == checked_plan(AZURE, intent, BASE).dumps()
 
 
 def test_one_asg_and_one_nsg_per_segment_exported_for_workloads():
-    plan = AZURE.compile(load_intent(EXAMPLE), EXISTING)
+    plan = checked_plan(AZURE, load_intent(EXAMPLE), EXISTING)
     segments = sorted(load_intent(EXAMPLE).segments)
     assert sorted(r.inputs["tags"]["cloudfence:segment"] for r in plan.by_type(ASG)) == segments
     assert sorted(r.inputs["tags"]["cloudfence:segment"] for r in plan.by_type(NSG)) == segments
@@ -71,7 +72,7 @@ def test_one_asg_and_one_nsg_per_segment_exported_for_workloads():
 
 
 def test_every_nsg_ends_each_direction_with_deny_all_and_unique_priorities():
-    plan = AZURE.compile(load_intent(EXAMPLE), BASE)
+    plan = checked_plan(AZURE, load_intent(EXAMPLE), BASE)
     for nsg in plan.by_type(NSG):
         rules = nsg.inputs["securityRules"]
         for direction in ("Inbound", "Outbound"):
@@ -89,7 +90,7 @@ def test_every_nsg_ends_each_direction_with_deny_all_and_unique_priorities():
 
 
 def test_flows_are_inbound_on_the_destination_and_outbound_on_the_source_by_asg():
-    plan = AZURE.compile(load_intent(EXAMPLE), BASE)
+    plan = checked_plan(AZURE, load_intent(EXAMPLE), BASE)
     inbound = nsg_rules(plan, "inference")["in-tcp-from-gateway"]
     assert inbound["sourceApplicationSecurityGroups"] == [{"id": "${ai-inference-gateway-asg.id}"}]
     assert inbound["destinationApplicationSecurityGroups"] == [{"id": "${ai-inference-inference-asg.id}"}]
@@ -122,7 +123,7 @@ def test_internet_is_compiled_exactly_as_the_space_defines_it():
                 "  - {from: internet, to: web, ports: [tcp/443]}")
     settings = {**BASE, "egressIps": ["20.30.40.0/28"], "addressSpace": ["10.0.0.0/16", "fd00:1::/64"]}
     intent = parse_intent(text)
-    plan = AZURE.compile(intent, settings)
+    plan = checked_plan(AZURE, intent, settings)
     rules = nsg_rules(plan, "web")
     written = AddressSet.from_cidrs([*rules["in-tcp-from-internet"]["sourceAddressPrefixes"],
                                      *rules["in-tcp-from-internet.ipv6"]["sourceAddressPrefixes"]])
@@ -193,7 +194,7 @@ def test_editing_one_flow_moves_no_other_rule():
                                        "ports: [qdrant, tcp/7000]\n    description: retrieval")
     text = text + "  - {from: monitoring, to: vector-db, ports: [tcp/9100]}\n"
     after = parse_intent(text, str(EXAMPLE))
-    old, new = AZURE.compile(before, BASE), AZURE.compile(after, BASE)
+    old, new = checked_plan(AZURE, before, BASE), checked_plan(AZURE, after, BASE)
     for nsg in old.by_type(NSG):
         was = {r["name"]: r for r in nsg.inputs["securityRules"]}
         now = {r["name"]: r for r in new.get(nsg.name).inputs["securityRules"]}
@@ -222,7 +223,7 @@ def test_rule_names_fit_azure_even_for_the_longest_names():
     text = f"version: 1\nname: {'p' * 40}\nsegments:\n  {seg}: {{cidr: [10.0.1.0/24, 'fd00::/64']}}\n" \
            f"networks:\n  {'n' * 40}: ['2001:db8::/32']\n" \
            f"flows:\n  - {{from: {seg}, to: {'n' * 40}, ports: [icmpv6]}}\n"
-    plan = AZURE.compile(parse_intent(text), {**BASE, "addressSpace": ["10.0.0.0/16", "fd00::/48"]})
+    plan = checked_plan(AZURE, parse_intent(text), {**BASE, "addressSpace": ["10.0.0.0/16", "fd00::/48"]})
     assert plan.by_type(NSG)
     for nsg in plan.by_type(NSG):
         for r in nsg.inputs["securityRules"]:

@@ -11,6 +11,7 @@ import pytest
 
 from cloudfence.intent import Intent, load_intent, parse_intent
 from cloudfence.plan import Plan, Resource
+from cloudfence.provider import checked_plan
 from cloudfence.providers.azure.provider import AzureProvider
 from cloudfence.providers.azure.wire import NSG, SECURITY_RULE, SUBNET
 from cloudfence.reach import Verdict
@@ -46,7 +47,7 @@ PROBES = {**BASE, "loadBalancerProbes": {"inference": ["tcp/8000"]}}
 
 @pytest.mark.parametrize("settings", [BASE, EXISTING, PROBES])
 def test_the_compiled_example_is_equivalent(settings):
-    plan = AZURE.compile(INTENT, settings)
+    plan = checked_plan(AZURE, INTENT, settings)
     verdict = verify_plan(INTENT, AZURE, plan)
     assert verdict.equivalent, verdict.counterexamples
     assert verdict.implied == tuple(str(f) for f in plan.implied)
@@ -56,7 +57,7 @@ def test_the_compiled_example_is_equivalent(settings):
 
 
 def test_a_dropped_inbound_deny_all_opens_the_defaults():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
     mutated = edit_rules(plan, "ai-inference-vector-db-nsg",
                          lambda rules: [r for r in rules if r["name"] != "deny-all-in"])
     found = differences(verify_plan(INTENT, AZURE, mutated))
@@ -65,16 +66,16 @@ def test_a_dropped_inbound_deny_all_opens_the_defaults():
 
 
 def test_a_dropped_outbound_deny_all_opens_the_internet():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
     mutated = edit_rules(plan, "ai-inference-model-store-nsg",
                          lambda rules: [r for r in rules if r["name"] != "deny-all-out"])
     found = differences(verify_plan(INTENT, AZURE, mutated))
     assert ("extra", "model-store", "internet", "tcp") in found  # 65001 AllowInternetOutBound
-    assert ("extra", "model-store", "external", "udp") in found  # Internet: all outside the network
+    assert ("extra", "model-store", "unnamed", "udp") in found  # Internet: all outside the network
 
 
 def test_a_deny_all_given_an_allows_priority_shadows_it():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
 
     def swap(rules):
         allow, deny = by_name(rules, "in-tcp-from-gateway"), by_name(rules, "deny-all-in")
@@ -87,7 +88,7 @@ def test_a_deny_all_given_an_allows_priority_shadows_it():
 
 
 def test_an_allow_below_the_deny_all_is_harmless_and_caught_once_it_precedes_it():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
     wide = {"name": "allow-everything", "priority": 4095, "direction": "Inbound", "access": "Allow",
             "protocol": "*", "sourceAddressPrefix": "*", "sourcePortRange": "*",
             "destinationAddressPrefix": "*", "destinationPortRange": "*"}
@@ -108,7 +109,7 @@ def test_an_allow_below_the_deny_all_is_harmless_and_caught_once_it_precedes_it(
 
 
 def test_a_widened_prefix_is_caught():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
 
     def widen(rules):
         by_name(rules, "in-tcp-from-corp-vpn")["sourceAddressPrefixes"] = ["10.200.0.0/15"]
@@ -116,11 +117,11 @@ def test_a_widened_prefix_is_caught():
 
     verdict = verify_plan(INTENT, AZURE, edit_rules(plan, "ai-inference-vector-db-nsg", widen))
     assert {(c.kind, c.source, c.destination, c.ports) for c in verdict.counterexamples} == {
-        ("extra", "external (10.201.0.1 .. 10.201.255.255)", "vector-db (10.20.3.1)", "6333-6334")}
+        ("extra", "unnamed address (10.201.0.1 .. 10.201.255.255)", "vector-db (10.20.3.1)", "6333-6334")}
 
 
 def test_a_rule_naming_another_segments_asg_does_not_apply():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
 
     def retarget(rules):
         rule = by_name(rules, "in-tcp-from-gateway")
@@ -132,26 +133,26 @@ def test_a_rule_naming_another_segments_asg_does_not_apply():
 
 
 def test_both_ends_are_needed():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
     mutated = edit_rules(plan, "ai-inference-gateway-nsg",
                          lambda rules: [r for r in rules if r["name"] != "out-tcp-to-inference"])
     assert differences(verify_plan(INTENT, AZURE, mutated)) == {("missing", "gateway", "inference", "tcp")}
 
 
 def test_a_subnet_without_its_nsg_is_unfiltered():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
     resources = tuple(Resource(r.type, r.name, {k: v for k, v in r.inputs.items()
                                                 if k != "networkSecurityGroup"})
                       if r.name == "ai-inference-vector-db-subnet" else r for r in plan.resources)
     found = differences(verify_plan(INTENT, AZURE, replace(plan, resources=resources)))
-    assert ("extra", "external", "vector-db", "udp") in found
+    assert ("extra", "unnamed", "vector-db", "udp") in found
 
 
 def test_a_segment_without_any_nsg_is_unfiltered():
-    plan = AZURE.compile(INTENT, EXISTING)
+    plan = checked_plan(AZURE, INTENT, EXISTING)
     resources = tuple(r for r in plan.resources if r.name != "ai-inference-monitoring-nsg")
     found = differences(verify_plan(INTENT, AZURE, replace(plan, resources=resources)))
-    assert ("extra", "monitoring", "external", "tcp") in found
+    assert ("extra", "monitoring", "unnamed", "tcp") in found
 
 
 # ------------------------------------------------------------ reading rules
@@ -160,7 +161,7 @@ def test_a_segment_without_any_nsg_is_unfiltered():
 def one_nsg(rules: list[dict], text: str | None = None) -> tuple[Intent, Plan]:
     intent = parse_intent(text or spec("  a: {cidr: 10.20.1.0/24}\n  b: {cidr: 10.20.2.0/24}",
                                        "  - {from: a, to: b, ports: [tcp/443]}"))
-    plan = AZURE.compile(intent, EXISTING)
+    plan = checked_plan(AZURE, intent, EXISTING)
     return intent, edit_rules(plan, "t-b-nsg", lambda old: [r for r in old if r["direction"] == "Outbound"]
                               + rules)
 
@@ -205,7 +206,7 @@ def test_standalone_security_rules_are_enforced_too():
 def test_icmp_reads_as_icmp_and_icmpv6():
     text = spec("  a: {}\n  b: {}", "  - {from: a, to: b, ports: [icmp, icmpv6]}")
     intent = parse_intent(text)
-    plan = AZURE.compile(intent, EXISTING)
+    plan = checked_plan(AZURE, intent, EXISTING)
     assert verify_plan(intent, AZURE, plan).equivalent
     narrower = parse_intent(text.replace("[icmp, icmpv6]", "[icmp]"))
     found = differences(verify_plan(narrower, AZURE, plan))
@@ -216,12 +217,12 @@ def test_virtual_network_tag_is_the_address_space_and_every_segment():
     text = spec("  a: {cidr: 10.20.1.0/24}\n  b: {}\n  c: {cidr: 10.20.3.0/24}",
                 "  - {from: a, to: c, ports: [tcp/443]}")
     intent = parse_intent(text)
-    plan = AZURE.compile(intent, {**BASE, "addressSpace": ["10.20.0.0/16"]})  # the VNet record says it
+    plan = checked_plan(AZURE, intent, {**BASE, "addressSpace": ["10.20.0.0/16"]})  # the VNet record says it
     vnet_in = rule("vnet", 100, sourceAddressPrefix="VirtualNetwork",
                    destinationAddressPrefix="VirtualNetwork")
     mutated = edit_rules(plan, "t-c-nsg", lambda rules: [vnet_in, *rules])
     found = differences(verify_plan(intent, AZURE, mutated))
-    assert found == {("extra", "external", "c", "tcp")}  # unmanaged hosts of 10.20.0.0/16, not internet
+    assert found == {("extra", "unnamed", "c", "tcp")}  # unmanaged hosts of 10.20.0.0/16, not internet
     vnet_out = {**vnet_in, "name": "vnet-out", "direction": "Outbound"}
     mutated = edit_rules(mutated, "t-b-nsg", lambda rules: [vnet_out, *rules])
     found = differences(verify_plan(intent, AZURE, mutated))
@@ -231,7 +232,7 @@ def test_virtual_network_tag_is_the_address_space_and_every_segment():
 
 
 def test_a_subnet_names_its_segment_by_address():
-    plan = AZURE.compile(INTENT, BASE)
+    plan = checked_plan(AZURE, INTENT, BASE)
     subnet = plan.get("ai-inference-gateway-subnet")
     assert subnet.type == SUBNET and plan.get("ai-inference-gateway-nsg").type == NSG
     # point the gateway subnet at the monitoring NSG: gateway is then filtered by monitoring's rules

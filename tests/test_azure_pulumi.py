@@ -14,6 +14,7 @@ import pytest
 from cloudfence.deploy.emitter import registered_plan, snake
 from cloudfence.intent import parse_intent
 from cloudfence.plugins import get_provider
+from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.azure.provider import AzureProvider
 from cloudfence.providers.azure.wire import SDK_CLASSES
 from tests.test_azure_compile import BASE, EXAMPLE, ROOT
@@ -45,7 +46,7 @@ def test_sdk_classes_are_the_azure_native_ones():
 
 
 def test_every_input_is_a_keyword_of_its_sdk_class():
-    plan = AZURE.compile(SMALL, SETTINGS)
+    plan = checked_plan(AZURE, SMALL, SETTINGS)
     assert {r.type for r in plan.resources} == set(SDK_CLASSES)
     for r in plan.resources:
         params = inspect.signature(AZURE.sdk_class(r.type)._internal_init).parameters
@@ -55,7 +56,7 @@ def test_every_input_is_a_keyword_of_its_sdk_class():
 
 @pytest.mark.parametrize("settings", [SETTINGS, {**SETTINGS, "virtualNetworkName": "vnet-small"}])
 def test_registered_resources_equal_the_plan(settings):
-    plan = AZURE.compile(SMALL, settings)
+    plan = checked_plan(AZURE, SMALL, settings)
     assert registered_plan(SMALL, AZURE, settings) == json.loads(json.dumps(plan.to_json()))
 
 
@@ -66,8 +67,9 @@ def test_registered_through_the_entry_point():
 def test_importing_and_compiling_loads_no_pulumi():
     code = ("import sys, cloudfence.providers.azure.plugin; "
             "from cloudfence.intent import load_intent; "
+            "from cloudfence.provider import checked_plan; "
             "from cloudfence.providers.azure.provider import AzureProvider; "
-            f"AzureProvider().compile(load_intent({str(EXAMPLE)!r}), {BASE!r}); "
+            f"checked_plan(AzureProvider(), load_intent({str(EXAMPLE)!r}), {BASE!r}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_azure_native')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
@@ -82,6 +84,6 @@ def test_azure_stack_config_names_valid_settings_that_verify():
     assert set(config["cloudfence:providers"]) == {"azure"}
     settings = config["cloudfence:providers"]["azure"]
     intent = parse_intent((ROOT / "stacks" / "ai-inference" / config["cloudfence:spec"]).read_text())
-    assert AZURE.check(intent, settings) == []
+    assert find_problems(AZURE, intent, settings) == []
     verdict = verify(intent, AZURE, settings)
     assert verdict.equivalent and verdict.implied == ("@azure-load-balancer -> gateway tcp/443",)

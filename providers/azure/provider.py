@@ -11,28 +11,20 @@ spellings. No Pulumi import here except in `sdk_class`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from cloudfence.errors import CheckError, Problem
-from cloudfence.intent import Intent
+from cloudfence.errors import Problem
+from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan
 from cloudfence.provider import BaseProvider, Capabilities
 from cloudfence.providers.azure.checks import check_intent
-from cloudfence.providers.azure.compile import compile_plan
+from cloudfence.providers.azure.compile import compile_plan, implied_flows
 from cloudfence.providers.azure.evaluate import evaluate_plan
 from cloudfence.providers.azure.settings import DEFAULT_PREFIXES_PER_NSG, DEFAULT_RULES_PER_NSG, AzureSettings
 from cloudfence.providers.azure.wire import LOAD_BALANCER, SDK_CLASSES
 from cloudfence.reachability import Reachability
-from cloudfence.settings import describe, validate_settings
-
-
-def read_settings(raw: Mapping[str, Any] | AzureSettings | None,
-                  ) -> tuple[AzureSettings | None, list[Problem]]:
-    """The settings model from raw stack settings (or the model itself, validated already)."""
-    if isinstance(raw, AzureSettings):
-        return raw, []
-    return validate_settings(AzureSettings, raw, "azure")
+from cloudfence.settings import ProviderSettings, narrow
 
 
 class AzureProvider(BaseProvider):
@@ -48,21 +40,17 @@ class AzureProvider(BaseProvider):
         governs="every segment (its NSG, on its subnet or its workloads' interfaces)",
         platform_endpoints=frozenset({LOAD_BALANCER}),
         quotas={"rulesPerNsg": DEFAULT_RULES_PER_NSG, "prefixesPerNsg": DEFAULT_PREFIXES_PER_NSG},
-        settings={row["key"]: row["description"] for row in describe(AzureSettings)},
     )
 
-    def check(self, intent: Intent, settings: Mapping[str, Any] | AzureSettings) -> list[Problem]:  # type: ignore[override]
-        options, problems = read_settings(settings)
-        if options is None:
-            return problems
-        return self.check_capabilities(intent) + check_intent(intent, options)
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        return super().check(intent, settings) + check_intent(intent, narrow(AzureSettings, settings))
 
-    def compile(self, intent: Intent, settings: Mapping[str, Any] | AzureSettings) -> Plan:  # type: ignore[override]
-        problems = self.check(intent, settings)
-        options, _ = read_settings(settings)
-        if problems or options is None:
-            raise CheckError(problems)
-        return compile_plan(intent, options, self.name)
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        return compile_plan(intent, narrow(AzureSettings, settings), self.name)
+
+    def implied_flows(self, intent: Intent, settings: ProviderSettings) -> tuple[Flow, ...]:
+        """Load balancer health probes kept open by settings.loadBalancerProbes."""
+        return implied_flows(intent, narrow(AzureSettings, settings))
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
