@@ -1,78 +1,139 @@
-"""First-match rule lists turned into allow-only permissions, exactly.
+"""First-match rule lists (GCP firewall rules, Azure NSG rules, ACLs) turned
+into allow-only sets, exactly.
 
-Azure network security groups and GCP firewall rules are ordered lists of
-allow and deny rules: a packet takes the first rule that matches it. The
-reachability model is allow-only (a union of permissions), so an ordered list
-is read as: each allow, less everything that a rule before it denied. Rules
-before it that allowed need not be subtracted, since they allowed the same
-packets: the union is the same.
+A target that evaluates ordered allow and deny rules decides each packet by
+the first rule that matches it. The reachability model holds only allows, so
+each allow keeps what no earlier rule (allow or deny) took: walking the rules
+in order, a rule's hit is its match within what is still undecided.
 
-A rule matches a region of peers (any type with `&`, `-` and truthiness, such
-as `cloudfence.reachability.Points`) times a port set, so subtracting one rule
-from another splits it into at most two pieces: the peers the earlier rule does
-not name (every port), and the peers it does name on the ports it does not.
+Rules match *points*: any set type with `&`, `|`, `-` and truth (an
+`AddressSet`, or a `Scope` when rules also name workloads by identity) times a
+`PortSet`. Undecided space is kept per port set, so the work grows with the
+distinct port sets the rules carve, not with the number of rules squared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, Self, TypeVar
 
+from cloudfence.addresses import AddressSet
 from cloudfence.ports import PortSet
 
 
-class Region(Protocol):
-    def __and__(self, other: Any, /) -> Any: ...
-
-    def __sub__(self, other: Any, /) -> Any: ...
-
+class PointSet(Protocol):
+    def __and__(self, other: Self) -> Self: ...
+    def __or__(self, other: Self) -> Self: ...
+    def __sub__(self, other: Self) -> Self: ...
     def __bool__(self) -> bool: ...
 
 
-R = TypeVar("R", bound=Region)
+M = TypeVar("M", bound=PointSet)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Ordered(Generic[R]):
-    """One rule of an ordered list, already in evaluation order."""
+class Rule(Generic[M, T]):
+    """One ordered rule: lower `priority` first; at equal priority a deny wins
+    (GCP), and targets with unique priorities (Azure) never tie. `label` is
+    whatever the caller needs back with the rule's hits (its record, what it names)."""
 
+    priority: int
     allow: bool
-    region: R
+    match: M
+    ports: PortSet
+    label: T | None = None
+
+
+@dataclass(frozen=True)
+class Hit(Generic[M, T]):
+    """What one allow rule decides: the points and ports no earlier rule took."""
+
+    rule: Rule[M, T]
+    points: M
     ports: PortSet
 
 
-def _minus(piece: tuple[R, PortSet], region: R, ports: PortSet) -> list[tuple[R, PortSet]]:
-    own, own_ports = piece
-    common = own & region
-    shared = own_ports & ports
-    if not common or not shared:
-        return [piece]
-    out = []
-    rest = own - region
-    if rest:
-        out.append((rest, own_ports))
-    other_ports = own_ports - ports
-    if other_ports:
-        out.append((common, other_ports))
-    return out
-
-
-def first_match(rules: Iterable[Ordered[R]]) -> list[tuple[R, PortSet]]:
-    """What an ordered allow/deny list lets through, as allow-only (region, ports)
-    pieces whose union is exact. Rules after a total deny add nothing."""
-    denied: list[tuple[R, PortSet]] = []
-    out: list[tuple[R, PortSet]] = []
-    for rule in rules:
-        if not rule.region or not rule.ports:
+def first_match(rules: Iterable[Rule[M, T]], universe: M) -> list[Hit[M, T]]:
+    """The allow-only reading of an ordered rule list over `universe` x every port.
+    Whatever no rule matches is left undecided (the caller adds the target's
+    implied rule as the last rule if it has one)."""
+    order = sorted(enumerate(rules), key=lambda ir: (ir[1].priority, ir[1].allow, ir[0]))
+    undecided: dict[PortSet, M] = {PortSet.any(): universe}
+    hits: list[Hit[M, T]] = []
+    for _, rule in order:
+        if not rule.ports or not rule.match:
             continue
-        if rule.allow:
-            pieces = [(rule.region, rule.ports)]
-            for region, ports in denied:
-                pieces = [p for piece in pieces for p in _minus(piece, region, ports)]
-                if not pieces:
-                    break
-            out.extend(pieces)
-        else:
-            denied.append((rule.region, rule.ports))
-    return out
+        rest: dict[PortSet, M] = {}
+        for ports, points in undecided.items():
+            inside, hit_ports = points & rule.match, ports & rule.ports
+            if not inside or not hit_ports:
+                _keep(rest, ports, points)
+                continue
+            if rule.allow:
+                hits.append(Hit(rule, inside, hit_ports))
+            _keep(rest, ports, points - rule.match)
+            _keep(rest, ports - rule.ports, inside)
+        undecided = rest
+        if not undecided:
+            break
+    return hits
+
+
+def _keep(rest: dict[PortSet, M], ports: PortSet, points: M) -> None:
+    if ports and points:
+        rest[ports] = rest[ports] | points if ports in rest else points
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Points of a network where rules name workloads both by address and by
+    identity (a network tag, a service account, an application security group).
+
+    `plain` are hosts known only by address. Each identity in `held` stands for
+    the workloads that carry it, with the addresses they may hold: a rule by
+    range matches the part of each identity inside the range, a rule by identity
+    all of it. So a deny by range above an allow by identity is read exactly.
+    """
+
+    plain: AddressSet = field(default_factory=AddressSet)
+    held: tuple[tuple[str, AddressSet], ...] = ()
+
+    @classmethod
+    def addresses(cls, addresses: AddressSet, regions: Mapping[str, AddressSet]) -> Scope:
+        """A rule by range: these addresses, whoever holds them."""
+        return cls(addresses, tuple((name, addresses & region) for name, region in sorted(regions.items())
+                                    if addresses & region))
+
+    @classmethod
+    def identity(cls, name: str, region: AddressSet) -> Scope:
+        """A rule by identity: every workload carrying `name`, wherever it is."""
+        return cls(held=((name, region),) if region else ())
+
+    def part(self, name: str) -> AddressSet:
+        return dict(self.held).get(name, AddressSet())
+
+    def names(self) -> frozenset[str]:
+        return frozenset(name for name, _ in self.held)
+
+    def _combine(self, other: Scope, op) -> Scope:
+        mine, theirs = dict(self.held), dict(other.held)
+        held = []
+        for name in sorted(set(mine) | set(theirs)):
+            value = op(mine.get(name, AddressSet()), theirs.get(name, AddressSet()))
+            if value:
+                held.append((name, value))
+        return Scope(op(self.plain, other.plain), tuple(held))
+
+    def __and__(self, other: Scope) -> Scope:
+        return self._combine(other, lambda a, b: a & b)
+
+    def __or__(self, other: Scope) -> Scope:
+        return self._combine(other, lambda a, b: a | b)
+
+    def __sub__(self, other: Scope) -> Scope:
+        return self._combine(other, lambda a, b: a - b)
+
+    def __bool__(self) -> bool:
+        return bool(self.plain) or bool(self.held)

@@ -1,75 +1,61 @@
-"""First-match lists read as allow-only permissions (cloudfence.ordered), checked
-against a packet-by-packet oracle on a small universe."""
+"""First-match rule lists to allow-only sets (cloudfence.ordered): priority
+order, deny wins ties, what an earlier rule took is gone, identities by
+region."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cloudfence.addresses import AddressSet
-from cloudfence.intervals import IntervalSet
-from cloudfence.ordered import Ordered, first_match
-from cloudfence.ports import PortSet
-from cloudfence.reachability import Points
+from cloudfence.ordered import Rule, Scope, first_match
+from cloudfence.ports import PortSet, parse_port
+
+EVERY = AddressSet.everything()
 
 
-def pts(*cidrs: str, opaque: tuple[str, ...] = ()) -> Points:
-    return Points(frozenset(opaque), AddressSet.from_cidrs(cidrs))
+def a(*cidrs: str) -> AddressSet:
+    return AddressSet.from_cidrs(cidrs)
 
 
-def tcp(lo: int, hi: int | None = None) -> PortSet:
-    return PortSet({"tcp": IntervalSet.of(lo, lo if hi is None else hi)})
+def allowed(rules: list[Rule]) -> list[tuple[AddressSet, PortSet]]:
+    return [(h.points, h.ports) for h in first_match(rules, EVERY)]
 
 
-def allowed(pieces, address: str | None, name: str | None, port: int) -> bool:
-    probe = pts(f"{address}/32") if address else Points(opaque=frozenset([name]))
-    return any((region & probe) and (ports & tcp(port)) for region, ports in pieces)
+def test_an_allow_below_a_deny_keeps_only_what_the_deny_left():
+    rules = [Rule(100, False, a("10.0.0.0/8"), parse_port("tcp/22")),
+             Rule(200, True, a("0.0.0.0/0"), parse_port("tcp/20-25"))]
+    (first, second) = allowed(rules)
+    assert first == (a("0.0.0.0/0") - a("10.0.0.0/8"), parse_port("tcp/20-25"))
+    assert second == (a("10.0.0.0/8"), parse_port("tcp/20-21") | parse_port("tcp/23-25"))
 
 
-def test_an_earlier_deny_takes_its_part_of_a_later_allow():
-    pieces = first_match([
-        Ordered(False, pts("10.0.1.0/24"), tcp(22)),
-        Ordered(True, pts("10.0.0.0/16"), tcp(0, 65535)),
-    ])
-    assert allowed(pieces, "10.0.1.5", None, 443)  # the deny named port 22 only
-    assert not allowed(pieces, "10.0.1.5", None, 22)
-    assert allowed(pieces, "10.0.2.5", None, 22)
-    assert not allowed(pieces, "10.1.0.1", None, 22)
+def test_order_is_by_priority_not_by_list_position():
+    rules = [Rule(200, True, a("10.0.0.0/8"), PortSet.any()),
+             Rule(100, False, a("10.1.0.0/16"), PortSet.any())]
+    ((points, _),) = allowed(rules)
+    assert points == a("10.0.0.0/8") - a("10.1.0.0/16")
 
 
-def test_a_later_deny_changes_nothing_and_a_total_deny_ends_the_list():
-    allow = Ordered(True, pts("10.0.0.0/16", opaque=("x",)), tcp(443))
-    deny_all = Ordered(False, Points(frozenset(["x", "y"]), AddressSet.everything()), PortSet.any())
-    late = Ordered(True, pts("0.0.0.0/0", opaque=("y",)), PortSet.any())
-    pieces = first_match([allow, deny_all, late])
-    assert pieces == [(allow.region, allow.ports)]
+def test_at_equal_priority_a_deny_wins():
+    rules = [Rule(100, True, a("10.0.0.0/8"), PortSet.any()),
+             Rule(100, False, a("10.0.0.0/8"), PortSet.any())]
+    assert allowed(rules) == []
 
 
-def test_opaque_points_are_subtracted_by_name():
-    pieces = first_match([
-        Ordered(False, Points(opaque=frozenset(["db"])), tcp(5432)),
-        Ordered(True, Points(opaque=frozenset(["db", "web"])), tcp(5432)),
-    ])
-    assert allowed(pieces, None, "web", 5432)
-    assert not allowed(pieces, None, "db", 5432)
+def test_an_earlier_allow_takes_its_part_once():
+    rules = [Rule(100, True, a("10.0.0.0/8"), parse_port("tcp/80")),
+             Rule(200, True, a("10.0.0.0/8"), parse_port("tcp/80") | parse_port("udp/53"))]
+    assert allowed(rules) == [(a("10.0.0.0/8"), parse_port("tcp/80")),
+                              (a("10.0.0.0/8"), parse_port("udp/53"))]
 
 
-RULES = st.lists(st.tuples(st.booleans(), st.sampled_from(["10.0.0.0/30", "10.0.0.0/31", "10.0.0.2/32",
-                                                             "10.0.0.1/32"]),
-                           st.integers(1, 4), st.integers(0, 2)), max_size=6)
-
-
-@settings(max_examples=200, deadline=None)
-@given(RULES)
-def test_equals_first_match_packet_by_packet(rules):
-    ordered = [Ordered(allow, pts(cidr), tcp(lo, lo + width)) for allow, cidr, lo, width in rules]
-    pieces = first_match(ordered)
-    for host in range(4):
-        address = f"10.0.0.{host}"
-        for port in range(0, 8):
-            verdict = False
-            for rule in ordered:
-                if (rule.region & pts(f"{address}/32")) and (rule.ports & tcp(port)):
-                    verdict = rule.allow
-                    break
-            assert allowed(pieces, address, None, port) == verdict, (address, port)
+def test_a_deny_by_range_above_an_allow_by_identity_takes_the_identity_only_where_it_may_be():
+    region = a("10.0.0.0/8", "fd00::/8")
+    regions = {"db": region}
+    universe = Scope(EVERY, (("db", region),))
+    # Both families denied by two rules: the identity is wholly denied.
+    rules = [Rule(100, False, Scope.addresses(a("0.0.0.0/0"), regions), PortSet.any()),
+             Rule(100, False, Scope.addresses(a("::/0"), regions), PortSet.any()),
+             Rule(200, True, Scope.identity("db", region), PortSet.any())]
+    assert first_match(rules, universe) == []
+    # One family denied: the identity's workloads of the other family pass.
+    (hit,) = first_match(rules[:1] + rules[2:], universe)
+    assert hit.points.names() == {"db"} and hit.points.part("db") == a("fd00::/8")

@@ -29,7 +29,7 @@ from typing import Any
 from cloudfence.addresses import AddressSet
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.ordered import Ordered, first_match
+from cloudfence.ordered import Rule, first_match
 from cloudfence.plan import REF, Plan, Resource
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.azure.wire import (
@@ -65,8 +65,9 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str],
             continue
         for nsg in nsgs:
             for direction, azure in ((INGRESS, INBOUND), (EGRESS, OUTBOUND)):
-                for points, ports in first_match(world.ordered(seg, _rules(plan, nsg, azure), azure)):
-                    reach.allow(seg, direction, world.peer(points), ports)
+                rules = world.ordered(seg, _rules(plan, nsg, azure), azure)
+                for hit in first_match(rules, world.everything()):
+                    reach.allow(seg, direction, world.peer(hit.points), hit.ports)
     _identities(reach, world, filters, subnets)
     return reach
 
@@ -182,8 +183,8 @@ def _read(rule: Any, direction: str) -> _Rule | None:
 
 def _rules(plan: Plan, nsg: Resource, direction: str) -> list[_Rule]:
     """User rules (inline, and standalone SecurityRules that name the NSG: Azure enforces
-    those too) and the default rules, in evaluation order. Equal priorities are refused
-    by Azure; here an allow is read first, which lets more through."""
+    those too) and the default rules, in evaluation order. Azure refuses equal priorities
+    in one direction; `first_match` reads a deny first there."""
     raw = list(nsg.inputs.get("securityRules") or [])
     for r in plan.by_type(SECURITY_RULE):
         if _ref_name(r.inputs.get("networkSecurityGroupName")) == nsg.name:
@@ -300,7 +301,7 @@ class _World:
             return FULLY
         return PARTLY if mine.addresses & addrs else NOT
 
-    def ordered(self, seg: str, rules: list[_Rule], direction: str) -> Iterator[Ordered[Points]]:
+    def ordered(self, seg: str, rules: list[_Rule], direction: str) -> Iterator[Rule[Points, None]]:
         """The NSG's rules of one direction as they act on the segment's members."""
         for r in rules:
             own, peer = (r.destination, r.source) if direction == INBOUND else (r.source, r.destination)
@@ -310,7 +311,7 @@ class _World:
             applies = self.applies(seg, own)
             if applies == NOT or (applies == PARTLY and not r.allow):
                 continue
-            yield Ordered(r.allow, self.items(peer, r.allow), ports)
+            yield Rule(r.priority, r.allow, self.items(peer, r.allow), ports)
 
     def peer(self, points: Points) -> Peer:
         segs = points.opaque & self.segments

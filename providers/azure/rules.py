@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cloudfence import families
 from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
@@ -74,20 +75,12 @@ def _protocols(ports: PortSet, icmp_ok: bool) -> list[tuple[str, IntervalSet]]:
     return out
 
 
-def _split(addresses: AddressSet) -> list[tuple[int, tuple[IPNetwork, ...]]]:
-    out = []
-    for fam, ivs in ((4, addresses.v4), (6, addresses.v6)):
-        if ivs:
-            out.append((fam, tuple(AddressSet(ivs if fam == 4 else IntervalSet(),
-                                              ivs if fam == 6 else IntervalSet()).cidrs())))
-    return out
-
-
 def _family_addresses(space: Space, segment: str) -> AddressSet:
     """Addresses of the families a segment's members use (both without a cidr)."""
-    fams = space.families(Endpoint("segment", segment))
-    every = AddressSet.everything()
-    return AddressSet(every.v4 if 4 in fams else IntervalSet(), every.v6 if 6 in fams else IntervalSet())
+    out = AddressSet()
+    for fam in space.families(Endpoint("segment", segment)):
+        out = out | families.whole(fam)
+    return out
 
 
 def segment_rules(intent: Intent, space: Space, flows: list[Flow]) -> list[Rule]:
@@ -116,7 +109,8 @@ def _peer_rules(space: Space, seg: str, direction: str, peer: Endpoint, flow: Fl
         return [Rule(seg, direction, proto, ports, LOAD_BALANCER_PEER, peer.name, flows=keys)
                 for proto, ports in _protocols(flow.ports, False)]
     out = []
-    for fam, prefixes in _split(space.network(peer.name) & usable):
+    for fam, part in sorted(families.split(space.network(peer.name) & usable).items()):
+        prefixes = tuple(part.cidrs())
         icmp = "icmp" if fam == 4 else "icmpv6"
         for proto, ports in _protocols(flow.ports, bool(flow.ports.get(icmp))):
             out.append(Rule(seg, direction, proto, ports, PREFIXES, peer.name, prefixes, fam, keys))
