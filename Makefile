@@ -25,19 +25,20 @@ demo: $(STAMP)
 	$(CF) verify $(SPEC) --provider all
 	@echo
 	@for stack in stacks/ai-inference/Pulumi.*.yaml; do \
-		provider=$$(basename $$stack .yaml | cut -d. -f2); \
-		echo; echo "\$$ cloudfence verify $(SPEC) -p $$provider --settings $$stack"; \
-		$(CF) verify $(SPEC) -p $$provider --settings $$stack || exit 1; \
-		echo; echo "\$$ cloudfence plan $(SPEC) -p $$provider --settings $$stack --via-pulumi"; \
-		$(CF) plan $(SPEC) -p $$provider --settings $$stack --via-pulumi --format table || exit 1; \
+		echo; echo "\$$ cloudfence verify --stack $$stack"; \
+		$(CF) verify --stack $$stack || exit 1; \
+		echo; echo "\$$ cloudfence plan --stack $$stack --via-pulumi"; \
+		$(CF) plan --stack $$stack --via-pulumi --format table || exit 1; \
 	done
 
 test: $(STAMP)
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check .
+	$(PY) tools/typecheck.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(PY) tools/typecheck.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/verify_scaling.py

@@ -7,6 +7,7 @@ sets; targets that speak CIDR lists get the smallest exact list back.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -17,9 +18,83 @@ V4_MAX = 2**32 - 1
 V6_MAX = 2**128 - 1
 
 
+class CidrError(ValueError):
+    """A CIDR literal that cannot be read; the message says what to write instead."""
+
+
+_PREFIX = re.compile(r"[0-9]{1,3}")
+
+
 def parse_cidr(text: str) -> IPNetwork:
-    """Strict: host bits set is an error, since it usually hides a typo."""
-    return ipaddress.ip_network(str(text).strip(), strict=True)
+    """Strict, as DESIGN section 3 says: an address and a prefix length (never a
+    silent /32), ASCII digits only, no IPv6 zone id, no host bits set (they usually
+    hide a typo). Every refusal says what to write instead."""
+    raw = str(text)
+    text = raw.strip()
+    if not text.isascii():
+        odd = next(c for c in text if not c.isascii())
+        raise CidrError(f"invalid CIDR {raw!r}: {odd!r} is not an ASCII character; write addresses "
+                        "with the digits 0-9, e.g. 10.0.0.0/16")
+    if "%" in text:
+        address = text.split("%", 1)[0]
+        prefix = text.rpartition("/")[2] if "/" in text else "128"
+        raise CidrError(f"invalid CIDR {raw!r}: IPv6 zone ids (%...) name an interface, not addresses; "
+                        f"write {address}/{prefix}")
+    address, slash, prefix = text.partition("/")
+    if not slash:
+        try:
+            single = ipaddress.ip_address(address)
+        except ValueError:
+            raise CidrError(f"invalid CIDR {raw!r}: write an address and prefix length such as "
+                            "10.0.0.0/16") from None
+        raise CidrError(f"invalid CIDR {raw!r}: the prefix length is missing; write "
+                        f"{single}/{single.max_prefixlen} for this one address, or the network with its "
+                        "length such as 10.0.0.0/16")
+    if not _PREFIX.fullmatch(prefix):
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+            fix = f"write {loose.network_address}/{loose.prefixlen}"
+        except ValueError:
+            fix = "write a number of bits such as /16"
+        raise CidrError(f"invalid CIDR {raw!r}: the prefix length must be a number of bits; {fix}")
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            try:
+                bits = ipaddress.ip_address(address).max_prefixlen
+            except ValueError:
+                bits = 0
+            if bits and int(prefix) > bits:
+                raise CidrError(f"invalid CIDR {raw!r}: an IPv{4 if bits == 32 else 6} prefix length is "
+                                f"at most {bits}") from None
+            raise CidrError(f"invalid CIDR {raw!r} ({exc}): write an address and prefix length such as "
+                            "10.0.0.0/16") from None
+        raise CidrError(f"invalid CIDR {raw!r}: host bits are set, did you mean {loose}?") from None
+
+
+def record_cidr(text: str) -> IPNetwork:
+    """A CIDR as a record holds it, read the way clouds do: host bits ignored. (Spec and
+    settings input is read strictly, with `cidr_problem`.)"""
+    return ipaddress.ip_network(str(text).strip(), strict=False)
+
+
+def cidr_problem(text: object, example: str = "10.0.0.0/16", kind: str = "a CIDR") -> str | None:
+    """Why `text` is not a CIDR as a user must write it, with the fix; None when it is one."""
+    if not isinstance(text, str):
+        return f"expected {kind} such as {example}, got {text!r}"
+    try:
+        parse_cidr(text)
+        return None
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return f"{text!r} is not a CIDR: write an address and prefix length such as {example}"
+    return f"host bits are set in {text!r}: did you mean {loose}?"
 
 
 def net_interval(net: IPNetwork) -> tuple[int, int]:
@@ -33,7 +108,8 @@ class AddressSet:
 
     @classmethod
     def from_cidrs(cls, nets: Iterable[IPNetwork | str]) -> AddressSet:
-        v4, v6 = [], []
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
         for n in nets:
             net = parse_cidr(n) if isinstance(n, str) else n
             (v4 if net.version == 4 else v6).append(net_interval(net))

@@ -48,8 +48,9 @@ def bridge_problems(intent: Intent, space: Space, segments: frozenset[str], inte
             problems.append(intent.problem(out, (
                 f"with {inn.where}, '{a}' could reach {reach} on {format_ports(ports)} through "
                 f"{via} where segments without a cidr may be on "
-                f"{target}: give '{a}'{'' if a == b else f' or {b!r}'} a cidr, set "
-                f"settings.{internal_setting} (the internal space), or narrow the network")))
+                f"{target}: give '{a}'{'' if a == b else f' or {b!r}'} a cidr, "
+                + (f"set settings.{internal_setting} (the internal space), " if internal_setting else "")
+                + "or narrow the network")))
             if len(problems) >= MOST:
                 return problems
     return problems

@@ -5,7 +5,8 @@ Nothing here imports Pulumi: every command except `plan --via-pulumi` works
 from the pure compile and evaluate layers, so a CI gate costs a fraction of a
 second per target. Bad input of any kind (spec, settings, provider name)
 prints `error: <place>: <problem and fix>` lines on stderr and exits 2;
-`verify` exits 1 when a target is not equivalent to the spec.
+`verify` exits 1 when a target is not equivalent to the spec. A bug exits 3
+with one line (cloudfence.failures); `--debug` adds the traceback.
 """
 
 from __future__ import annotations
@@ -14,19 +15,31 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cloudfence import plugins
 from cloudfence import verify as verification
-from cloudfence.errors import CheckError, CloudfenceError, Problem
-from cloudfence.intent import load_intent
-from cloudfence.provider import Provider, checked_plan
-from cloudfence.render import Result, intent_json, intent_text, plan_text, settings_text, table, verdicts_text
+from cloudfence.errors import CheckError, CloudfenceError
+from cloudfence.export import check_manifests, write_export
+from cloudfence.failures import GuardedGroup, print_problems
+from cloudfence.intent import Intent
+from cloudfence.lint import load_checked
+from cloudfence.planfile import read_plan
+from cloudfence.provider import Provider, checked_plan, install_hint
+from cloudfence.render import (
+    Result,
+    count,
+    intent_json,
+    intent_text,
+    plan_text,
+    settings_text,
+    table,
+    verdicts_text,
+)
 from cloudfence.settings import describe
-from cloudfence.stackconfig import load_settings
+from cloudfence.stackconfig import Target, read_stack_file, resolve_spec, targets
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -44,11 +57,24 @@ def _handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except CloudfenceError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
+            print_problems(exc.problems)
             raise click.exceptions.Exit(exc.exit_code) from None
 
     return wrapper
+
+
+def strict_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--strict", is_flag=True,
+                        help="Treat warnings as errors (exit 2), for CI.")(command)
+
+
+def load(spec: str, strict: bool) -> Intent:
+    """The spec's intent; its warnings go to stderr, and with --strict stop the command."""
+    intent, warnings = load_checked(spec)
+    print_problems(warnings, "warning")
+    if warnings and strict:
+        raise CloudfenceError(f"{count(len(warnings), 'warning')} and --strict: fix them, or drop --strict")
+    return intent
 
 
 def installed() -> dict[str, Provider]:
@@ -70,11 +96,30 @@ def get_provider(name: str) -> Provider:
 
 def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--settings", "settings_file", metavar="FILE",
-                           help="YAML/JSON mapping of provider settings, or a Pulumi.<stack>.yaml "
-                                "(its config 'cloudfence:settings').")(command)
-    return click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-                        help="Provider setting (repeatable); VALUE is read as YAML. PROVIDER.KEY=VALUE "
-                             "applies to that provider only.")(command)
+                           help="YAML/JSON mapping of provider settings (KEY or PROVIDER.KEY); for a "
+                                "Pulumi stack file use --stack.")(command)
+    command = click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+                           help="Provider setting (repeatable); VALUE is read as YAML. PROVIDER.KEY=VALUE "
+                                "applies to that provider only.")(command)
+    return click.option("--stack", "stack_files", multiple=True, metavar="FILE",
+                        help="A Pulumi stack file (repeatable): act on every provider its "
+                             "cloudfence:providers names, with its settings; SPEC defaults to its "
+                             "cloudfence:spec.")(command)
+
+
+def _resolve(spec: str | None, provider: str | None, stack_files: Sequence[str], settings_file: str | None,
+             assignments: Sequence[str], strict: bool) -> tuple[Intent, list[tuple[Target, Provider]]]:
+    """The intent and the targets a command acts on, each provider found and its settings raw."""
+    stacks = [read_stack_file(f) for f in stack_files]
+    spec_path = resolve_spec(spec, stacks)
+    found = installed()
+    if provider is not None and provider != "all":
+        get_provider(provider)  # a plugin that failed to load is named as such
+    chosen = targets(provider, stacks, settings_file, assignments, list(found))
+    if not chosen:
+        raise CloudfenceError("no providers installed: install a provider plugin "
+                              "(pip install -e . installs the built-in ones)")
+    return load(spec_path, strict), [(t, found[t.provider]) for t in chosen]
 
 
 # ---------------------------------------------------------------- commands
@@ -89,90 +134,132 @@ def _version() -> str:
         return "0.1.0 (source tree)"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="cloudfence")
-def main() -> None:
-    """One network segmentation spec, deployed on every target and proven equivalent."""
+@click.option("--debug", is_flag=True, help="On an internal error, print the traceback too.")
+def main(debug: bool) -> None:
+    """One network segmentation spec, deployed on every target and proven equivalent.
+
+    SPEC may be '-' to read the spec from standard input.
+    """
 
 
 @main.command(short_help="Check a spec and print what it says.")
 @click.argument("spec")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@strict_option
 @_handles_errors
-def validate(spec: str, fmt: str) -> None:
-    """Load SPEC and print what it says, with flows merged per (source, destination)."""
-    intent = load_intent(spec)
+def validate(spec: str, fmt: str, strict: bool) -> None:
+    """Load SPEC and print what it says, with flows merged per (source, destination).
+    Warnings (what the spec says that does nothing) go to stderr."""
+    intent = load(spec, strict)
     if fmt == "json":
         _print_json(intent_json(intent))
         return
-    click.echo(intent_text(intent, spec))
+    click.echo(intent_text(intent, "<stdin>" if spec == "-" else spec))
 
 
 @main.command(short_help="Print the resource records a provider would create.")
-@click.argument("spec")
-@click.option("--provider", "-p", "provider_name", required=True, help="An installed provider.")
+@click.argument("spec", required=False)
+@click.option("--provider", "-p", "provider_name", help="An installed provider (or 'all').")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--via-pulumi", is_flag=True,
               help="Register the plan through the provider's Pulumi SDK under the mock runtime "
                    "and print what was registered.")
 @settings_options
+@strict_option
 @_handles_errors
-def plan(spec: str, provider_name: str, fmt: str, via_pulumi: bool, settings_file: str | None,
-         assignments: tuple[str, ...]) -> None:
-    """Compile SPEC for one provider and print the resource records."""
-    intent = load_intent(spec)
-    provider = get_provider(provider_name)
-    settings = _settings_for(settings_file, assignments, [provider])[provider.name]
-    compiled = checked_plan(provider, intent, settings)
-    document = compiled.to_json()
-    if via_pulumi:
-        from cloudfence.deploy.emitter import registered_plan  # the only command that loads Pulumi
+def plan(spec: str | None, provider_name: str | None, fmt: str, via_pulumi: bool, settings_file: str | None,
+         assignments: tuple[str, ...], stack_files: tuple[str, ...], strict: bool) -> None:
+    """Compile SPEC for each target and print the resource records.
 
-        document = registered_plan(intent, provider, settings)
+    With one target the JSON is that plan; with several (--stack, -p all) it is
+    {"plans": [...]}, one per target.
+    """
+    intent, chosen = _resolve(spec, provider_name, stack_files, settings_file, assignments, strict)
+    documents = []
+    texts = []
+    for target, provider in chosen:
+        compiled = checked_plan(provider, intent, target.settings)
+        document = compiled.to_json()
+        if via_pulumi:
+            document = _registered(intent, provider, target.settings)
+        documents.append(document)
+        texts.append(plan_text(compiled, document, via_pulumi, provider.summarize))
     if fmt == "json":
-        _print_json(document)
+        _print_json(documents[0] if len(documents) == 1 else {"plans": documents})
         return
-    click.echo(plan_text(compiled, document, via_pulumi, provider.summarize))
+    click.echo("\n\n".join(texts))
+
+
+def _registered(intent: Intent, provider: Provider, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The plan as registered under the Pulumi mock runtime (the only path that loads Pulumi)."""
+    try:
+        from cloudfence.deploy.emitter import registered_plan
+    except ImportError as exc:
+        raise CloudfenceError(f"--via-pulumi needs the Pulumi SDK ({exc.name} is not installed): "
+                              f"{install_hint(provider)}") from None
+    return registered_plan(intent, provider, settings)
 
 
 @main.command(short_help="Prove each target allows exactly what the spec says.")
-@click.argument("spec")
-@click.option("--provider", "-p", "provider_name", required=True,
+@click.argument("spec", required=False)
+@click.option("--provider", "-p", "provider_name",
               help="An installed provider, or 'all' for every installed one.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--plan", "plan_file", metavar="FILE",
+              help="Judge this plan JSON (as `plan --format json` writes it) instead of compiling one.")
 @settings_options
+@strict_option
 @_handles_errors
-def verify(spec: str, provider_name: str, fmt: str, settings_file: str | None,
-           assignments: tuple[str, ...]) -> None:
+def verify(spec: str | None, provider_name: str | None, fmt: str, plan_file: str | None,
+           settings_file: str | None, assignments: tuple[str, ...], stack_files: tuple[str, ...],
+           strict: bool) -> None:
     """Prove, per target, that the compiled plan allows exactly what SPEC says.
 
     Exit status: 0 when every target is equivalent; 1 when any target is not
     (counterexamples are printed); 2 for bad input, or when a target cannot
     express the spec and no target was found different.
     """
-    intent = load_intent(spec)
-    if provider_name == "all":
-        targets = list(installed().values())
-        if not targets:
-            raise CloudfenceError("no providers installed: install a provider plugin "
-                                  "(pip install -e . installs the built-in ones)")
-    else:
-        targets = [get_provider(provider_name)]
-    per_target = _settings_for(settings_file, assignments, targets)
-    show_progress = len(targets) > 1 and sys.stderr.isatty()
+    if plan_file is not None:
+        _verify_plan_file(spec, provider_name, fmt, plan_file, settings_file, assignments, stack_files,
+                          strict)
+        return
+    intent, chosen = _resolve(spec, provider_name, stack_files, settings_file, assignments, strict)
+    show_progress = len(chosen) > 1 and sys.stderr.isatty()
     results: list[Result] = []
-    for provider in targets:
+    for target, provider in chosen:
         if show_progress:
-            click.echo(f"verifying {provider.name} ...", err=True)
-        settings = per_target[provider.name]
+            click.echo(f"verifying {target.label} ...", err=True)
         try:
-            verdict = verification.verify(intent, provider, settings)
+            verdict = verification.verify(intent, provider, target.settings)
         except CheckError as exc:
-            if len(targets) == 1:
+            if len(chosen) == 1:
                 raise
-            results.append(Result(provider.name, None, exc.problems, len(intent.flows)))
+            results.append(Result(target.label, None, exc.problems, len(intent.flows)))
             continue
-        results.append(Result(provider.name, verdict, [], len(intent.flows)))
+        results.append(Result(target.label, verdict, [], len(intent.flows)))
+    _print_verdicts(results, fmt, intent)
+
+
+def _verify_plan_file(spec: str | None, provider_name: str | None, fmt: str, plan_file: str,
+                      settings_file: str | None, assignments: Sequence[str], stack_files: Sequence[str],
+                      strict: bool) -> None:
+    """`verify --plan FILE`: judge a plan JSON with the settings it records."""
+    if settings_file or assignments or stack_files:
+        raise CloudfenceError("--plan judges the plan with the settings it records: "
+                              "drop --settings, --set and --stack")
+    if provider_name is None or provider_name == "all":
+        raise CloudfenceError("--plan judges one plan: name its provider with -p")
+    if spec is None:
+        raise CloudfenceError("give the SPEC the plan was compiled from")
+    intent = load(spec, strict)
+    provider = get_provider(provider_name)
+    verdict = verification.verify_plan(intent, provider, read_plan(plan_file, intent, provider.name))
+    _print_verdicts([Result(provider.name, verdict, [], len(intent.flows))], fmt, intent)
+
+
+def _print_verdicts(results: list[Result], fmt: str, intent: Intent) -> None:
     if fmt == "json":
         _print_json({"spec": intent.name, "targets": [r.to_json() for r in results]})
     else:
@@ -221,44 +308,48 @@ def list_providers(fmt: str) -> None:
 
 
 @main.command(short_help="Write native manifests (Kubernetes NetworkPolicy YAML).")
-@click.argument("spec")
-@click.option("--provider", "-p", "provider_name", required=True)
+@click.argument("spec", required=False)
+@click.option("--provider", "-p", "provider_name")
 @click.option("--output", "-o", "out_dir", required=True, metavar="DIR",
-              help="Directory for the manifests (created if missing).")
+              help="Folder for the manifests (created if missing), owned by the export.")
+@click.option("--force", is_flag=True, help="Write even beside files this export did not write.")
 @settings_options
+@strict_option
 @_handles_errors
-def export(spec: str, provider_name: str, out_dir: str, settings_file: str | None,
-           assignments: tuple[str, ...]) -> None:
-    """Write the provider's native manifests (e.g. Kubernetes NetworkPolicy YAML) to DIR."""
-    intent = load_intent(spec)
-    provider = get_provider(provider_name)
-    if not provider.capabilities.manifests:
-        able = [n for n, p in installed().items() if p.capabilities.manifests]
-        raise CloudfenceError(f"provider {provider.name} cannot export manifests (providers that can: "
-                              f"{', '.join(able) or 'none installed'})")
-    settings = _settings_for(settings_file, assignments, [provider])[provider.name]
-    files: Mapping[str, str] = provider.manifests(checked_plan(provider, intent, settings))
-    out = Path(out_dir)
-    for name in files:
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise CloudfenceError(f"provider {provider.name} produced an unsafe file name {name!r}")
-    if out.exists() and not out.is_dir():
-        raise CloudfenceError(Problem("", "output exists and is not a directory", out_dir))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in sorted(files.items()):
-        (out / name).write_text(text, encoding="utf-8")
-        click.echo(str(out / name))
-    click.echo(f"{len(files)} manifests written to {out}", err=True)
+def export(spec: str | None, provider_name: str | None, out_dir: str, force: bool, settings_file: str | None,
+           assignments: tuple[str, ...], stack_files: tuple[str, ...], strict: bool) -> None:
+    """Write the providers' native manifests (e.g. Kubernetes NetworkPolicy YAML) and a
+    kustomization.yaml to DIR, for `kubectl apply -k DIR` or GitOps. With --stack,
+    every provider of the stack that writes manifests does.
+
+    The export owns DIR: files an earlier export of the same spec wrote that the
+    new plan no longer has are removed, and files it did not write stop it
+    (unless --force).
+    """
+    intent, chosen = _resolve(spec, provider_name, stack_files, settings_file, assignments, strict)
+    able = [(t, p) for t, p in chosen if p.capabilities.manifests]
+    if not able:
+        can = [n for n, p in installed().items() if p.capabilities.manifests]
+        names = ", ".join(t.provider for t, _ in chosen)
+        raise CloudfenceError(f"provider {names} cannot export manifests (providers that can: "
+                              f"{', '.join(can) or 'none installed'})")
+    files: dict[str, str] = {}
+    for target, provider in able:
+        written = provider.manifests(checked_plan(provider, intent, target.settings))
+        check_manifests(provider.name, intent.name, written)
+        clash = sorted(set(written) & set(files))
+        if clash:
+            raise CloudfenceError(f"two providers write {clash[0]}: export them one at a time with -p")
+        files.update(written)
+    done = write_export(out_dir, intent.name, files, force)
+    for path in done.written:
+        click.echo(str(path))
+    for path in done.removed:
+        click.echo(f"removed {path.name} (no longer in the plan)", err=True)
+    click.echo(f"{count(len(done.written), 'file')} written to {out_dir}", err=True)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _settings_for(settings_file: str | None, assignments: Sequence[str],
-                  targets: Sequence[Provider]) -> dict[str, dict[str, Any]]:
-    settings = load_settings(settings_file, assignments)
-    settings.check_providers(list(installed()))
-    return {p.name: settings.for_provider(p.name) for p in targets}
 
 
 def _print_json(document: Any) -> None:

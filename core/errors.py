@@ -18,7 +18,16 @@ class Problem:
         place = ""
         if self.file:
             place = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
-        return f"{place}{self.where}: {self.message}" if self.where else f"{place}{self.message}"
+        text = f"{place}{self.where}: {self.message}" if self.where else f"{place}{self.message}"
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline inside a quoted key, say) shown as escapes,
+    so every problem stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 class CloudfenceError(Exception):

@@ -14,15 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, IPNetwork, parse_cidr
+from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, CidrError, IPNetwork, parse_cidr
 from cloudfence.errors import Problem, SpecError, did_you_mean
-from cloudfence.ports import PORTED, PortError, PortSet, format_ports, parse_port
+from cloudfence.labels import label_key_problem, label_value_problem, namespace_problem
+from cloudfence.ports import PORTED, RESERVED, PortError, PortSet, format_ports, parse_port
 from cloudfence.spec import NAME_RE, Spec, format_path, load_spec, parse_spec
 
 INTERNET = "internet"
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 MAX_NAME = 40
 K8S_NAME_MAX = 63
 
@@ -199,14 +197,8 @@ class _Builder:
             return None
         try:
             return parse_cidr(text)
-        except ValueError as exc:
-            hint = ""
-            try:
-                loose = ipaddress.ip_network(text.strip(), strict=False)
-                hint = f": host bits are set, did you mean {loose}?"
-            except ValueError:
-                hint = f" ({exc}): write an address and prefix length such as 10.0.0.0/16"
-            self.err(path, f"invalid CIDR '{text}'{hint}")
+        except CidrError as exc:
+            self.err(path, str(exc))
             return None
 
     def build(self) -> Intent:
@@ -245,13 +237,23 @@ class _Builder:
                                       seg.kubernetes.labels)
             cidrs: list[IPNetwork] = []
             for i, text in enumerate(seg.cidr):
-                net = self.cidr((*path, "cidr", i) if len(seg.cidr) > 1 else (*path, "cidr"), text)
+                p = (*path, "cidr", i) if len(seg.cidr) > 1 else (*path, "cidr")
+                net = self.cidr(p, text)
                 if net is None:
                     continue
-                for other_net, other in owned:
-                    if net.version == other_net.version and net.overlaps(other_net):
-                        self.err((*path, "cidr"), f"{net} overlaps {other_net} of segment '{other}': "
+                clash = next(((o, other) for o, other in owned
+                              if net.version == o.version and net.overlaps(o)), None)
+                if clash is not None:
+                    other_net, other = clash
+                    if other != name:
+                        self.err(p, f"{net} overlaps {other_net} of segment '{other}': "
                                  "segments hold disjoint addresses")
+                    elif net == other_net:
+                        self.err(p, f"{net} is listed twice in this segment: remove one")
+                    else:
+                        self.err(p, f"{net} overlaps {other_net} listed before in this segment: "
+                                 f"keep {net if net.supernet_of(other_net) else other_net} only")
+                    continue
                 owned.append((net, name))
                 cidrs.append(net)
             out[name] = Segment(
@@ -264,15 +266,13 @@ class _Builder:
         return out
 
     def kubernetes(self, path: tuple, namespace: str, labels: dict[str, str]) -> KubernetesSelector:
-        if not _DNS1123.match(namespace) or len(namespace) > K8S_NAME_MAX:
-            self.err((*path, "namespace"), f"invalid namespace '{namespace}': lowercase letters, "
-                     "digits and '-', at most 63 characters")
+        if (why := namespace_problem(namespace)) is not None:
+            self.err((*path, "namespace"), why)
         for k, v in labels.items():
-            if not _LABEL_KEY.match(k) or len(k.split("/")[-1]) > 63:
-                self.err((*path, "labels", k), f"invalid label key '{k}': see Kubernetes label syntax")
-            if not _LABEL_VALUE.match(v) or len(v) > 63:
-                self.err((*path, "labels", k), f"invalid label value '{v}': at most 63 characters of "
-                         "letters, digits, '-', '_' and '.', starting and ending alphanumeric")
+            if (why := label_key_problem(k)) is not None:
+                self.err((*path, "labels", k), why)
+            if (why := label_value_problem(v)) is not None:
+                self.err((*path, "labels", k), why)
         return KubernetesSelector(namespace, tuple(sorted(labels.items())))
 
     def networks(self, segment_names: set[str]) -> dict[str, Network]:
@@ -311,8 +311,14 @@ class _Builder:
 
     def services(self) -> dict[str, PortSet]:
         out: dict[str, PortSet] = {}
-        for name, literals in self.m.services.items():
+        raw = self.m.services
+        for name, literals in raw.items():
             path = ("services", name)
+            if name in RESERVED:
+                self.err(path, f"'{name}' is a port literal, not a service name: a service called "
+                         f"'{name}' would shadow it; name the service after what it serves "
+                         f"(the literals {', '.join(RESERVED)} are reserved)")
+                continue
             self.check_name(path, name, "service")
             if not literals:
                 self.err(path, "empty port list: give at least one port, e.g. tcp/443")
@@ -320,6 +326,11 @@ class _Builder:
             ports = PortSet()
             for i, lit in enumerate(literals):
                 p = (*path, i) if len(literals) > 1 else path
+                other = raw.get(lit)
+                if other is not None and lit not in RESERVED:
+                    self.err(p, f"'{lit}' is a service: services hold port literals only; write its "
+                             f"literals instead: [{', '.join(str(x) for x in other)}]")
+                    continue
                 try:
                     ports = ports | parse_port(lit)
                 except PortError as exc:

@@ -1,9 +1,9 @@
-"""Resource names derived from content, fitted to a target's length limit.
+"""Logical and physical names derived from content, for every provider.
 
-A name says what a record holds (segment, direction, peer, ports), never its
-position in a list, so editing one flow renames only the records whose content
-changed. A name too long for the target is cut and given a digest of its full
-content; two different contents that would share a name both get digests.
+A record's name says what it holds (segment, direction, protocol, ports, peer),
+never where it sits in a list, so editing one flow renames only the records
+whose content changed. Names over a target's length limit, and the rare clash
+between two different contents, get a short content digest instead.
 """
 
 from __future__ import annotations
@@ -19,40 +19,42 @@ DIGEST = 8
 
 
 def digest(text: str, n: int = DIGEST) -> str:
+    """A stable hex digest of `text` (the same on every run and machine)."""
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-def fit(base: str, limit: int, key: str) -> str:
-    """`base` if it fits in `limit` characters, else its head and a digest of `key`."""
-    if len(base) <= limit:
-        return base
-    return hashed(base, limit, key)
+def cidr_label(net: IPNetwork) -> str:
+    """10.20.1.0/24 -> 10-20-1-0-24; ::/0 -> ipv6-0; 2001:db8::/32 -> ipv6-2001-db8-32."""
+    if net.version == 4:
+        return re.sub(r"[./]", "-", str(net))
+    return "ipv6-" + re.sub(r"[^0-9a-f]+", "-", str(net)).strip("-")
 
 
-def hashed(base: str, limit: int, key: str) -> str:
-    """The head of `base` and a digest of `key`, at most `limit` characters."""
-    head = base[:max(limit - DIGEST - 1, 1)].rstrip("-")
-    return f"{head}-{digest(key)}"
+def ports_label(proto: str, lo: int, hi: int, full: bool) -> str:
+    """tcp-80, tcp-8000-8002, udp-53; the protocol alone when it has no ports."""
+    if full:
+        return proto
+    return f"{proto}-{lo}" if lo == hi else f"{proto}-{lo}-{hi}"
 
 
-def unique(items: Iterable[tuple[str, str]], limit: int, reserved: Iterable[str] = ()) -> dict[str, str]:
-    """Content key -> name: the readable base unless it is too long or clashes with
-    a reserved name or another key's base; then head + digest of the key."""
+def shortened(base: str, key: str, max_len: int) -> str:
+    """`base` cut to fit `max_len` with the digest of `key` appended: `<base...>-<digest>`."""
+    return f"{base[:max_len - DIGEST - 1].rstrip('-')}-{digest(key)}"
+
+
+def unique(items: Iterable[tuple[str, str]], reserved: Iterable[str] = (),
+           max_len: int = 100) -> dict[str, str]:
+    """Map content keys to names: the readable base name unless it is too long or clashes
+    (with a reserved name or another key's base), then the base shortened plus the key's digest.
+
+    `items` are (content key, base name); the content key must say everything the record
+    holds, so two different records never share a digest."""
     items = list(items)
     taken = set(reserved)
     counts = Counter(base for _, base in items)
     out: dict[str, str] = {}
     for key, base in items:
-        if counts[base] > 1 or base in taken or len(base) > limit:
-            base = hashed(base, limit, key)
+        if counts[base] > 1 or base in taken or len(base) > max_len:
+            base = shortened(base, key, max_len)
         out[key] = base
-    if len(set(out.values())) != len(out):  # a digest clash: astronomically rare, never silent
-        raise ValueError("two contents share a name")
     return out
-
-
-def cidr_label(net: IPNetwork) -> str:
-    """10.20.1.0/24 -> 10-20-1-0-24; 2001:db8::/32 -> ipv6-2001-db8-32."""
-    if net.version == 4:
-        return re.sub(r"[./]", "-", str(net))
-    return "ipv6-" + re.sub(r"[^0-9a-f]+", "-", str(net)).strip("-")

@@ -15,13 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudfence.intent import Flow
+from cloudfence.ports import ports_literals
 
+FORMAT = 1  # the version of the plan JSON (DESIGN section 6)
 REF = re.compile(r"^\$\{(?P<name>[^{}]+)\.(?P<output>[A-Za-z][A-Za-z0-9]*)\}$")
 
 
 def ref(name: str, output: str = "id") -> str:
     """The plan's spelling of another resource's output."""
     return f"${{{name}.{output}}}"
+
+
+def ref_name(value: Any) -> str | None:
+    """The logical name a `${name.output}` value refers to; None for any other value."""
+    m = REF.match(value) if isinstance(value, str) else None
+    return m.group("name") if m else None
 
 
 def find_refs(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
@@ -80,10 +88,14 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": FORMAT,
             "spec": self.spec,
             "provider": self.provider,
             "resources": [r.to_json() for r in self.resources],
             "settings": self.settings,
+            "exports": self.exports,
+            "implied": [{"from": f.src.name, "to": f.dst.name, "ports": ports_literals(f.ports)}
+                        for f in self.implied],
         }
 
     def dumps(self) -> str:

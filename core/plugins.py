@@ -75,6 +75,7 @@ def get_provider(name: str) -> Provider:
         if name in broken():
             raise ProviderNotFound(f"provider plugin '{name}' is installed but failed to load "
                                    f"({broken()[name]}): reinstall or uninstall it")
-        installed = ", ".join(available) or "none"
-        raise ProviderNotFound(f"unknown provider '{name}': installed providers are {installed}")
+        from cloudfence.stackconfig import provider_hint
+
+        raise ProviderNotFound(f"unknown provider '{name}'{provider_hint(name, list(available))}")
     return available[name]

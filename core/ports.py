@@ -19,7 +19,8 @@ PROTOCOLS = PORTED + PORTLESS
 MAX_PORT = 65535
 FULL = IntervalSet.of(0, MAX_PORT)
 
-_LITERAL = re.compile(r"^(?P<proto>[a-z0-9]+)(?:/(?P<lo>\d+)(?:-(?P<hi>\d+))?)?$")
+RESERVED = ("tcp", "udp", "sctp", "icmp", "icmpv6", "any")  # literals: never service names
+_LITERAL = re.compile(r"(?P<proto>[a-z0-9]+)(?:/(?P<lo>[0-9]+)(?:-(?P<hi>[0-9]+))?)?")
 
 
 class PortError(ValueError):
@@ -87,10 +88,14 @@ class PortSet:
 
 def parse_port(literal: str) -> PortSet:
     """Read one literal: tcp/443, udp/53, sctp/9899, tcp/8000-8100, icmp, icmpv6, any."""
+    if not literal.isascii():
+        odd = next(c for c in literal if not c.isascii())
+        raise PortError(f"cannot read port {literal!r}: {odd!r} is not an ASCII character; write ports "
+                        "with the digits 0-9, e.g. tcp/443")
     text = literal.strip().lower()
     if text == "any":
         return PortSet.any()
-    m = _LITERAL.match(text)
+    m = _LITERAL.fullmatch(text)
     if not m:
         raise PortError(
             f"cannot read port {literal!r}: write tcp/443, udp/53, tcp/8000-8100, icmp, icmpv6 or any"
@@ -135,3 +140,18 @@ def format_ports(ports: PortSet) -> str:
         else:
             parts.append(f"{proto}/" + ",".join(format_interval(lo, hi) for lo, hi in ivs))
     return " ".join(parts)
+
+
+def ports_literals(ports: PortSet) -> list[str]:
+    """The port set as literals that `parse_port` reads back (plan JSON)."""
+    if ports.is_any():
+        return ["any"]
+    out = []
+    for proto, ivs in ports.items():
+        if proto in PORTLESS:
+            if proto == "other":
+                raise ValueError("protocols other than tcp, udp, sctp and icmp have no literal outside 'any'")
+            out.append(proto)
+        else:
+            out.extend(f"{proto}/{format_interval(lo, hi)}" for lo, hi in ivs)
+    return out

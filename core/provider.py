@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from cloudfence.errors import CheckError, Problem
+from cloudfence.bridges import bridge_problems
+from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource
 from cloudfence.ports import PROTOCOLS
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, validate_settings
+from cloudfence.space import space_for
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,24 @@ class BaseProvider(ABC):
     def governs(self, intent: Intent) -> frozenset[str]:
         return frozenset(intent.segments)
 
+    #: The setting that gives the target's internal space, named in refusals.
+    internal_setting: ClassVar[str] = ""
+
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         """What the target cannot express; extend with the target's own limits."""
-        return self.check_capabilities(intent)
+        return self.check_capabilities(intent) + self.check_meaning(intent, settings)
+
+    def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """Flows that can never carry a packet, and bridges through networks where
+        segments without a cidr may be (DESIGN section 3): refused, never guessed."""
+        space = space_for(intent, settings)
+        governed = self.governs(intent)
+        flows = [f for f in intent.flows if _touches(f, governed)]
+        problems = [intent.problem(f, why) for f, why in space.dead_flows(flows)]
+        hidden = frozenset(s for s in governed if not intent.segments[s].cidrs)
+        if hidden:
+            problems += bridge_problems(intent, space, hidden, self.internal_setting, self.name)
+        return problems
 
     @abstractmethod
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
@@ -181,6 +198,29 @@ def checked_plan(provider: Provider, intent: Intent,
         raise CheckError(problems)
     plan = provider.compile(intent, settings)
     return dataclasses.replace(plan, settings=settings.to_json())
+
+
+def install_hint(provider: Provider) -> str:
+    """How to get the Pulumi SDK a provider emits through: a built-in one has an extra."""
+    if type(provider).__module__.startswith("cloudfence.providers."):
+        return f"pip install 'cloudfence[{provider.name}]'"
+    return f"install the Pulumi SDK that the package of provider {provider.name} depends on"
+
+
+class SdkMissing(CloudfenceError):
+    """A provider's Pulumi SDK is not installed: emitting needs it, planning does not."""
+
+
+def sdk_class(provider: Provider, type_token: str) -> Callable[..., Any]:
+    """The provider's SDK class, or SdkMissing saying which extra to install."""
+    try:
+        return provider.sdk_class(type_token)
+    except ImportError as exc:
+        raise SdkMissing(f"the {provider.name} provider's Pulumi SDK is not installed "
+                         f"({exc.name or exc}): {install_hint(provider)}") from None
+    except (NotImplementedError, LookupError) as exc:
+        raise CheckError(f"provider {provider.name} has no Pulumi SDK class for {type_token} ({exc}): "
+                         "its plan cannot be registered through Pulumi; plan without --via-pulumi") from None
 
 
 def _touches(flow: Flow, governed: Iterable[str]) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudfence.addresses import AddressSet
+from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.intent import Endpoint, Intent
 from cloudfence.ports import PROTOCOLS, PortSet
 
@@ -41,7 +41,7 @@ class Peer:
         return cls(segments=frozenset([name]))
 
     @classmethod
-    def cidrs(cls, nets: Iterable) -> Peer:
+    def cidrs(cls, nets: Iterable[IPNetwork | str]) -> Peer:
         return cls(addresses=AddressSet.from_cidrs(nets))
 
     @classmethod

@@ -199,7 +199,7 @@ def plan_text(compiled: Plan, document: Mapping[str, Any], via_pulumi: bool,
             text = summarize(r["inputs"], r["name"])
         rows.append((short_type(r["type"]), r["name"], text))
     how = "registered under the Pulumi mock runtime" if via_pulumi else "planned"
-    out = [f"{compiled.spec} on {compiled.provider}: {len(resources)} resources {how}"]
+    out = [f"{compiled.spec} on {compiled.provider}: {count(len(resources), 'resource')} {how}"]
     if rows:
         out.append(table(rows, ("TYPE", "NAME", "SUMMARY"), indent="  "))
     if via_pulumi:
@@ -243,6 +243,7 @@ class Result:
             "flowsJudged": self.judged,
             "implied": list(v.implied) if v else [],
             "notGoverned": list(v.not_governed) if v else [],
+            "assumptions": list(v.assumptions) if v else [],
         }
 
 
@@ -261,11 +262,12 @@ def _verdict_lines(r: Result) -> list[str]:
     if v is None:
         return [f"{r.provider}: cannot express: {r.problems[0] if r.problems else 'check failed'}",
                 *(f"  {p}" for p in r.problems[1:])]
-    counts = f"{v.connections} connection classes, {r.judged} flows judged"
+    counts = f"{count(v.connections, 'connection class', 'connection classes')}, " \
+             f"{count(r.judged, 'flow')} judged"
     if v.equivalent:
         out = [f"{r.provider}: equivalent ({counts})"]
     else:
-        out = [f"{r.provider}: NOT equivalent ({v.total_differences} differences; {counts})"]
+        out = [f"{r.provider}: NOT equivalent ({count(v.total_differences, 'difference')}; {counts})"]
         rows = [(c.kind, c.explanation, c.source, c.destination, c.protocol,
                  "-" if c.port is None else c.port, c.ports or "-") for c in v.counterexamples]
         out.append(table(rows, ("KIND", "EXPLANATION", "SOURCE", "DESTINATION", "PROTOCOL", "PORT",
@@ -275,6 +277,7 @@ def _verdict_lines(r: Result) -> list[str]:
                        "(--format json lists the same first ones)")
     out += [f"  implied by {r.provider}: {flow}" for flow in v.implied]
     out += [f"  not governed by {r.provider}: {flow}" for flow in v.not_governed]
+    out += [f"  assumes: {a}" for a in v.assumptions]
     return out
 
 

@@ -103,8 +103,10 @@ def validate_settings(model: type[S], raw: Any, provider: str) -> tuple[S | None
         if not isinstance(key, str):
             problems.append(Problem("settings", f"setting names are text, got {key!r}"))
         elif key not in fields:
-            if key in fields.values() or _normal(key) in {_normal(k): k for k in fields}:
-                right = {_normal(k): k for k in fields}[_normal(key)]
+            by_name = {name: k for k, name in fields.items()}
+            by_normal = {_normal(k): k for k in fields}
+            if key in by_name or _normal(key) in by_normal:
+                right = by_name.get(key) or by_normal[_normal(key)]
                 hint = f" (did you mean '{right}'?)"
             else:
                 hint = did_you_mean(key, fields)

@@ -117,6 +117,13 @@ class Space:
         """Flows that can never carry a packet on this target, and why."""
         out = []
         for f in flows:
+            empty = [e for e in (f.src, f.dst) if e.kind == "network" and not self.network(e.name)]
+            if empty:
+                out.append((f, f"network '{empty[0]}' holds no address on this target (segment cidrs, "
+                            "the internal space and egressIps are taken out of it): no packet can pass; "
+                            "name the segment in the flow, or give the network addresses outside "
+                            "every segment"))
+                continue
             fams = self.families(f.src) & self.families(f.dst)
             if not fams:
                 out.append((f, f"'{f.src}' and '{f.dst}' share no address family (one is IPv4 only, "

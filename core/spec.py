@@ -9,6 +9,8 @@ carries the file, the line and the key path.
 from __future__ import annotations
 
 import re
+import stat
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,47 +58,133 @@ def format_path(path: Path_) -> str:
     return out
 
 
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+
 def read_document(path: str | Path) -> Document:
+    """Read a spec file, or standard input for `-` (as kubectl does)."""
+    if str(path) == STDIN:
+        return parse_document(read_stdin(), STDIN_NAME)
+    return parse_document(read_text_file(path, "spec"), str(path))
+
+
+def read_stdin(what: str = "spec") -> str:
+    try:
+        data = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise SpecError(Problem("", f"cannot read the {what} from standard input: {_why(exc)}",
+                                STDIN_NAME)) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(Problem("", f"{what} is over the {MAX_SPEC_BYTES:,}-byte limit: split it or remove "
+                                "generated content", STDIN_NAME))
+    return _decode(data, what, STDIN_NAME)
+
+
+def read_text_file(path: str | Path, what: str, limit: int = MAX_SPEC_BYTES) -> str:
+    """The text of a small UTF-8 file, or a one-line error that says what is wrong
+    with the path (missing, a folder, unreadable, too big, binary)."""
     p = Path(path)
     name = str(path)
-    if not p.exists():
-        raise SpecError(Problem("", "spec file not found: check the path", name))
-    if not p.is_file():
-        raise SpecError(Problem("", "not a file: give the path of a spec YAML file", name))
-    size = p.stat().st_size
-    if size > MAX_SPEC_BYTES:
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise SpecError(Problem("", f"{what} file not found: check the path", name)) from None
+    except NotADirectoryError:
+        raise SpecError(Problem("", f"{what} file not found: a part of the path is a file, not a folder",
+                                name)) from None
+    except (OSError, ValueError) as exc:
+        raise SpecError(Problem("", f"cannot read the {what} file: {_why(exc)}", name)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SpecError(Problem("", f"is a folder: give the path of a {what} YAML file", name))
+    if not stat.S_ISREG(st.st_mode):
+        raise SpecError(Problem("", f"not a regular file: give the path of a {what} YAML file "
+                                "(or '-' for standard input)", name))
+    if st.st_size > limit:
         raise SpecError(
-            Problem("", f"spec is {size:,} bytes, over the {MAX_SPEC_BYTES:,}-byte limit: "
+            Problem("", f"{what} is {st.st_size:,} bytes, over the {limit:,}-byte limit: "
                     "split it or remove generated content", name)
         )
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise SpecError(Problem("", f"cannot read the {what} file: {_why(exc)}", name)) from None
+    if len(data) > limit:
+        raise SpecError(Problem("", f"{what} is over the {limit:,}-byte limit", name))
+    return _decode(data, what, name)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied (check the file's owner and mode)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+def _decode(data: bytes, what: str, name: str) -> str:
+    if b"\0" in data:
+        raise SpecError(Problem("", f"{what} holds NUL bytes: it is a binary file, not YAML text", name))
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise SpecError(Problem("", "spec is not UTF-8 text", name)) from None
-    return parse_document(text, name)
+        raise SpecError(Problem("", f"{what} is not UTF-8 text", name)) from None
+
+
+class _CoreLoader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: `2024-01-01` is text, as in the
+    YAML core schema, not a date that no field of a spec takes."""
+
+
+_CoreLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+CORE_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "seq", "map"))
+MAX_DEPTH = 32  # a spec is at most six levels deep; the bound keeps the recursive composer safe
 
 
 def parse_document(text: str, file: str = "<spec>") -> Document:
-    if len(text.encode("utf-8")) > MAX_SPEC_BYTES:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
         raise SpecError(Problem("", f"spec is over the {MAX_SPEC_BYTES:,}-byte limit", file))
     if not text.strip():
         raise SpecError(Problem("", "spec is empty: start with 'version: 1'", file))
     try:
-        # Scan events first: aliases are refused before any node is composed, so an
-        # alias bomb costs one linear pass over a small file.
+        # Scan events first: aliases, foreign tags and deep nesting are refused before
+        # any node is composed, so an alias bomb or a deeply nested document costs one
+        # linear pass over a small file and never reaches the recursive composer.
         documents = 0
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        depth = 0
+        for event in yaml.parse(text, Loader=_CoreLoader):
+            line = event.start_mark.line + 1
             if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1
                 raise SpecError(Problem("", "YAML aliases (*name) are not allowed in a spec: "
                                         "write the value out", file, line))
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    line = event.start_mark.line + 1
                     raise SpecError(Problem("", "more than one YAML document: keep one spec per file",
                                             file, line))
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag != "!" and tag not in CORE_TAGS:
+                shown = "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") \
+                    else tag
+                raise SpecError(Problem("", f"YAML tag '{shown}' is not allowed: a spec holds plain "
+                                        "text, numbers, booleans, lists and mappings; remove the tag",
+                                        file, line))
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecError(Problem("", f"nested more than {MAX_DEPTH} levels deep: a spec is a "
+                                            "few levels of mappings and lists", file, line))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        node = yaml.compose(text, Loader=_CoreLoader)
+    except yaml.reader.ReaderError as exc:
+        raise SpecError(Problem("", f"not YAML text: character {exc.character!r} at position "
+                                f"{exc.position} is not allowed (is it a binary file?)", file)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -247,6 +335,9 @@ def validate_document(doc: Document) -> Spec:
     if "version" not in data:
         raise SpecError(doc.problem((), "missing 'version': add 'version: 1' at the top"))
     version = data["version"]
+    if isinstance(version, str) and version.strip() in {str(v) for v in SUPPORTED_VERSIONS}:
+        raise SpecError(doc.problem(("version",), f"version is the text {version!r}: write the number "
+                                    f"{version.strip()} without quotes (version: {version.strip()})"))
     if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise SpecError(doc.problem(("version",), f"unsupported version {version!r}: "
                                     "this cloudfence reads version 1"))
@@ -278,15 +369,45 @@ def _pydantic_problems(exc: ValidationError, doc: Document) -> list[Problem]:
         elif kind == "missing":
             problems.append(doc.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
         else:
+            got = err.get("input")
+            hint = _instead(loc, got)
+            if hint:
+                problems.append(doc.problem(loc, hint))
+                continue
             what = _EXPECTED.get(kind, err["msg"])
             if kind == "list_type" and loc and (loc[-1] in _ONE_OR_MANY or loc[0] == "services"):
                 what = "expected one value or a list of values"
             elif loc[:1] == ("networks",) and len(loc) == 2:
                 what = "expected a list of CIDRs, or a mapping with 'include' and 'exclude'"
-            got = err.get("input")
             shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
             problems.append(doc.problem(loc, f"{what}, got {shown}"))
     return problems
+
+
+def _is_port_place(loc: Path_) -> bool:
+    """services.NAME, services.NAME[i], flows[i].ports, flows[i].ports[j]."""
+    if loc[:1] == ("services",):
+        return len(loc) == 2 or (len(loc) == 3 and isinstance(loc[2], int))
+    if loc[:1] == ("flows",) and len(loc) >= 3 and loc[2] == "ports":
+        return len(loc) == 3 or (len(loc) == 4 and isinstance(loc[3], int))
+    return False
+
+
+def _instead(loc: Path_, got: Any) -> str | None:
+    """For a value of the wrong type that has an obvious right spelling, the
+    message that says what to write instead."""
+    number = isinstance(got, int) and not isinstance(got, bool)
+    if _is_port_place(loc) and number:
+        return (f"a port needs its protocol: write tcp/{got} (or udp/{got}, sctp/{got}) instead of {got}")
+    if _is_port_place(loc) and isinstance(got, list) and got and all(
+            isinstance(x, int) and not isinstance(x, bool) for x in got):
+        return f"a port needs its protocol: write [{', '.join(f'tcp/{x}' for x in got)}]"
+    if len(loc) == 5 and loc[0] == "segments" and loc[2:4] == ("kubernetes", "labels") and (
+            isinstance(got, (int, float, bool)) or got is None):
+        text = "" if got is None else str(got).lower() if isinstance(got, bool) else str(got)
+        return (f"label values are text: quote it ({loc[4]}: '{text}'), or YAML reads it as "
+                f"{type(got).__name__ if got is not None else 'null'}")
+    return None
 
 
 def _model_at(loc: Path_) -> type[BaseModel] | None:
@@ -307,4 +428,4 @@ def _model_at(loc: Path_) -> type[BaseModel] | None:
 
 # Lowercase, digits and single hyphens, no trailing hyphen: valid as a
 # Kubernetes label value and inside cloud resource names.
-NAME_RE = re.compile(r"^[a-z](?:-?[a-z0-9])*$")
+NAME_RE = re.compile(r"\A[a-z](?:-?[a-z0-9])*\Z")

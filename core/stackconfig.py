@@ -1,8 +1,10 @@
-"""Provider settings as the CLI reads them: `--settings FILE` (a plain mapping, or a
-Pulumi stack file read the way the stack program reads it) and `--set KEY=VALUE`.
+"""Stack config and provider settings: the `cloudfence:*` keys of a Pulumi stack
+(DESIGN section 4), `--settings FILE` (a plain mapping) and `--set KEY=VALUE`.
 
-Kept apart from the commands so that the stack program and the CLI read one
-stack file the same way, and so the reading can be tested without click.
+One reader serves the `Segmentation` component and the CLI's `--stack`, so both
+act on the same targets with the same settings. Every `cloudfence:*` key is read
+strictly: an unknown key stops with a did-you-mean, and the first contract's keys
+are refused with the exact rewrite.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from cloudfence.errors import CloudfenceError, Problem
+from cloudfence.errors import CloudfenceError, Problem, did_you_mean
 
 MAX_SETTINGS_BYTES = 1_000_000
 
@@ -43,11 +45,9 @@ class Settings:
             self.common[name] = value
 
     def check_providers(self, installed: Sequence[str]) -> None:
-        unknown = [p for p in self.scoped if p not in installed]
-        problems = []
-        for p in unknown:
-            hint = f" (installed providers: {', '.join(installed) or 'none'})"
-            problems.append(Problem(self.sources[p], f"settings for unknown provider '{p}'{hint}"))
+        problems = [Problem(self.sources[p], f"settings for unknown provider '{p}'"
+                            f"{provider_hint(p, installed)}")
+                    for p in self.scoped if p not in installed]
         if problems:
             raise CloudfenceError(problems)
 
@@ -61,7 +61,7 @@ def parse_assignment(item: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise CloudfenceError(Problem(f"--set {item}", "write KEY=VALUE, e.g. --set vpcId=vpc-0abc "
-                                      "or --set aws.nacls=true"))
+                                      "or --set PROVIDER.KEY=VALUE"))
     if raw.strip() == "":
         return key, ""
     try:
@@ -73,59 +73,233 @@ def parse_assignment(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def read_settings_file(path: str) -> tuple[dict[str, Any], str | None]:
-    """A YAML/JSON mapping of settings, or a Pulumi stack file whose
-    `config: cloudfence:settings` is used (scoped to its `cloudfence:provider`;
-    `cloudfence:kubernetesSettings` scoped to kubernetes), as the stack program reads them."""
-    from cloudfence.spec import parse_document  # same safe YAML reading as specs: no aliases, no duplicates
+NAMESPACE = "cloudfence"
+KEYS = {"spec": "the spec file, relative to the stack's folder",
+        "providers": "the targets this stack deploys: provider name -> its settings"}
+# The first contract's keys; `kubernetes` and `kubernetesSettings` named that provider.
+LEGACY = ("provider", "settings", "kubernetes", "kubernetesSettings")
+LEGACY_EXTRA = "kubernetes"
 
-    p = Path(path)
-    if not p.is_file():
-        raise CloudfenceError(Problem("", "settings file not found: check the path", path))
-    if p.stat().st_size > MAX_SETTINGS_BYTES:
-        raise CloudfenceError(Problem("", f"settings file is over {MAX_SETTINGS_BYTES:,} bytes", path))
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CloudfenceError(Problem("", f"cannot read settings file: {exc}", path)) from None
+
+def provider_hint(name: str, installed: Sequence[str]) -> str:
+    """A did-you-mean that ignores case (`-p NAME` for `name`), else the installed names."""
+    folded = {p.lower(): p for p in installed}
+    if name.lower() in folded:
+        return f" (did you mean '{folded[name.lower()]}'?)"
+    return did_you_mean(name, installed) or f" (installed providers: {', '.join(installed) or 'none'})"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The `cloudfence:*` keys of one stack, read strictly."""
+
+    where: str  # the stack file, or "stack config"
+    spec: str | None
+    providers: dict[str, dict[str, Any]]  # in the order written
+
+
+def read_config(config: Mapping[str, Any], where: str = "stack config") -> StackConfig:
+    """Read the `cloudfence:*` keys of a stack's config (full keys, values as plain data)."""
+    problems: list[Problem] = []
+    ours = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
+    for key in config:
+        space = key.split(":", 1)[0] if ":" in key else ""
+        if space and space != NAMESPACE and did_you_mean(space, [NAMESPACE]):
+            problems.append(Problem(f"config.{key}", f"unknown namespace '{space}' (did you mean "
+                                    f"'{NAMESPACE}:{key.split(':', 1)[1]}'?)", where))
+    # `cloudfence:provider` holding a mapping is a misspelt `providers`, not the old key.
+    legacy = [k for k in LEGACY if k in ours and not (k == "provider" and isinstance(ours[k], Mapping))]
+    if legacy:
+        problems.append(_legacy_problem(ours, legacy, where))
+    for key in ours:
+        if key not in KEYS and key not in legacy:
+            problems.append(Problem(f"config.{NAMESPACE}:{key}", f"unknown cloudfence key{_key_hint(key)} "
+                                    f"(known: {', '.join(f'{NAMESPACE}:{k}' for k in KEYS)})", where))
+    spec = ours.get("spec")
+    if spec is not None and (not isinstance(spec, str) or not spec.strip()):
+        problems.append(Problem(f"config.{NAMESPACE}:spec", f"expected the spec file's path, got {spec!r}",
+                                where))
+        spec = None
+    providers = _providers(ours.get("providers"), where, problems)
+    if problems:
+        raise CloudfenceError(problems)
+    return StackConfig(where, spec, providers)
+
+
+def _key_hint(key: str) -> str:
+    hint = did_you_mean(key, KEYS)
+    if hint:
+        return hint.replace("'", f"'{NAMESPACE}:", 1)
+    if did_you_mean(key, LEGACY):
+        return (f" (settings now go under {NAMESPACE}:providers, per provider: "
+                "{<provider>: {<setting>: <value>}})")
+    return ""
+
+
+def _providers(raw: Any, where: str, problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    place = f"config.{NAMESPACE}:providers"
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(place, "expected a mapping of provider name to its settings, e.g. "
+                                "{<provider>: {<setting>: <value>}}", where))
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, settings in raw.items():
+        if not isinstance(name, str):
+            problems.append(Problem(place, f"provider names are text, got {name!r}", where))
+        elif settings is None:
+            out[name] = {}
+        elif not isinstance(settings, Mapping):
+            problems.append(Problem(f"{place}.{name}", "expected a mapping of setting names to values "
+                                    "({} for none)", where))
+        else:
+            out[name] = dict(settings)
+    return out
+
+
+def _legacy_problem(ours: Mapping[str, Any], legacy: Sequence[str], where: str) -> Problem:
+    """The first contract's keys, with the `cloudfence:providers` that says the same."""
+    providers: dict[str, Any] = {}
+    provider = ours.get("provider")
+    if isinstance(provider, str):
+        providers[provider] = dict(ours.get("settings") or {}) if isinstance(
+            ours.get("settings") or {}, Mapping) else ours.get("settings")
+    if ours.get("kubernetes") in (True, "true") or "kubernetesSettings" in ours:
+        providers.setdefault(LEGACY_EXTRA, dict(ours.get("kubernetesSettings") or {}))
+    rewrite = yaml.safe_dump(providers, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    keys = ", ".join(f"{NAMESPACE}:{k}" for k in legacy)
+    return Problem(f"config.{NAMESPACE}:{legacy[0]}", f"{keys}: no longer read; write "
+                   f"`{NAMESPACE}:providers: {rewrite}` instead", where)
+
+
+def _read_yaml_mapping(path: str, what: str, shape: str) -> Mapping[str, Any]:
+    # The same safe reading as specs: no aliases, no duplicates, no foreign tags, and a
+    # one-line error for a path that is missing, a folder, unreadable or binary.
+    from cloudfence.spec import parse_document, read_text_file
+
+    text = read_text_file(path, what, MAX_SETTINGS_BYTES)
     if not text.strip():
-        return {}, None
+        return {}
     data = parse_document(text, path).data
     if data is None:
-        return {}, None
+        return {}
     if not isinstance(data, Mapping):
-        raise CloudfenceError(Problem("", "settings file must be a mapping of setting names to values",
-                                      path))
-    provider = None
-    if "config" in data and isinstance(data["config"], Mapping):
-        config = data["config"]
-        provider = config.get("cloudfence:provider")
-        data = config.get("cloudfence:settings", {})
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise CloudfenceError(Problem("config.cloudfence:settings", "expected a mapping of setting "
-                                          "names to values", path))
-        if provider is not None and not isinstance(provider, str):
-            raise CloudfenceError(Problem("config.cloudfence:provider", "expected a provider name", path))
-        k8s = config.get("cloudfence:kubernetesSettings") or {}
-        if not isinstance(k8s, Mapping):
-            raise CloudfenceError(Problem("config.cloudfence:kubernetesSettings", "expected a mapping of "
-                                          "setting names to values", path))
-        data = dict(data)
-        if provider and provider != "kubernetes":
-            data.update({f"kubernetes.{k}": v for k, v in k8s.items()})
-    return dict(data), provider
+        raise CloudfenceError(Problem("", f"{what} file must be a mapping of {shape}", path))
+    return data
+
+
+def read_stack_file(path: str) -> StackConfig:
+    """A Pulumi stack file (`Pulumi.<stack>.yaml`): its `config:` read as the component reads it."""
+    data = _read_yaml_mapping(path, "stack", "config keys under `config:`")
+    config = data.get("config")
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise CloudfenceError(Problem("config", "expected a mapping of config keys", path))
+    stack = read_config(config, path)
+    if not stack.providers:
+        raise CloudfenceError(Problem(f"config.{NAMESPACE}:providers", "missing: name the targets this "
+                                      "stack deploys, e.g. cloudfence:providers: {<provider>: {}}", path))
+    return stack
+
+
+def stack_spec(stack: StackConfig) -> Path | None:
+    """The spec a stack file names, as a path from here (Pulumi runs in the stack's folder)."""
+    if stack.spec is None:
+        return None
+    spec = Path(stack.spec)
+    return spec if spec.is_absolute() else Path(stack.where).parent / spec
+
+
+def read_settings_file(path: str) -> dict[str, Any]:
+    """A YAML/JSON mapping of settings (`key` for every target, `provider.key` for one).
+    A Pulumi stack file is refused: it names its targets, which `--stack` reads."""
+    data = _read_yaml_mapping(path, "settings", "setting names to values")
+    if "config" in data or any(isinstance(k, str) and k.startswith(f"{NAMESPACE}:") for k in data):
+        raise CloudfenceError(Problem("", f"this is a Pulumi stack file, not a settings mapping: use "
+                                      f"--stack {path} (it acts on every provider the stack names)", path))
+    return dict(data)
 
 
 def load_settings(settings_file: str | None, assignments: Sequence[str]) -> Settings:
+    """Settings from the file, then --set: the last wins."""
     settings = Settings()
     if settings_file:
-        data, provider = read_settings_file(settings_file)
-        for key, value in data.items():
-            scoped = f"{provider}.{key}" if provider and "." not in key else str(key)
-            settings.put(scoped, value, f"{settings_file}: {key}")
+        for key, value in read_settings_file(settings_file).items():
+            settings.put(str(key), value, f"{settings_file}: {key}")
     for item in assignments:
         key, value = parse_assignment(item)
         settings.put(key, value, f"--set {item}")
     return settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """One provider to act on, with its raw settings (validated by the core)."""
+
+    provider: str
+    settings: dict[str, Any]
+    label: str  # how output names it: the provider, and the stack when several are given
+
+
+def resolve_spec(spec: str | None, stacks: Sequence[StackConfig]) -> str:
+    """SPEC, or the spec the stack files name; SPEC given and different is an error."""
+    named = [(s, stack_spec(s)) for s in stacks]
+    if spec is not None:
+        for stack, path in named:
+            if path is not None and Path(spec).resolve() != path.resolve():
+                raise CloudfenceError(Problem(f"config.{NAMESPACE}:spec", f"names {stack.spec} ({path}), "
+                                              f"not {spec}: drop SPEC to use the stack's spec, or "
+                                              "give the stack's spec", stack.where))
+        return spec
+    if not stacks:
+        raise CloudfenceError("give a SPEC file, or --stack Pulumi.<stack>.yaml that names one")
+    missing = [s for s, path in named if path is None]
+    if missing:
+        raise CloudfenceError(Problem(f"config.{NAMESPACE}:spec", "missing: name the spec file "
+                                      "(cloudfence:spec: segments.yaml) or give SPEC", missing[0].where))
+    paths = {path.resolve() for _, path in named if path is not None}
+    if len(paths) > 1:
+        listed = ", ".join(f"{s.where} names {path}" for s, path in named)
+        raise CloudfenceError(f"the stack files name different specs ({listed}): give them one at a time")
+    path = named[0][1]
+    assert path is not None
+    return str(path)
+
+
+def targets(provider: str | None, stacks: Sequence[StackConfig], settings_file: str | None,
+            assignments: Sequence[str], installed: Sequence[str]) -> list[Target]:
+    """What a command acts on: `-p P`, `-p all` (every installed provider), or every
+    provider the stack files name with their settings; --settings and --set on top."""
+    extra = load_settings(settings_file, assignments)
+    extra.check_providers(installed)
+    if provider is not None and provider != "all" and provider not in installed:
+        raise CloudfenceError(f"unknown provider '{provider}'{provider_hint(provider, installed)}")
+    if not stacks:
+        if provider is None:
+            raise CloudfenceError("give --provider P (or 'all'), or --stack Pulumi.<stack>.yaml")
+        names = list(installed) if provider == "all" else [provider]
+        return [Target(n, extra.for_provider(n), n) for n in names]
+    out = []
+    for stack in stacks:
+        unknown = [Problem(f"config.{NAMESPACE}:providers.{n}", f"unknown provider '{n}'"
+                           f"{provider_hint(n, installed)}", stack.where)
+                   for n in stack.providers if n not in installed]
+        if unknown:
+            raise CloudfenceError(unknown)
+        if provider is None:
+            names = list(stack.providers)
+        elif provider == "all":
+            names = list(installed)
+        elif provider in stack.providers:
+            names = [provider]
+        else:
+            raise CloudfenceError(Problem(f"config.{NAMESPACE}:providers", f"does not name provider "
+                                          f"'{provider}' (it names {', '.join(stack.providers)}): drop "
+                                          "--provider to act on every one", stack.where))
+        for n in names:
+            settings = {**stack.providers.get(n, {}), **extra.common, **extra.scoped.get(n, {})}
+            label = n if len(stacks) == 1 else f"{n} ({Path(stack.where).name})"
+            out.append(Target(n, settings, label))
+    return out

@@ -9,7 +9,7 @@ from typing import Any
 from cloudfence.addresses import AddressSet
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan
-from cloudfence.provider import Provider, checked_plan
+from cloudfence.provider import Provider, checked_plan, validated
 from cloudfence.reach import (
     NARROW,
     WIDE,
@@ -25,20 +25,9 @@ from cloudfence.reachability import Reachability
 from cloudfence.space import Space, space_for
 
 
-def _settings_object(provider: Provider, settings: Any) -> Any:
-    """The provider's validated settings model, where it declares one."""
-    model = getattr(provider, "settings_model", None)
-    if model is None or settings is None or not isinstance(settings, Mapping):
-        return settings
-    from cloudfence.settings import validate_settings
-
-    obj, _ = validate_settings(model, settings, provider.name)
-    return obj
-
-
 def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | None = None,
                 limit: int = 20) -> Verdict:
-    space = space or space_for(intent, _settings_object(provider, getattr(plan, "settings", None)))
+    space = space or space_for(intent, validated(provider, plan.settings))
     governed = provider.governs(intent)
     actual = provider.evaluate(plan, intent)
     if actual.governed != governed:
@@ -103,6 +92,5 @@ def _cidrs(addresses: AddressSet | None, most: int = 4) -> str:
 
 
 def verify(intent: Intent, provider: Provider, settings: Mapping[str, Any] | None = None) -> Verdict:
-    settings = settings or {}
-    plan = checked_plan(provider, intent, settings)
-    return verify_plan(intent, provider, plan, space_for(intent, _settings_object(provider, settings)))
+    plan = checked_plan(provider, intent, settings or {})
+    return verify_plan(intent, provider, plan)

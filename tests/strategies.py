@@ -24,7 +24,7 @@ Knobs (all keyword arguments of `specs` / `spec_texts`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
@@ -99,6 +99,32 @@ def _network(draw: st.DrawFn, j: int) -> Any:
     return {"include": ["10.0.0.0/8"], "exclude": [f"10.{j + 1}.0.0/16"]}
 
 
+def _segment(draw: st.DrawFn, chance: Callable[[float], bool], i: int, name: str, bare_share: float,
+             k8s_share: float, cidr_share: float) -> dict[str, Any]:
+    """One random segment: a kubernetes mapping, cidrs (IPv4, IPv6 or both), or neither."""
+    seg: dict[str, Any] = {}
+    if chance(0.2):
+        seg["description"] = f"segment {name}"
+    bare = chance(bare_share)
+    k8s = not bare and chance(k8s_share)
+    has_cidr = not bare and (chance(cidr_share) or not k8s)
+    if k8s:
+        labels = {"seg": name}  # distinct per segment: selectors never overlap
+        if chance(0.3):
+            labels["tier"] = draw(st.sampled_from(["a", "b"]))
+        seg["kubernetes"] = {"namespace": draw(st.sampled_from(NAMESPACES)), "labels": labels}
+    if has_cidr:
+        cidrs = [f"10.{i}.0.0/24"]
+        if chance(0.2):
+            cidrs.append(f"10.{i}.1.0/24")
+        if chance(0.2):
+            cidrs.append(f"fd00:{i}::/64")
+        if chance(0.05):
+            cidrs = [f"fd00:{i}::/64"]
+        seg["cidr"] = _scalar_or_list(draw, cidrs)
+    return seg
+
+
 @st.composite
 def specs(
     draw: st.DrawFn,
@@ -123,29 +149,8 @@ def specs(
     def chance(p: float) -> bool:
         return draw(st.floats(0, 1, exclude_max=True)) < p
 
-    segments: dict[str, Any] = {}
-    for i, name in enumerate(seg_names, start=1):
-        seg: dict[str, Any] = {}
-        if chance(0.2):
-            seg["description"] = f"segment {name}"
-        bare = chance(bare_share)
-        k8s = not bare and chance(k8s_share)
-        has_cidr = not bare and (chance(cidr_share) or not k8s)
-        if k8s:
-            labels = {"seg": name}  # distinct per segment: selectors never overlap
-            if chance(0.3):
-                labels["tier"] = draw(st.sampled_from(["a", "b"]))
-            seg["kubernetes"] = {"namespace": draw(st.sampled_from(NAMESPACES)), "labels": labels}
-        if has_cidr:
-            cidrs = [f"10.{i}.0.0/24"]
-            if chance(0.2):
-                cidrs.append(f"10.{i}.1.0/24")
-            if chance(0.2):
-                cidrs.append(f"fd00:{i}::/64")
-            if chance(0.05):
-                cidrs = [f"fd00:{i}::/64"]
-            seg["cidr"] = _scalar_or_list(draw, cidrs)
-        segments[name] = seg
+    segments = {name: _segment(draw, chance, i, name, bare_share, k8s_share, cidr_share)
+                for i, name in enumerate(seg_names, start=1)}
 
     networks = {name: draw(_network(j)) for j, name in enumerate(net_names)}
     literal = port_literals(allow_icmp=allow_icmp, full_range=full_range)

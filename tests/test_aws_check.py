@@ -144,26 +144,50 @@ def many_ports(n: int) -> str:
     return "[" + ", ".join(f"tcp/{2 * i + 1}" for i in range(n)) + "]"
 
 
-def test_61_ingress_rules_on_one_group_fail_before_anything_is_built():
+def test_61_ingress_rules_spread_over_two_groups_and_over_the_groups_fail_before_anything_is_built():
     text = spec("  db: {}", f"  - {{from: corp, to: db, ports: {many_ports(61)}}}",
                 "networks:\n  corp: [192.168.0.0/16]")
-    (p,) = problems(text, vpcId="vpc-0abc1234")
-    assert p == ("segments.yaml:4: segments.db: its security group needs 61 ingress IPv4 rules, over "
-                 "the quota of 60 per direction and IP family (settings.rulesPerSecurityGroup; a rule "
-                 "naming another segment counts for IPv4 and IPv6): merge ports or peers, or raise "
-                 "the quota")
+    assert problems(text, vpcId="vpc-0abc1234") == []  # a second group of the segment holds the 61st
+    (p,) = problems(text, vpcId="vpc-0abc1234", securityGroupsPerInterface=1)
+    assert p == ("segments.yaml:4: segments.db: its security group rules weigh 61 inbound IPv4 (corp: 1 CIDR "
+                 "x 61 port ranges), more than 1 group of 60 rules per direction and IP family can hold "
+                 "(settings.securityGroupsPerInterface, settings.rulesPerSecurityGroup; each CIDR counts "
+                 "once per port range, a prefix list as its max entries, a rule naming a segment once per "
+                 "family): merge the ports of flows to wide networks into fewer ranges, narrow the "
+                 "networks, raise settings.rulesPerSecurityGroup, or let members attach more groups with "
+                 "settings.securityGroupsPerInterface (AWS allows up to 16, and rules per group x groups "
+                 "per interface up to 1,000)")
     with pytest.raises(CheckError):
-        checked_plan(AWS, parse_intent(text), {"vpcId": "vpc-0abc1234"})
-    assert problems(text.replace(many_ports(61), many_ports(60)), vpcId="vpc-0abc1234") == []
-    assert problems(text, vpcId="vpc-0abc1234", rulesPerSecurityGroup=61) == []
+        checked_plan(AWS, parse_intent(text), {"vpcId": "vpc-0abc1234", "securityGroupsPerInterface": 1})
+    one = {"vpcId": "vpc-0abc1234", "securityGroupsPerInterface": 1}
+    assert problems(text.replace(many_ports(61), many_ports(60)), **one) == []
+    assert problems(text, rulesPerSecurityGroup=61, **one) == []
+
+
+def test_five_groups_of_60_is_the_default_limit():
+    text = spec("  db: {}", f"  - {{from: corp, to: db, ports: {many_ports(301)}}}",
+                "networks:\n  corp: [192.168.0.0/16]")
+    (p,) = problems(text, vpcId="vpc-0abc1234")
+    assert "weigh 301 inbound IPv4 (corp: 1 CIDR x 301 port ranges), more than 5 groups of 60" in p
+    assert problems(text.replace(many_ports(301), many_ports(300)), vpcId="vpc-0abc1234") == []
+    assert problems(text, vpcId="vpc-0abc1234", securityGroupsPerInterface=6) == []
+
+
+def test_rules_per_group_times_groups_per_interface_is_at_most_1000():
+    (p,) = problems(OK, rulesPerSecurityGroup=250, securityGroupsPerInterface=5)
+    assert p == ("settings.securityGroupsPerInterface: 250 rules per group x 5 groups per interface is "
+                 "over the 1,000 AWS allows: set it to at most 4, or lower settings.rulesPerSecurityGroup")
+    assert problems(OK, rulesPerSecurityGroup=250) == []  # unset: as many groups as AWS then allows
 
 
 def test_group_references_count_for_both_families():
     # 30 ports to a peer group (both families) + 31 to an IPv6 network = 61 IPv6 egress rules
     text = spec("  a: {}\n  b: {}", f"  - {{from: a, to: b, ports: {many_ports(30)}}}\n"
                 f"  - {{from: a, to: v6, ports: {many_ports(31)}}}", "networks:\n  v6: ['2001:db8::/32']")
-    (p,) = problems(text, vpcId="vpc-0abc1234")
-    assert "segments.a: its security group needs 61 egress IPv6 rules" in p
+    options = {"vpcId": "vpc-0abc1234", "vpcCidrs": ["10.0.0.0/16"], "securityGroupsPerInterface": 1}
+    (p,) = problems(text, **options)
+    assert "segments.a: its security group rules weigh 61 outbound IPv6 (v6: 1 CIDR x 31 port ranges; " \
+           "30 rules naming segments)" in p
 
 
 def test_quota_counts_rules_after_merging():

@@ -3,6 +3,7 @@ rule shapes, packing, names) for the example and small crafted specs."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -19,10 +20,12 @@ from cloudfence.providers.aws.wire import (
     INGRESS_RULE,
     NETWORK_ACL,
     NETWORK_ACL_RULE,
+    PREFIX_LIST,
     SECURITY_GROUP,
     SUBNET,
     VPC,
 )
+from cloudfence.verify import verify
 from tests.goldens import assert_golden
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,23 +101,96 @@ def test_example_model_servers_accept_port_80_only_from_the_gateway_group():
     assert out.inputs["referencedSecurityGroupId"] == "${ai-inference-inference.id}"
 
 
-def test_example_internet_becomes_rules_for_the_family_the_segment_uses():
+PRIVATE_V4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]
+
+
+def test_example_internet_is_public_space_in_one_prefix_list():
     plan = checked_plan(AWS, load_intent(EXAMPLE), {})
     public = [shape(r) for r in plan.by_type(INGRESS_RULE)
               if r.inputs["securityGroupId"] == "${ai-inference-gateway.id}"
               and "referencedSecurityGroupId" not in r.inputs]
     # gateway holds only 10.20.1.0/24: an IPv6 rule could never match one of its packets
-    assert public == [{"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}]
+    assert public == [{"ipProtocol": "tcp", "fromPort": 443, "toPort": 443,
+                       "prefixListId": "${ai-inference-internet-ipv4.id}"}]
+    (pl,) = plan.by_type(PREFIX_LIST)
+    assert pl.name == "ai-inference-internet-ipv4"
+    assert (pl.inputs["name"], pl.inputs["addressFamily"], pl.inputs["maxEntries"]) == (
+        "ai-inference-internet-ipv4", "IPv4", 47)
+    entries = [ipaddress.ip_network(e["cidr"]) for e in pl.inputs["entries"]]
+    # exactly 0.0.0.0/0 less the five private ranges (the VPC 10.20.0.0/16 lies inside 10.0.0.0/8)
+    want = ipaddress.ip_network("0.0.0.0/0")
+    rest = [want]
+    for private in map(ipaddress.ip_network, PRIVATE_V4):
+        rest = [piece for net in rest for piece in (net.address_exclude(private)
+                                                    if private.subnet_of(net) else [net])]
+    assert sorted(entries) == sorted(rest) and len(entries) == 47
 
 
-@pytest.mark.parametrize("cidr, families", [("", {"cidrIpv4", "cidrIpv6"}),
-                                            ("cidr: 10.0.1.0/24", {"cidrIpv4"}),
-                                            ("cidr: 'fd00::/64'", {"cidrIpv6"}),
-                                            ("cidr: [10.0.1.0/24, 'fd00::/64']", {"cidrIpv4", "cidrIpv6"})])
+def test_without_prefix_lists_internet_is_47_rules_per_port_range():
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {"prefixLists": False})
+    public = [r for r in plan.by_type(INGRESS_RULE) if r.inputs["securityGroupId"] ==
+              "${ai-inference-gateway.id}" and "cidrIpv4" in r.inputs]
+    assert len(public) == 47 and not plan.by_type(PREFIX_LIST)
+    assert not any(r.inputs["cidrIpv4"].startswith(("10.", "192.168.")) for r in public)
+
+
+def peer_families(plan: Plan, rtype: str) -> set[str]:
+    """The address families the address rules of a type name, directly or through a prefix list."""
+    lists = {pl.name: pl.inputs["addressFamily"] for pl in plan.by_type(PREFIX_LIST)}
+    out = set()
+    for r in plan.by_type(rtype):
+        for key in ("cidrIpv4", "cidrIpv6"):
+            if key in r.inputs:
+                out.add("IPv4" if key == "cidrIpv4" else "IPv6")
+        if "prefixListId" in r.inputs:
+            out.add(lists[r.inputs["prefixListId"][2:-4]])
+    return out
+
+
+@pytest.mark.parametrize("cidr, families", [("", {"IPv4", "IPv6"}),
+                                            ("cidr: 10.0.1.0/24", {"IPv4"}),
+                                            ("cidr: 'fd00::/64'", {"IPv6"}),
+                                            ("cidr: [10.0.1.0/24, 'fd00::/64']", {"IPv4", "IPv6"})])
 def test_internet_rules_follow_the_segment_families(cidr, families):
     plan = compile_text(spec(f"  a: {{{cidr}}}", "  - {from: internet, to: a, ports: [tcp/443]}"),
-                        vpcId=VPC_ID)
-    assert {k for r in plan.by_type(INGRESS_RULE) for k in r.inputs if k.startswith("cidr")} == families
+                        vpcId=VPC_ID, vpcCidrs=["10.0.0.0/16", "fd00::/56"])
+    assert peer_families(plan, INGRESS_RULE) == families
+
+
+def addresses_named(plan: Plan, rtype: str) -> list:
+    """Every CIDR the address rules of a type name, directly or through a prefix list."""
+    lists = {pl.name: [e["cidr"] for e in pl.inputs["entries"]] for pl in plan.by_type(PREFIX_LIST)}
+    out = []
+    for r in plan.by_type(rtype):
+        out += [r.inputs[k] for k in ("cidrIpv4", "cidrIpv6") if k in r.inputs]
+        if "prefixListId" in r.inputs:
+            out += lists[r.inputs["prefixListId"][2:-4]]
+    return sorted(map(ipaddress.ip_network, out), key=lambda n: (n.version, n))
+
+
+def test_internet_leaves_out_the_vpc_ipv6_prefix_and_egress_ips():
+    plan = compile_text(spec("  a: {}", "  - {from: a, to: internet, ports: [tcp/443]}"),
+                        vpcId=VPC_ID, vpcCidrs=["10.0.0.0/16", "2600:1f18:aa:bb00::/56"],
+                        egressIps=["203.0.113.10/32"])
+    named = addresses_named(plan, EGRESS_RULE)
+    v4, v6 = [n for n in named if n.version == 4], [n for n in named if n.version == 6]
+    egress = ipaddress.ip_network("203.0.113.10/32")
+    vpc6 = ipaddress.ip_network("2600:1f18:aa:bb00::/56")
+    assert not any(egress.overlaps(n) for n in v4) and len(v4) == 73
+    assert sum(n.num_addresses for n in v4) == 2**32 - sum(
+        ipaddress.ip_network(c).num_addresses for c in PRIVATE_V4) - 1
+    assert not any(n.overlaps(vpc6) for n in v6)
+    assert all(n.subnet_of(ipaddress.ip_network("2000::/3")) for n in v6) and len(v6) == 56 - 3
+    # 73 IPv4 CIDRs: more than a prefix list one group holds, so one rule each over two groups;
+    # the 53 IPv6 ones fit one prefix list, weighed as its 53 entries
+    (pl,) = plan.by_type(PREFIX_LIST)
+    assert (pl.inputs["addressFamily"], pl.inputs["maxEntries"]) == ("IPv6", 53)
+    assert plan.exports["a"]["securityGroupIds"] == ["${t-a.id}", "${t-a-2.id}"]
+    assert plan.get("t-a-2").inputs["tags"] == {"Name": "t-a-2", "cloudfence:spec": "t",
+                                                "cloudfence:segment": "a", "cloudfence:group": "2"}
+    assert verify(parse_intent(spec("  a: {}", "  - {from: a, to: internet, ports: [tcp/443]}")), AWS,
+                  {"vpcId": VPC_ID, "vpcCidrs": ["10.0.0.0/16", "2600:1f18:aa:bb00::/56"],
+                   "egressIps": ["203.0.113.10/32"]}).equivalent
 
 
 def test_example_rules_carry_the_flow_in_description_and_tags():
@@ -140,6 +216,7 @@ def test_network_mode_creates_vpc_and_a_subnet_per_segment():
         assert g.inputs["vpcId"] == "${ai-inference.id}"
     assert plan.exports["gateway"] == {
         "securityGroupId": "${ai-inference-gateway.id}",
+        "securityGroupIds": ["${ai-inference-gateway.id}"],
         "subnetId": "${ai-inference-gateway-10-20-1-0-24.id}",
         "subnetIds": ["${ai-inference-gateway-10-20-1-0-24.id}"],
     }
@@ -148,7 +225,8 @@ def test_network_mode_creates_vpc_and_a_subnet_per_segment():
 def test_existing_vpc_mode_creates_no_network():
     plan = checked_plan(AWS, load_intent(EXAMPLE), {"vpcId": VPC_ID})
     assert not plan.by_type(VPC) and not plan.by_type(SUBNET) and not plan.by_type(NETWORK_ACL)
-    assert plan.exports["gateway"] == {"securityGroupId": "${ai-inference-gateway.id}"}
+    assert plan.exports["gateway"] == {"securityGroupId": "${ai-inference-gateway.id}",
+                                       "securityGroupIds": ["${ai-inference-gateway.id}"]}
 
 
 def test_vpc_cidr_setting_is_used():
@@ -159,7 +237,7 @@ def test_vpc_cidr_setting_is_used():
 def test_segments_without_cidr_get_a_group_but_no_subnet():
     plan = compile_text(spec("  a: {cidr: 10.5.1.0/24}\n  b: {}", "  - {from: b, to: a, ports: [tcp/1]}"))
     assert [s.inputs["cidrBlock"] for s in plan.by_type(SUBNET)] == ["10.5.1.0/24"]
-    assert plan.exports["b"] == {"securityGroupId": "${t-b.id}"}
+    assert plan.exports["b"] == {"securityGroupId": "${t-b.id}", "securityGroupIds": ["${t-b.id}"]}
     assert plan.by_type(VPC)[0].inputs["cidrBlock"] == "10.5.0.0/16"
 
 
@@ -206,23 +284,33 @@ def test_adjacent_and_overlapping_ranges_merge_into_one_rule():
 
 
 def test_networks_become_one_cidr_per_rule_with_exclusions_subtracted():
-    plan = compile_text(spec(SHAPES, "  - {from: a, to: partners, ports: [tcp/443]}",
+    plan = compile_text(spec("  a: {cidr: [172.16.1.0/24, 'fd00:1::/64']}",
+                             "  - {from: a, to: partners, ports: [tcp/443]}",
                              "networks:\n  partners: {include: [10.0.0.0/8], exclude: [10.128.0.0/9]}\n"
                              "  v6: ['2001:db8::/32']"), vpcId=VPC_ID)
     assert [shape(r) for r in plan.by_type(EGRESS_RULE)] == [
         {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "10.0.0.0/9"}]
 
 
+def test_a_network_never_covers_a_segment_cidr():
+    # partners lists 10.0.0.0/8, but a and b hold 10.0.1.0/24 and 10.0.2.0/24: reaching them
+    # takes a flow that names them
+    plan = compile_text(spec("  a: {cidr: 10.0.1.0/24}\n  b: {cidr: 10.0.2.0/24}",
+                             "  - {from: a, to: partners, ports: [tcp/443]}",
+                             "networks:\n  partners: [10.0.0.0/8]"), vpcId=VPC_ID, prefixLists=False)
+    cidrs = [ipaddress.ip_network(r.inputs["cidrIpv4"]) for r in plan.by_type(EGRESS_RULE)]
+    segments = [ipaddress.ip_network("10.0.1.0/24"), ipaddress.ip_network("10.0.2.0/24")]
+    assert not any(c.overlaps(s) for c in cidrs for s in segments)
+    total = sum(c.num_addresses for c in cidrs)
+    assert total == 2**24 - 2 * 256
+
+
 def test_a_cidr_inside_a_wider_rule_adds_no_rule():
-    plan = compile_text(spec("  a: {}", "  - {from: [internet, corp], to: a, ports: [tcp/443]}",
-                             "networks:\n  corp: [10.200.0.0/16]"), vpcId=VPC_ID)
+    plan = compile_text(spec("  a: {cidr: 10.0.1.0/24}", "  - {from: [wide, corp], to: a, ports: [tcp/443]}",
+                             "networks:\n  corp: [192.168.7.0/24]\n  wide: [192.168.0.0/16]"), vpcId=VPC_ID)
     got = [shape(r) for r in plan.by_type(INGRESS_RULE)]
-    assert sorted(got, key=str) == sorted([
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0"}], key=str)
-    flows = {r.inputs.get("cidrIpv4", "v6"): r.inputs["tags"]["cloudfence:flows"]
-             for r in plan.by_type(INGRESS_RULE)}
-    assert flows == {"0.0.0.0/0": "corp to a, internet to a", "v6": "internet to a"}
+    assert got == [{"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "192.168.0.0/16"}]
+    assert plan.by_type(INGRESS_RULE)[0].inputs["tags"]["cloudfence:flows"] == "corp to a, wide to a"
 
 
 def test_same_cidr_in_two_networks_is_written_once():
@@ -234,8 +322,9 @@ def test_same_cidr_in_two_networks_is_written_once():
 def test_icmp_is_written_only_for_its_own_family():
     plan = compile_text(spec("  a: {}\n  b: {cidr: 10.0.2.0/24}\n  c: {cidr: 10.0.3.0/24}",
                              "  - {from: a, to: internet, ports: [icmp, icmpv6]}\n"
-                             "  - {from: b, to: [internet, c], ports: [icmp, icmpv6]}"), vpcId=VPC_ID)
-    assert sorted((r.inputs["ipProtocol"], "cidrIpv4" in r.inputs) for r in plan.by_type(EGRESS_RULE)
+                             "  - {from: b, to: [internet, c], ports: [icmp, icmpv6]}"), vpcId=VPC_ID,
+                        vpcCidrs=["10.0.0.0/16", "fd00::/56"])
+    assert sorted((r.inputs["ipProtocol"], "prefixListId" in r.inputs) for r in plan.by_type(EGRESS_RULE)
                   if r.inputs["securityGroupId"] == "${t-a.id}") == [("icmp", True), ("icmpv6", False)]
     # b and c hold IPv4 addresses only: ICMPv6 to them or from them is never written
     assert sorted(shape(r)["ipProtocol"] for r in plan.by_type(EGRESS_RULE)
@@ -269,7 +358,10 @@ def test_nacl_per_segment_subnet_with_standalone_entries():
                if e.inputs["networkAclId"] == "${ai-inference-gateway-acl.id}"]
     got = sorted((shape(e) for e in entries), key=str)
     want = sorted([
-        # internet -> gateway 443 and its replies
+        # internet -> gateway 443 and its replies: after every other entry, deny the private
+        # ranges, then allow 0.0.0.0/0
+        *({"egress": egress, "protocol": "-1", "ruleAction": "deny", "cidrBlock": c}
+          for egress in (False, True) for c in PRIVATE_V4),
         {"egress": False, "protocol": "6", "ruleAction": "allow", "cidrBlock": "0.0.0.0/0",
          "fromPort": 443, "toPort": 443},
         {"egress": True, "protocol": "6", "ruleAction": "allow", "cidrBlock": "0.0.0.0/0",
@@ -283,8 +375,16 @@ def test_nacl_per_segment_subnet_with_standalone_entries():
         {"egress": False, "protocol": "6", "ruleAction": "allow", "cidrBlock": "10.20.6.0/24",
          "fromPort": 9090, "toPort": 9102},
     ], key=str)
-    # The reply to monitoring (out 1024-65535 to 10.20.6.0/24) is covered by the one to 0.0.0.0/0.
-    assert got == want
+    # monitoring's replies (out 1024-65535 to 10.20.6.0/24) come before the denies
+    want.append({"egress": True, "protocol": "6", "ruleAction": "allow", "cidrBlock": "10.20.6.0/24",
+                 "fromPort": 1024, "toPort": 65535})
+    assert got == sorted(want, key=str)
+    numbers = {(e.inputs["egress"], e.inputs["cidrBlock"], e.inputs["ruleAction"]): e.inputs["ruleNumber"]
+               for e in entries}
+    for egress in (False, True):
+        denies = [n for (eg, _, action), n in numbers.items() if eg == egress and action == "deny"]
+        assert numbers.get((egress, "10.20.6.0/24", "allow"), 0) < min(denies)
+        assert max(denies) < numbers[(egress, "0.0.0.0/0", "allow")]
 
 
 def test_nacl_rule_numbers_unique_per_direction_and_in_range():

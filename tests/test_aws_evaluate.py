@@ -3,6 +3,7 @@ group and network ACL semantics, and catches plans that drift from the intent.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ P = "ai-inference-"
 
 def drop(plan: Plan, name: str) -> Plan:
     assert any(r.name == name for r in plan.resources), name
-    return Plan(plan.spec, plan.provider, tuple(r for r in plan.resources if r.name != name))
+    return replace(plan, resources=tuple(r for r in plan.resources if r.name != name))
 
 
 def change(plan: Plan, name: str, **inputs: Any) -> Plan:
@@ -43,11 +44,11 @@ def change(plan: Plan, name: str, **inputs: Any) -> Plan:
             new = {**r.inputs, **inputs}
             r = Resource(r.type, r.name, {k: v for k, v in new.items() if v is not None})
         out.append(r)
-    return Plan(plan.spec, plan.provider, tuple(out))
+    return replace(plan, resources=tuple(out))
 
 
 def add(plan: Plan, *records: Resource) -> Plan:
-    return Plan(plan.spec, plan.provider, ordered([*plan.resources, *records]))
+    return replace(plan, resources=ordered([*plan.resources, *records]))
 
 
 def diffs(plan: Plan, intent=INTENT) -> set[tuple]:
@@ -81,10 +82,29 @@ def test_evaluate_layers_nacls_only_when_present():
 @pytest.mark.parametrize("settings", [{}, {"nacls": True}])
 def test_every_single_dropped_rule_is_caught(settings):
     plan = checked_plan(AWS, INTENT, settings)
-    names = [r.name for r in plan.resources if r.type in (INGRESS_RULE, EGRESS_RULE, NETWORK_ACL_RULE)]
+    names = [r.name for r in plan.resources if r.type in (INGRESS_RULE, EGRESS_RULE, NETWORK_ACL_RULE)
+             and r.inputs.get("ruleAction") != "deny"]
     assert names
     for name in names:
         assert any(kind == "missing" for kind, *_ in diffs(drop(plan, name))), name
+
+
+def test_a_dropped_nacl_deny_only_widens_the_nacl_and_the_groups_still_decide():
+    plan = checked_plan(AWS, INTENT, {"nacls": True})
+    denies = [r.name for r in plan.by_type(NETWORK_ACL_RULE) if r.inputs["ruleAction"] == "deny"]
+    assert len(denies) == 10  # gateway: the five private ranges, inbound and outbound
+    for name in denies:
+        assert diffs(drop(plan, name)) == set(), name
+    # with the denies gone (both ways: replies cross the NACL too), a group rule widened to
+    # 0.0.0.0/0 opens the private range
+    wider = drop(drop(plan, P + "gateway-acl-in-deny-from-192-168-0-0-16"),
+                 P + "gateway-acl-out-deny-to-192-168-0-0-16")
+    wider = change(wider, P + "gateway-in-tcp-443-from-internet-ipv4", prefixListId=None,
+                   cidrIpv4="0.0.0.0/0")
+    found = verify_plan(INTENT, AWS, wider).counterexamples
+    assert [(c.kind, c.destination, c.protocol, c.ports) for c in found] == [
+        ("extra", "gateway (10.20.1.1)", "tcp", "443")]
+    assert found[0].source.startswith("unnamed address (192.168.0.1 .. 192.168.255.255")
 
 
 def test_dropped_rule_reports_the_broken_flow():
@@ -93,7 +113,7 @@ def test_dropped_rule_reports_the_broken_flow():
 
 
 def test_widened_port_is_caught():
-    plan = change(checked_plan(AWS, INTENT, {}), P + "gateway-in-tcp-443-from-0-0-0-0-0", toPort=444)
+    plan = change(checked_plan(AWS, INTENT, {}), P + "gateway-in-tcp-443-from-internet-ipv4", toPort=444)
     found = diffs(plan)
     assert ("extra", "internet", "gateway", "tcp", "444") in found
     assert {kind for kind, *_ in found} == {"extra"}
@@ -132,10 +152,11 @@ def test_swapped_reference_opens_the_other_segment():
 
 
 def test_missing_nacl_return_rule_is_caught():
-    plan = drop(checked_plan(AWS, INTENT, {"nacls": True}), P + "gateway-acl-out-tcp-1024-65535-to-0-0-0-0-0")
-    found = diffs(plan)
-    assert ("missing", "internet", "gateway", "tcp", "443") in found
-    assert ("missing", "monitoring", "gateway", "tcp", "9090-9102") in found
+    plan = checked_plan(AWS, INTENT, {"nacls": True})
+    found = diffs(drop(plan, P + "gateway-acl-out-tcp-1024-65535-to-0-0-0-0-0"))
+    assert found == {("missing", "internet", "gateway", "tcp", "443")}
+    found = diffs(drop(plan, P + "gateway-acl-out-tcp-1024-65535-to-monitoring"))
+    assert found == {("missing", "monitoring", "gateway", "tcp", "9090-9102")}
 
 
 def test_narrowed_nacl_return_range_is_caught():
@@ -148,7 +169,7 @@ def test_narrowed_nacl_return_range_is_caught():
 def test_inline_group_rules_are_not_read_as_allowing_anything_extra():
     # compile never writes inline rules; a group whose rules all vanished allows nothing
     plan = checked_plan(AWS, INTENT, {"vpcId": VPC_ID})
-    plan = Plan(plan.spec, plan.provider, tuple(r for r in plan.resources if r.type == SECURITY_GROUP))
+    plan = replace(plan, resources=tuple(r for r in plan.resources if r.type == SECURITY_GROUP))
     assert {kind for kind, *_ in diffs(plan)} == {"missing"}
 
 
@@ -322,6 +343,6 @@ def test_rules_written_the_old_way_still_count(form):
     else:
         resources = (*plan.resources, Resource("aws:ec2/securityGroupRule:SecurityGroupRule", "t-b-ssh",
                                                {"type": "ingress", "securityGroupId": ref("t-b"), **opening}))
-    verdict = verify_plan(intent, AWS, Plan(plan.spec, plan.provider, resources))
+    verdict = verify_plan(intent, AWS, replace(plan, resources=resources))
     assert [(c.kind, c.destination.split(" ")[0], c.protocol, c.port)
             for c in verdict.counterexamples][:1] == [("extra", "b", "tcp", 22)]

@@ -15,7 +15,7 @@ import yaml
 from cloudfence.intent import load_intent
 from cloudfence.provider import checked_plan
 from cloudfence.settings import describe
-from tests.fakeplugin import EXAMPLE, builtin_available, run_cli
+from tests.fakeplugin import CLUSTER, EXAMPLE, builtin_available, run_cli
 from tests.fakeplugin import invoke as cli
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -56,7 +56,7 @@ def test_plan_json_is_the_plan_record_shape(fakes: dict) -> None:
     code, out, _ = cli("plan", EXAMPLE, "--provider", "fakecloud", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert list(doc) == ["spec", "provider", "resources", "settings"]
+    assert list(doc) == ["format", "spec", "provider", "resources", "settings", "exports", "implied"]
     assert doc["settings"] == {"dns": True, "listPrefix": ""}
     assert (doc["spec"], doc["provider"]) == ("ai-inference", "fakecloud")
     plan = checked_plan(fakes["fakecloud"], load_intent(EXAMPLE), {})
@@ -108,14 +108,14 @@ def test_set_changes_the_plan(fakes: dict) -> None:
 
 @needs("kubernetes")
 def test_plan_kubernetes_json_and_table(env: dict[str, str]) -> None:
-    proc = run_cli(["plan", EXAMPLE, "--provider", "kubernetes", "--format", "json"], env)
+    proc = run_cli(["plan", EXAMPLE, "--provider", "kubernetes", "--format", "json", *CLUSTER], env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert (doc["spec"], doc["provider"]) == ("ai-inference", "kubernetes")
     policies = [r for r in doc["resources"] if r["type"] == NETWORK_POLICY]
     namespaces = {r["inputs"]["metadata"]["namespace"] for r in policies}
     assert {"serving", "data", "monitoring"} <= namespaces
-    table = run_cli(["plan", EXAMPLE, "--provider", "kubernetes"], env)
+    table = run_cli(["plan", EXAMPLE, "--provider", "kubernetes", *CLUSTER], env)
     assert table.returncode == 0
     assert "NetworkPolicy" in table.stdout
     assert "@cluster-dns" in table.stdout.split("implied flows")[1]
@@ -124,11 +124,12 @@ def test_plan_kubernetes_json_and_table(env: dict[str, str]) -> None:
 
 @needs("kubernetes")
 def test_plan_via_pulumi_registers_exactly_the_plan(env: dict[str, str]) -> None:
-    offline = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json"], env)
-    registered = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json", "--via-pulumi"], env)
+    offline = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json", *CLUSTER], env)
+    registered = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json", "--via-pulumi", *CLUSTER],
+                         env)
     assert registered.returncode == 0, registered.stderr
     assert json.loads(registered.stdout) == json.loads(offline.stdout)
-    table = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--via-pulumi"], env)
+    table = run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--via-pulumi", *CLUSTER], env)
     assert "registered under the Pulumi mock runtime" in table.stdout
     assert "registered resources equal the offline plan" in table.stdout
 
@@ -188,13 +189,15 @@ def test_export_writes_network_policy_manifests(tmp_path: Path, env: dict[str, s
     import kubernetes_validate
 
     out = tmp_path / "manifests" / "nested"
-    proc = run_cli(["export", EXAMPLE, "-p", "kubernetes", "-o", out], env)
+    proc = run_cli(["export", EXAMPLE, "-p", "kubernetes", "-o", out, *CLUSTER], env)
     assert proc.returncode == 0, proc.stderr
     written = sorted(out.iterdir())
     assert [str(p) for p in written] == proc.stdout.split()
-    plan = json.loads(run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json"], env).stdout)
+    plan = json.loads(run_cli(["plan", EXAMPLE, "-p", "kubernetes", "--format", "json", *CLUSTER],
+                              env).stdout)
     policies = [r for r in plan["resources"] if r["type"] == NETWORK_POLICY]
-    docs = [d for p in written for d in yaml.safe_load_all(p.read_text()) if d]
+    docs = [d for p in written if p.name != "kustomization.yaml" for d in yaml.safe_load_all(p.read_text())
+            if d]
     assert len(docs) == len(policies)
     for doc in docs:
         assert (doc["apiVersion"], doc["kind"]) == ("networking.k8s.io/v1", "NetworkPolicy")

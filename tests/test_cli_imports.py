@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeplugin import CLI, EXAMPLE, ROOT, builtin_available, site_env
+from tests.fakeplugin import CLI, CLUSTER, EXAMPLE, ROOT, builtin_available, site_env
 
 PROBE = """
 import json, sys
@@ -38,8 +38,8 @@ def commands(out: Path) -> list[list[str]]:
     cmds = [["validate", spec], ["providers"], ["plan", spec, "-p", "fakecloud", "--format", "json"],
             ["verify", spec, "-p", "fakecloud"]]
     if "kubernetes" in builtin_available():
-        cmds += [["plan", spec, "-p", "kubernetes"], ["verify", spec, "-p", "all"],
-                 ["export", spec, "-p", "kubernetes", "-o", str(out)]]
+        cmds += [["plan", spec, "-p", "kubernetes", *CLUSTER], ["verify", spec, "-p", "all", *CLUSTER],
+                 ["export", spec, "-p", "kubernetes", "-o", str(out), *CLUSTER]]
     return cmds
 
 
@@ -53,7 +53,8 @@ def test_no_pulumi_module_is_imported(tmp_path: Path, env: dict[str, str]) -> No
 @pytest.mark.skipif("kubernetes" not in builtin_available(), reason="kubernetes provider not in this tree")
 def test_via_pulumi_does_import_pulumi(env: dict[str, str]) -> None:
     # The control for the test above: the probe does see Pulumi when it is loaded.
-    result = probe(["plan", str(EXAMPLE), "-p", "kubernetes", "--via-pulumi", "--format", "json"], env)
+    result = probe(["plan", str(EXAMPLE), "-p", "kubernetes", "--via-pulumi", "--format", "json", *CLUSTER],
+                   env)
     assert "pulumi" in result["pulumi"]
 
 

@@ -50,30 +50,6 @@ def test_settings_file_then_set(tmp_path: Path) -> None:
     assert s.for_provider("aws") == {"dns": False, "listPrefix": "cli-", "nacls": True}
 
 
-def test_stack_file_settings_belong_to_its_provider(tmp_path: Path) -> None:
-    stack = tmp_path / "Pulumi.fake.yaml"
-    stack.write_text("config:\n  cloudfence:provider: fakecloud\n  cloudfence:spec: segments.yaml\n"
-                     "  cloudfence:settings:\n    listPrefix: stack-\n  aws:region: us-east-1\n")
-    s = load_settings(str(stack), [])
-    assert s.for_provider("fakecloud") == {"listPrefix": "stack-"}
-    assert s.for_provider("kubernetes") == {}
-
-
-def test_stack_file_kubernetes_settings(tmp_path: Path) -> None:
-    stack = tmp_path / "Pulumi.aws.yaml"
-    stack.write_text("config:\n  cloudfence:provider: aws\n  cloudfence:kubernetes: true\n"
-                     "  cloudfence:settings: {nacls: true}\n  cloudfence:kubernetesSettings: {dns: false}\n")
-    s = load_settings(str(stack), [])
-    assert s.for_provider("aws") == {"nacls": True}
-    assert s.for_provider("kubernetes") == {"dns": False}
-
-
-def test_stack_file_without_settings(tmp_path: Path) -> None:
-    stack = tmp_path / "Pulumi.dev.yaml"
-    stack.write_text("config:\n  cloudfence:provider: kubernetes\n")
-    assert load_settings(str(stack), []).for_provider("kubernetes") == {}
-
-
 def test_settings_file_must_be_a_mapping(tmp_path: Path) -> None:
     f = tmp_path / "settings.yaml"
     f.write_text("- dns\n")
@@ -84,9 +60,8 @@ def test_settings_file_must_be_a_mapping(tmp_path: Path) -> None:
 
 def test_stack_file_drives_plan(tmp_path: Path, fakes: dict) -> None:
     stack = tmp_path / "Pulumi.fake.yaml"
-    stack.write_text("config:\n  cloudfence:provider: fakecloud\n  cloudfence:settings:\n    dns: false\n")
-    result = CliRunner().invoke(main, ["plan", str(EXAMPLE), "-p", "fakecloud", "--settings", str(stack),
-                                       "--format", "json"])
+    stack.write_text("config:\n  cloudfence:providers:\n    fakecloud:\n      dns: false\n")
+    result = CliRunner().invoke(main, ["plan", str(EXAMPLE), "--stack", str(stack), "--format", "json"])
     assert result.exit_code == 0, result.output
     names = [r["name"] for r in json.loads(result.stdout)["resources"]]
     assert not [n for n in names if "fake-dns" in n]

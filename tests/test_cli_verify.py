@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakeplugin import CLI, EXAMPLE, ROOT, builtin_available, run_cli, site_env
+from tests.fakeplugin import CLI, CLUSTER, EXAMPLE, K8S_STACK, ROOT, builtin_available, run_cli, site_env
 from tests.fakeplugin import invoke as cli
 
 SCTP_SPEC = """\
@@ -130,7 +130,7 @@ def test_scoped_settings_apply_to_one_provider_only(fakes: dict) -> None:
 
 @needs("kubernetes")
 def test_example_is_equivalent_on_kubernetes(env: dict[str, str]) -> None:
-    proc = run_cli(["verify", EXAMPLE, "--provider", "kubernetes"], env)
+    proc = run_cli(["verify", "--stack", K8S_STACK], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("kubernetes: equivalent (") and "flows judged)" in lines[0]
@@ -150,7 +150,7 @@ def test_example_is_equivalent_on_aws(env: dict[str, str]) -> None:
 
 @needs("aws", "kubernetes")
 def test_all_builtin_targets_are_equivalent(env: dict[str, str]) -> None:
-    proc = run_cli(["verify", EXAMPLE, "--provider", "all"], env)
+    proc = run_cli(["verify", EXAMPLE, "--provider", "all", *CLUSTER], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     verdicts = [line for line in proc.stdout.splitlines() if line and not line.startswith(" ")]
     for name in ("aws", "kubernetes"):
@@ -163,12 +163,12 @@ def test_stack_file_settings_reach_their_provider_only(env: dict[str, str]) -> N
     stack = EXAMPLE.parent / "Pulumi.aws.yaml"
     if not stack.exists():
         pytest.skip("no aws stack file")
-    plan = run_cli(["plan", EXAMPLE, "-p", "aws", "--settings", stack, "--format", "json"], env)
+    plan = run_cli(["plan", "-p", "aws", "--stack", stack, "--format", "json"], env)
     assert plan.returncode == 0, plan.stderr
     types = {r["type"] for r in json.loads(plan.stdout)["resources"]}
     assert "aws:ec2/networkAcl:NetworkAcl" in types  # nacls: true from the stack file
     # kubernetes, verified alongside, is not handed the aws settings
-    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--settings", stack, "--format", "json"], env)
+    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--stack", stack, "--format", "json"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {t["provider"]: t["equivalent"] for t in json.loads(proc.stdout)["targets"]} == {
         "aws": True, "kubernetes": True}
@@ -176,7 +176,7 @@ def test_stack_file_settings_reach_their_provider_only(env: dict[str, str]) -> N
 
 @needs("kubernetes")
 def test_all_with_a_third_party_plugin(fake_env: dict[str, str]) -> None:
-    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--format", "json"], fake_env)
+    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--format", "json", *CLUSTER], fake_env)
     assert proc.returncode == 1, proc.stderr  # fakecloud-leaky differs
     verdicts = {t["provider"]: t["equivalent"] for t in json.loads(proc.stdout)["targets"]}
     assert verdicts["fakecloud"] is True and verdicts["fakecloud-leaky"] is False
@@ -186,7 +186,7 @@ def test_all_with_a_third_party_plugin(fake_env: dict[str, str]) -> None:
 def test_progress_on_a_terminal(fake_env: dict[str, str]) -> None:
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.run([*CLI, "verify", str(EXAMPLE), "-p", "all"], env=fake_env, cwd=ROOT,
+        proc = subprocess.run([*CLI, "verify", str(EXAMPLE), "-p", "all", *CLUSTER], env=fake_env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL,
                               timeout=60, text=True)
         os.close(follower)

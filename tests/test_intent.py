@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from cloudfence.addresses import PUBLIC, AddressSet
 from cloudfence.errors import SpecError
 from cloudfence.intent import parse_intent
 from cloudfence.ports import PortSet, format_ports, parse_port
@@ -56,7 +57,10 @@ def test_exclusions_are_subtracted_and_kept_per_include() -> None:
 
 def test_internet_is_built_in_for_both_families() -> None:
     i = intent("  - {from: internet, to: gateway, ports: [https]}\n")
-    assert [str(c) for c in i.networks["internet"].cidrs()] == ["0.0.0.0/0", "::/0"]
+    internet = i.networks["internet"].addresses
+    assert internet == PUBLIC  # public space of both families (DESIGN section 3)
+    assert AddressSet.from_cidrs(["8.8.8.8/32", "2600::1/128"]).issubset(internet)
+    assert not internet & AddressSet.from_cidrs(["10.1.2.3/32", "fd00::1/128", "169.254.169.254/32"])
 
 
 def test_any_and_icmp_literals() -> None:

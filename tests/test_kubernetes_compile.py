@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pluggy
 import pytest
+import yaml
 
 from cloudfence import hookspecs
 from cloudfence.errors import CheckError, SpecError
@@ -21,7 +22,7 @@ from cloudfence.ports import parse_port
 from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.kubernetes import plugin
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
-from cloudfence.reach import Peer, World
+from cloudfence.reach import Peer
 from cloudfence.settings import describe
 from cloudfence.verify import verify, verify_plan
 from tests.goldens import assert_golden
@@ -29,6 +30,9 @@ from tests.goldens import assert_golden
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"
 GOLDEN = ROOT / "tests" / "golden" / "kubernetes" / "ai-inference.json"
+# The example's settings as its stack file gives them (clusterCidrs among them).
+STACK = yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml").read_text())
+STACK_SETTINGS = STACK["config"]["cloudfence:providers"]["kubernetes"]
 TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S = KubernetesProvider()
 KUBE_DNS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -64,13 +68,13 @@ def problems(text: str, **settings) -> list[str]:
 
 
 def test_example_plan_matches_golden_file():
-    plan = checked_plan(K8S, load_intent(EXAMPLE), {})
+    plan = checked_plan(K8S, load_intent(EXAMPLE), STACK_SETTINGS)
     text = json.dumps(plan.to_json(), indent=2) + "\n"
     assert_golden(GOLDEN, text, "tests/test_kubernetes_compile.py")
 
 
 def test_example_model_servers_accept_port_80_only_from_the_frontend():
-    plan = checked_plan(K8S, load_intent(EXAMPLE), {})
+    plan = checked_plan(K8S, load_intent(EXAMPLE), STACK_SETTINGS)
     spec_ = policy_spec(plan, "inference")
     assert spec_["podSelector"] == {"matchLabels": {"app": "ai-inference"}}
     assert spec_["policyTypes"] == ["Ingress", "Egress"]
@@ -86,14 +90,14 @@ def test_example_model_servers_accept_port_80_only_from_the_frontend():
 
 def test_example_required_policy_holds_under_evaluation():
     intent = load_intent(EXAMPLE)
-    reach = K8S.evaluate(checked_plan(K8S, intent, {}), intent)
-    world = World(intent)
+    reach = K8S.evaluate(checked_plan(K8S, intent, STACK_SETTINGS), intent)
 
     def who(segment: str, direction: str, proto: str, port: int) -> set[str]:
         out: set[str] = set()
         for peer, ports in reach.rules(segment, direction):
             if port in ports.get(proto):
-                out |= world.resolve(peer).opaque | set(peer.segments)
+                assert not peer.everything and not peer.addresses
+                out |= peer.segments | peer.others
         return out
 
     assert who("inference", "ingress", "tcp", 80) == {"gateway"}
@@ -105,21 +109,22 @@ def test_example_required_policy_holds_under_evaluation():
 
 
 def test_example_verifies_equivalent_and_names_what_the_cluster_does_not_judge():
-    verdict = verify(load_intent(EXAMPLE), K8S)
+    verdict = verify(load_intent(EXAMPLE), K8S, STACK_SETTINGS)
     assert verdict.equivalent, verdict.counterexamples
     assert verdict.governed == {"gateway", "inference", "feature-db", "monitoring"}
     assert verdict.not_governed == ("corp-vpn -> vector-db tcp/6333-6334",)
     assert "inference -> @cluster-dns tcp/53 udp/53" in verdict.implied
 
 
-@pytest.mark.parametrize("settings", [{"dns": False}, {"defaultDenyNamespaces": True},
-                                      {"dns": False, "defaultDenyNamespaces": True}])
+@pytest.mark.parametrize("settings", [{"dns": False}, {"defaultDenyNamespaces": False},
+                                      {"dns": False, "defaultDenyNamespaces": False},
+                                      {"cni": "calico"}, {"cni": "cilium"}])
 def test_example_verifies_equivalent_with_every_setting(settings):
-    assert verify(load_intent(EXAMPLE), K8S, settings).equivalent
+    assert verify(load_intent(EXAMPLE), K8S, {**STACK_SETTINGS, **settings}).equivalent
 
 
 def test_example_exports_what_a_workload_attaches():
-    plan = checked_plan(K8S, load_intent(EXAMPLE), {})
+    plan = checked_plan(K8S, load_intent(EXAMPLE), STACK_SETTINGS)
     assert plan.exports["inference"] == {"namespace": "serving", "podLabels": {"app": "ai-inference"},
                                          "networkPolicy": "ai-inference-inference"}
     assert set(plan.exports) == {"gateway", "inference", "feature-db", "monitoring"}
@@ -130,9 +135,9 @@ def test_plan_bytes_do_not_depend_on_spec_order():
     head, flows = text.split("flows:\n")
     items = ["  - " + f for f in flows.split("  - ") if f.strip()]
     reordered = head + "flows:\n" + "".join(reversed(items))
-    a = checked_plan(K8S, load_intent(EXAMPLE), {}).dumps()
-    b = compile_text(reordered).dumps()
-    assert a == b == checked_plan(K8S, load_intent(EXAMPLE), {}).dumps()
+    a = checked_plan(K8S, load_intent(EXAMPLE), STACK_SETTINGS).dumps()
+    b = compile_text(reordered, **STACK_SETTINGS).dumps()
+    assert a == b == checked_plan(K8S, load_intent(EXAMPLE), STACK_SETTINGS).dumps()
 
 
 # ------------------------------------------------------------ mapping
@@ -192,15 +197,28 @@ def test_peers_by_namespace_and_labels_in_one_peer_and_by_ipblock_outside_the_cl
          "podSelector": {"matchLabels": {"app": "db"}}},
         {"podSelector": {"matchLabels": {"app": "web"}}},
     ], "ports": [{"protocol": "TCP", "port": 8080}]}]
-    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
+    private = ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"]
+    assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": private}}, {"ipBlock": {"cidr": "2000::/3"}}],
             "ports": [{"protocol": "TCP", "port": 443}]} in policy_spec(plan, "api")["egress"]
+
+
+def test_internet_leaves_out_the_cluster_ranges_and_the_egress_ips():
+    """Public pod ranges and the cluster's own NAT addresses are never `internet`."""
+    flows = "  - {from: api, to: internet, ports: [tcp/443]}\n"
+    plan = compile_text(spec(BASE, flows), clusterCidrs=["10.1.0.0/24", "2600:1f18:aa::/56"],
+                        egressIps=["203.0.113.5/32"])
+    to_internet = [r["to"] for r in policy_spec(plan, "api")["egress"] if r["ports"][0]["port"] == 443]
+    assert to_internet == [[
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16",
+                                                     "172.16.0.0/12", "192.168.0.0/16", "203.0.113.5/32"]}},
+        {"ipBlock": {"cidr": "2000::/3", "except": ["2600:1f18:aa::/56"]}}]]
 
 
 def test_network_exclusions_become_ipblock_except():
     extra = "networks:\n  partners: {include: [0.0.0.0/0, '2001:db8::/32'], " \
             "exclude: [10.0.0.0/8, 192.168.0.0/16, '2001:db8:1::/48']}\n"
     flows = "  - {from: partners, to: web, ports: [tcp/443]}\n"
-    plan = compile_text(spec(BASE, flows, extra))
+    plan = compile_text(spec(BASE, flows, extra), clusterCidrs=["10.1.0.0/24", "10.96.0.0/12"])
     assert policy_spec(plan, "web")["ingress"] == [{"from": [
         {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "192.168.0.0/16"]}},
         {"ipBlock": {"cidr": "2001:db8::/32", "except": ["2001:db8:1::/48"]}},
@@ -354,7 +372,8 @@ def test_capabilities():
     assert caps.governs == "segments with a kubernetes mapping"
     assert caps.platform_endpoints == {"@cluster-dns"}
     assert caps.manifests
-    assert [f["key"] for f in describe(K8S.settings_model)] == ["dns", "defaultDenyNamespaces"]
+    keys = [f["key"] for f in describe(K8S.settings_model)]
+    assert keys == ["dns", "defaultDenyNamespaces", "clusterCidrs", "egressIps", "cni"]
 
 
 def test_plugin_registers_the_provider():
@@ -372,12 +391,12 @@ def test_sdk_class_is_the_pulumi_network_policy():
         K8S.sdk_class("kubernetes:core/v1:Namespace")
 
 
-@pytest.mark.parametrize("settings", [{}, {"defaultDenyNamespaces": True}])
+@pytest.mark.parametrize("settings", [{}, {"defaultDenyNamespaces": False}])
 def test_records_register_through_the_sdk_exactly_as_planned(settings):
     """As the emitter does it: top-level wire names as snake_case keywords, nested dicts as is."""
     from cloudfence.deploy.engine import run_program
 
-    plan = checked_plan(K8S, load_intent(EXAMPLE), settings)
+    plan = checked_plan(K8S, load_intent(EXAMPLE), {**STACK_SETTINGS, **settings})
 
     def program() -> None:
         for r in plan:

@@ -2,7 +2,10 @@
 
 World: serving has pods of segments a {app: a} and b {app: b, tier: web};
 data has c {app: c} and d {app: d}; kube-system runs the cluster DNS
-(k8s-app=kube-dns); vm (10.9.0.0/24) is outside the cluster.
+(k8s-app=kube-dns); vm (10.9.0.0/24) is outside the cluster. The world is
+open: every named namespace also holds pods of no segment (`~ns/{}`), and
+each selector of the plan has a witness pod it matches that is no segment's
+(`~ns/{labels}`, `~other-namespace/...` for namespaces the spec never names).
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ def rules(*policies: Resource) -> dict[tuple[str, str], set[tuple[Peer, PortSet]
     return {(s, d): set(reach.rules(s, d)) for s in "abcd" for d in ("ingress", "egress")}
 
 
-def segs(*names: str) -> Peer:
-    return Peer(segments=frozenset(names))
+def segs(*names: str, others: tuple[str, ...] = ()) -> Peer:
+    return Peer(segments=frozenset(names), others=frozenset(others))
 
 
 def only_a(spec: dict[str, Any]) -> dict[tuple[str, str], set]:
@@ -85,7 +88,7 @@ def test_policy_types_only_ingress_leaves_egress_open_even_with_egress_rules():
 def test_policy_types_default_to_ingress_plus_egress_only_when_egress_rules_exist():
     assert only_a({"egress": []})[("a", "egress")] == {(ALL, ANY)}
     assert only_a({})[("a", "ingress")] == set()
-    r = only_a({"egress": [{"to": [{"podSelector": pods(app="b")}], "ports": [{"port": 80}]}]})
+    r = only_a({"egress": [{"to": [{"podSelector": pods(app="b", tier="web")}], "ports": [{"port": 80}]}]})
     assert r[("a", "egress")] == {(segs("b"), parse_port("tcp/80"))}
     assert r[("a", "ingress")] == set()
 
@@ -103,37 +106,44 @@ def test_namespace_and_pod_selector_in_one_peer_are_anded():
 
 
 def test_namespace_and_pod_selector_as_two_peers_are_ored():
-    r = only_a({"ingress": [{"from": [{"namespaceSelector": ns("data")}, {"podSelector": pods(app="b")}]}]})
-    assert r[("a", "ingress")] == {(segs("c", "d"), ANY), (segs("b"), ANY)}
+    r = only_a({"ingress": [{"from": [{"namespaceSelector": ns("data")},
+                                      {"podSelector": pods(app="b", tier="web")}]}]})
+    assert r[("a", "ingress")] == {(segs("c", "d", others=("~data/{}",)), ANY), (segs("b"), ANY)}
 
 
 def test_pod_selector_alone_means_the_policys_own_namespace():
-    assert only_a({"ingress": [{"from": [{"podSelector": pods(app="c")}]}]})[("a", "ingress")] == set()
-    assert only_a({"ingress": [{"from": [{"podSelector": {}}]}]})[("a", "ingress")] == {(segs("a", "b"), ANY)}
+    r = only_a({"ingress": [{"from": [{"podSelector": pods(app="c")}]}]})
+    assert r[("a", "ingress")] == {(segs(others=("~serving/{app=c}",)), ANY)}, "not c of data"
+    r = only_a({"ingress": [{"from": [{"podSelector": {}}]}]})
+    assert r[("a", "ingress")] == {(segs("a", "b", others=("~serving/{}",)), ANY)}
 
 
-def test_empty_namespace_selector_means_every_namespace_including_cluster_dns():
+def test_empty_namespace_selector_means_every_namespace_including_cluster_dns_and_unnamed_ones():
     r = only_a({"ingress": [{"from": [{"namespaceSelector": {}}]}]})
-    assert r[("a", "ingress")] == {(Peer(segments=frozenset("abcd"), platform=frozenset({"@cluster-dns"})),
-                                    ANY)}
+    assert r[("a", "ingress")] == {(segs("a", "b", "c", "d", others=(
+        "@cluster-dns", "~data/{}", "~kube-system/{}", "~serving/{}", "~other-namespace/{}")), ANY)}
 
 
-def test_pod_selector_matches_label_subsets():
+def test_pod_selector_matches_label_subsets_and_pods_of_no_segment_with_those_labels():
+    """b's pods carry tier=web; a's pods may too (they may carry more labels)."""
     r = only_a({"ingress": [{"from": [{"podSelector": pods(tier="web")}]}]})
-    assert r[("a", "ingress")] == {(segs("b"), ANY)}
+    assert r[("a", "ingress")] == {(segs("a", "b", others=("~serving/{tier=web}",)), ANY)}
+    r = only_a({"ingress": [{"from": [{"podSelector": pods(app="c", tier="web")}]}]})
+    assert r[("a", "ingress")] == {(segs(others=("~serving/{app=c, tier=web}",)), ANY)}
 
 
-def test_selectors_matching_no_segment_allow_nothing():
+def test_selectors_matching_no_segment_reach_pods_of_no_segment():
     r = only_a({"ingress": [{"from": [{"podSelector": pods(app="ghost")},
                                       {"namespaceSelector": ns("elsewhere")}]}]})
-    assert r[("a", "ingress")] == set()
+    assert r[("a", "ingress")] == {(segs(others=("~serving/{app=ghost}",)), ANY),
+                                   (segs(others=("~elsewhere/{}",)), ANY)}
 
 
-def test_kube_dns_peer_is_the_cluster_dns_platform_endpoint():
+def test_kube_dns_peer_is_the_cluster_dns_end():
     r = only_a({"policyTypes": ["Egress"], "egress": [{"to": [
         {"namespaceSelector": ns("kube-system"), "podSelector": pods(**{"k8s-app": "kube-dns"})}],
         "ports": [{"protocol": "UDP", "port": 53}]}]})
-    assert r[("a", "egress")] == {(Peer(platform=frozenset({"@cluster-dns"})), parse_port("udp/53"))}
+    assert r[("a", "egress")] == {(segs(others=("@cluster-dns",)), parse_port("udp/53"))}
     assert r[("a", "ingress")] == {(ALL, ANY)}
 
 
@@ -154,13 +164,13 @@ def test_port_entries(ports, want):
     expected = PortSet()
     for lit in want.split():
         expected = expected | parse_port(lit)
-    r = only_a({"ingress": [{"from": [{"podSelector": pods(app="b")}], "ports": ports}]})
+    r = only_a({"ingress": [{"from": [{"podSelector": pods(app="b", tier="web")}], "ports": ports}]})
     assert r[("a", "ingress")] == {(segs("b"), expected)}
 
 
 def test_policies_are_additive():
     r = rules(policy("p1", "serving", {"podSelector": pods(app="a"),
-                                       "ingress": [{"from": [{"podSelector": pods(app="b")}],
+                                       "ingress": [{"from": [{"podSelector": pods(tier="web", app="b")}],
                                                     "ports": [{"port": 80}]}]}),
               policy("p2", "serving", {"podSelector": {},
                                        "ingress": [{"from": [{"ipBlock": {"cidr": "10.9.0.0/24"}}],
@@ -185,7 +195,8 @@ def test_absent_pod_selector_selects_every_pod_of_the_namespace_and_default_ns_i
 
 def test_default_deny_adds_nothing_to_a_segment_policy():
     own = policy("own", "serving", {"podSelector": pods(app="a"), "policyTypes": ["Ingress", "Egress"],
-                                    "ingress": [{"from": [{"podSelector": pods(app="b")}]}], "egress": []})
+                                    "ingress": [{"from": [{"podSelector": pods(app="b", tier="web")}]}],
+                                    "egress": []})
     deny = policy("deny", "serving", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
     r = rules(own, deny)
     assert r[("a", "ingress")] == {(segs("b"), ANY)} and r[("a", "egress")] == set()
@@ -193,17 +204,19 @@ def test_default_deny_adds_nothing_to_a_segment_policy():
     assert r[("c", "ingress")] == {(ALL, ANY)}
 
 
-@pytest.mark.parametrize(("expr", "who", "dns"), [
-    ({"key": "app", "operator": "In", "values": ["c", "d"]}, "cd", False),
-    ({"key": "app", "operator": "NotIn", "values": ["c"]}, "abd", True),  # DNS pods carry no app
-    ({"key": "tier", "operator": "Exists"}, "b", False),
-    ({"key": "tier", "operator": "DoesNotExist"}, "acd", True),
+@pytest.mark.parametrize(("expr", "who"), [
+    ({"key": "app", "operator": "In", "values": ["c", "d"]}, "cd"),
+    ({"key": "app", "operator": "NotIn", "values": ["c"]}, "abd"),
+    ({"key": "tier", "operator": "Exists"}, "abcd"),  # only b is sure to carry it
+    ({"key": "tier", "operator": "DoesNotExist"}, "acd"),
 ])
-def test_match_expressions(expr, who, dns):
-    r = only_a({"ingress": [{"from": [{"namespaceSelector": {},
+def test_match_expressions(expr, who):
+    r = only_a({"ingress": [{"from": [{"namespaceSelector": ns("data"),
+                                       "podSelector": {"matchExpressions": [expr]}},
+                                      {"namespaceSelector": ns("serving"),
                                        "podSelector": {"matchExpressions": [expr]}}]}]})
-    platform = frozenset({"@cluster-dns"}) if dns else frozenset()
-    assert r[("a", "ingress")] == {(Peer(segments=frozenset(who), platform=platform), ANY)}
+    reached = set().union(*(p.segments for p, _ in r[("a", "ingress")]))
+    assert reached == set(who)
 
 
 def test_records_of_other_types_are_ignored():

@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from cloudfence.intent import load_intent
+from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan
 from cloudfence.provider import checked_plan
 from cloudfence.providers.kubernetes.manifests import manifests
@@ -22,8 +22,13 @@ SCHEMA = kubernetes_validate.latest_version()
 SETTINGS = [{}, {"dns": False}, {"defaultDenyNamespaces": True}]
 
 
+# Where the example's pods live, as its stack file says.
+CLUSTER = {"clusterCidrs": yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml")
+                                          .read_text())["config"]["cloudfence:providers"]["kubernetes"]["clusterCidrs"]}
+
+
 def example_plan(settings: dict | None = None) -> Plan:
-    return checked_plan(K8S, load_intent(EXAMPLE), settings or {})
+    return checked_plan(K8S, load_intent(EXAMPLE), {**CLUSTER, **(settings or {})})
 
 
 def test_schema_version_is_recent():
@@ -47,14 +52,22 @@ def test_the_schema_check_would_catch_a_misspelt_wire_key():
 def test_one_file_per_policy_named_by_namespace_and_name():
     files = manifests(example_plan({"defaultDenyNamespaces": True}))
     assert list(files) == [
-        "data-ai-inference-default-deny-data.yaml",
-        "data-ai-inference-feature-db.yaml",
-        "monitoring-ai-inference-default-deny-monitoring.yaml",
-        "monitoring-ai-inference-monitoring.yaml",
-        "serving-ai-inference-default-deny-serving.yaml",
-        "serving-ai-inference-gateway.yaml",
-        "serving-ai-inference-inference.yaml",
+        "data.ai-inference-default-deny-data.yaml",
+        "data.ai-inference-feature-db.yaml",
+        "monitoring.ai-inference-default-deny-monitoring.yaml",
+        "monitoring.ai-inference-monitoring.yaml",
+        "serving.ai-inference-default-deny-serving.yaml",
+        "serving.ai-inference-gateway.yaml",
+        "serving.ai-inference-inference.yaml",
     ]
+
+
+def test_file_names_cannot_collide():
+    # `<namespace>-<policy>` once gave both of these x-rt-y-rt-z.yaml.
+    spec = ("version: 1\nname: rt\nsegments:\n"
+            "  y-rt-z: {kubernetes: {namespace: x}}\n  z: {kubernetes: {namespace: x-rt-y}}\n")
+    files = manifests(checked_plan(K8S, parse_intent(spec), {}))
+    assert sorted(files) == ["x-rt-y.rt-z.yaml", "x.rt-y-rt-z.yaml"]
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -69,11 +82,14 @@ def test_each_file_is_one_document_equal_to_the_plan_and_valid(settings):
         doc = docs[0]
         assert list(doc) == ["apiVersion", "kind", "metadata", "spec"]
         assert doc == by_name[doc["metadata"]["name"]]
+        labels = doc["metadata"]["labels"]
+        assert (labels["app.kubernetes.io/managed-by"], labels["cloudfence.io/spec"]) == \
+            ("cloudfence", "ai-inference")
         kubernetes_validate.validate(doc, SCHEMA, strict=True)
 
 
 def test_manifest_text_is_readable_and_stable():
-    text = manifests(example_plan())["serving-ai-inference-inference.yaml"]
+    text = manifests(example_plan())["serving.ai-inference-inference.yaml"]
     assert text.startswith("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
                            "  name: ai-inference-inference\n  namespace: serving\n")
     assert "endPort: 6334" in text and "k8s-app: kube-dns" in text

@@ -9,6 +9,7 @@ and the raw records, not with the provider's own code.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import ipaddress
 import os
 from typing import Any
@@ -38,16 +39,55 @@ KUBE_DNS_NS = {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
 
 SUPPORTED = specs(k8s_share=0.7, bare_share=0.0, full_range=True, platform=("@cluster-dns",))
 SETTINGS = st.fixed_dictionaries({}, optional={"dns": st.booleans(),
-                                               "defaultDenyNamespaces": st.booleans()})
+                                               "defaultDenyNamespaces": st.booleans(),
+                                               "cni": st.sampled_from(["calico", "cilium", "unknown"])})
+PRIVATE = [ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                             "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10")]
+# Where the generated pods live, besides the cidrs of pod segments: a pod range
+# and a service range that no generated cidr touches.
+POD_RANGES = ["10.244.0.0/16", "10.96.0.0/12"]
 
 
-def unsupported(intent: Intent) -> list[str]:
+def cluster(intent: Intent) -> dict[str, Any]:
+    """clusterCidrs for a generated spec: its pod segments' cidrs and the pod ranges."""
+    pods = [str(c) for s in intent.segments.values() if s.kubernetes for c in s.cidrs]
+    return {"clusterCidrs": pods + POD_RANGES}
+
+
+def _addresses(intent: Intent, name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A network's listed addresses less every segment's cidr, as CIDRs."""
+    nets = intent.networks[name].cidrs()
+    for seg in intent.segments.values():
+        for c in seg.cidrs:
+            nets = [piece for n in nets for piece in
+                    ((n,) if n.version != c.version or not n.overlaps(c) else
+                     (() if n.subnet_of(c) else n.address_exclude(c)))]
+    return nets
+
+
+def unsupported(intent: Intent, options: dict[str, Any]) -> list[str]:
     """What a NetworkPolicy cannot say, found directly from the spec."""
     governed = {n for n, s in intent.segments.items() if s.kubernetes}
     out = []
     for f in intent.flows:
         if not any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst)):
             continue
+        fams = []
+        for ep in (f.src, f.dst):
+            if ep.kind == "segment":
+                cidrs = intent.segments[ep.name].cidrs
+                fams.append({c.version for c in cidrs} if cidrs else {4, 6})
+            elif ep.kind == "network":
+                fams.append({n.version for n in _addresses(intent, ep.name)})
+            else:
+                fams.append({4, 6})
+        if not fams[0] & fams[1]:
+            out.append(f"{f.where}: no common family")
+        for ep in (f.src, f.dst):
+            if ep.kind == "network" and ep.name != "internet" and not options.get("clusterCidrs") \
+                    and options.get("cni") != "cilium" \
+                    and any(n.overlaps(p) for n in _addresses(intent, ep.name) for p in PRIVATE):
+                out.append(f"{f.where}: {ep.name} may hold pods")
         protos = set(f.ports)
         if not f.ports.is_any() and protos & {"icmp", "icmpv6", "other"}:
             out.append(f"{f.where}: protocol")
@@ -103,7 +143,7 @@ def with_inputs(plan: Plan, name: str, inputs: dict[str, Any] | None) -> Plan:
     """The plan with one record's inputs replaced (None: the record removed)."""
     resources = tuple(r if r.name != name else Resource(r.type, r.name, inputs)
                       for r in plan.resources if r.name != name or inputs is not None)
-    return Plan(plan.spec, plan.provider, resources, plan.implied, plan.exports)
+    return dataclasses.replace(plan, resources=resources)
 
 
 def segment_policies(plan: Plan) -> list[Resource]:
@@ -114,18 +154,22 @@ def supported_plan(spec: dict[str, Any]) -> tuple[Intent, Plan]:
     note(to_text(spec))
     intent = intent_from(to_text(spec))
     assume(any(s.kubernetes for s in intent.segments.values()))
-    return intent, checked_plan(K8S, intent, {})
+    assume(not unsupported(intent, cluster(intent)))
+    return intent, checked_plan(K8S, intent, cluster(intent))
 
 
 # ------------------------------------------------------------ equivalence
 
 
 @FAST
-@given(specs(allow_icmp=True, full_range=True, bare_share=0.15, platform=("@cluster-dns",)), SETTINGS)
-def test_check_names_what_is_unsupported_or_the_plan_is_equivalent(spec, options):
+@given(specs(allow_icmp=True, full_range=True, bare_share=0.15, platform=("@cluster-dns",)), SETTINGS,
+       st.booleans())
+def test_check_names_what_is_unsupported_or_the_plan_is_equivalent(spec, options, known):
     note(to_text(spec))
     intent = intent_from(to_text(spec))
-    expected = unsupported(intent)
+    if known:
+        options = {**options, **cluster(intent)}
+    expected = unsupported(intent, options)
     problems = find_problems(K8S, intent, options)
     if expected:
         assert problems, f"check missed: {expected}"
@@ -143,13 +187,24 @@ def test_check_names_what_is_unsupported_or_the_plan_is_equivalent(spec, options
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SUPPORTED, SETTINGS)
 def test_every_generated_policy_passes_the_official_schema(spec, options):
+    """And what the schema does not say but the API server validates: ports
+    1-65535, endPort >= port, every `except` strictly inside its cidr."""
     intent = intent_from(to_text(spec))
-    plan = checked_plan(K8S, intent, options)
+    assume(not unsupported(intent, cluster(intent)))
+    plan = checked_plan(K8S, intent, {**options, **cluster(intent)})
     for record in plan:
         kubernetes_validate.validate(record.inputs, SCHEMA, strict=True)
         for rule in record.inputs["spec"].get("ingress", []) + record.inputs["spec"].get("egress", []):
             for e in rule.get("ports", []):
                 assert 1 <= e.get("port", 1) <= e.get("endPort", e.get("port", 1)) <= 65535
+            peers = rule.get("from", rule.get("to"))
+            assert peers, "an empty peer list would mean every peer"
+            for peer in peers:
+                if "ipBlock" in peer:
+                    cidr = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+                    for e in peer["ipBlock"].get("except", []):
+                        ex = ipaddress.ip_network(e)
+                        assert ex.version == cidr.version and ex.subnet_of(cidr) and ex != cidr
     assert len(manifests(plan)) == len(plan.resources)
 
 
@@ -217,62 +272,75 @@ def test_a_widened_port_from_an_address_peer_is_caught(spec, data):
     assert any(c.kind == "extra" and c.port == new for c in verdict.counterexamples)
 
 
-def with_sinks(spec: dict[str, Any]) -> dict[str, Any]:
-    """Add, per namespace, a pod segment that talks to anything on any port:
-    a selector that widens to the whole namespace then reaches it."""
-    spec = copy.deepcopy(spec)
-    for ns in ("serving", "data", "ml-ops"):
-        spec["segments"][f"catch-all-{ns}"] = {"kubernetes": {"namespace": ns, "labels": {"catch": "all"}}}
-        spec["flows"].append({"from": "internet", "to": f"catch-all-{ns}", "ports": "any"})
-        spec["flows"].append({"from": f"catch-all-{ns}", "to": "internet", "ports": "any"})
-    return spec
+def _widen_peer(peer: dict[str, Any], how: str) -> dict[str, Any] | None:
+    """One selector widening of a pod peer (None: does not apply to this peer)."""
+    dns = peer.get("namespaceSelector") == KUBE_DNS_NS
+    if how == "drop the podSelector":  # namespaceSelector alone: the whole namespace
+        if dns or "namespaceSelector" not in peer:
+            return None
+        return {"namespaceSelector": peer["namespaceSelector"]}
+    if how == "widen to the namespace":  # every pod of the namespace it names
+        return None if dns else {**peer, "podSelector": {}}
+    if how == "widen to any namespace":  # the same labels in every namespace
+        return None if dns else {**peer, "namespaceSelector": {}}
+    if how == "widen the DNS peer":  # every pod of kube-system
+        return {"namespaceSelector": KUBE_DNS_NS} if dns else None
+    raise ValueError(how)
+
+
+JUDGED = PortSet({p: IntervalSet.of(0, 65535) for p in ("tcp", "udp", "sctp")})
+WIDENINGS = ("drop the podSelector", "widen to the namespace", "widen to any namespace", "widen the DNS peer")
+
+
+@FAST
+@given(SUPPORTED, st.sampled_from(WIDENINGS), st.data())
+def test_every_selector_widening_is_caught(spec, how, data):
+    """Pods of no segment, in the namespace, in other namespaces and in
+    namespaces the spec never names, are part of the world: widening any
+    selector of any rule reaches one of them, which no flow allows."""
+    intent, plan = supported_plan(spec)
+    candidates = []
+    for r in segment_policies(plan):
+        for key, side in (("ingress", "from"), ("egress", "to")):
+            for i, rule in enumerate(r.inputs["spec"][key]):
+                if not wire_ports(rule) & JUDGED:
+                    continue
+                for j, peer in enumerate(rule[side]):
+                    wider = None if "ipBlock" in peer else _widen_peer(peer, how)
+                    if wider is not None:
+                        candidates.append((r, key, side, i, j, wider))
+    assume(candidates)
+    record, key, side, i, j, wider = data.draw(st.sampled_from(candidates))
+    inputs = copy.deepcopy(record.inputs)
+    inputs["spec"][key][i][side][j] = wider
+    verdict = verify_plan(intent, K8S, with_inputs(plan, record.name, inputs))
+    note(str(verdict.counterexamples))
+    assert not verdict.equivalent
+    assert any(c.kind == "extra" for c in verdict.counterexamples)
 
 
 @FAST
 @given(SUPPORTED, st.data())
-def test_a_lost_pod_selector_is_caught(spec, data):
-    intent, plan = supported_plan(with_sinks(spec))
-    candidates = []
-    for r in segment_policies(plan):
-        owner = r.inputs["metadata"]["labels"]["cloudfence.io/segment"]
-        if owner.startswith("catch-all-"):
-            continue
-        for key, side in (("ingress", "from"), ("egress", "to")):
-            # Intended traffic between owner and the internet (which holds the
-            # catch-all pods) on these ports would hide the widening.
-            internet = PortSet()
-            for f in intent.flows:
-                ends = (f.src.name, f.dst.name)
-                if ends == (("internet", owner) if key == "ingress" else (owner, "internet")):
-                    internet = internet | f.ports
-            for i, rule in enumerate(r.inputs["spec"][key]):
-                if wire_ports(rule) & internet:
-                    continue
-                for j, peer in enumerate(rule[side]):
-                    if peer.get("podSelector") and peer.get("namespaceSelector") != KUBE_DNS_NS:
-                        candidates.append((r, key, side, i, j))
-    assume(candidates)
-    record, key, side, i, j = data.draw(st.sampled_from(candidates))
-    inputs = copy.deepcopy(record.inputs)
-    peer = inputs["spec"][key][i][side][j]
-    if "namespaceSelector" in peer:
-        del peer["podSelector"]  # namespaceSelector alone: the whole namespace
-    else:
-        peer["podSelector"] = {}  # every pod of the policy's namespace
-    verdict = verify_plan(intent, K8S, with_inputs(plan, record.name, inputs))
+def test_swapped_exports_are_caught(spec, data):
+    """A workload attaching another segment's export would get that segment's rules."""
+    intent, plan = supported_plan(spec)
+    names = sorted(plan.exports)
+    assume(len(names) >= 2)
+    a, b = data.draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True))
+    exports = {**plan.exports, a: plan.exports[b], b: plan.exports[a]}
+    verdict = verify_plan(intent, K8S, dataclasses.replace(plan, exports=exports))
     assert not verdict.equivalent
-    assert any(c.kind == "extra" and "catch-all-" in (c.source + c.destination)
-               for c in verdict.counterexamples)
+    assert {c.source for c in verdict.counterexamples if c.kind == "export"} == {a, b}
+    assert verify_plan(intent, K8S, plan).equivalent
 
 
 @FAST
 @given(SUPPORTED, st.data())
 def test_a_dropped_policy_is_caught(spec, data):
     intent, plan = supported_plan(spec)
-    open_both_ways = {f.src.name for f in intent.flows if f.dst.name == "internet" and f.ports.is_any()} & \
-                     {f.dst.name for f in intent.flows if f.src.name == "internet" and f.ports.is_any()}
-    candidates = [r for r in segment_policies(plan)
-                  if r.inputs["metadata"]["labels"]["cloudfence.io/segment"] not in open_both_ways]
+    # Even a segment open to the internet both ways is caught: pods of no
+    # segment in its namespace are never internet.
+    candidates = segment_policies(plan)
     assume(candidates)
     record = data.draw(st.sampled_from(candidates))
     verdict = verify_plan(intent, K8S, with_inputs(plan, record.name, None))

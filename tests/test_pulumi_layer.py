@@ -26,7 +26,8 @@ def _settings_for(provider: str) -> dict:
     path = STACK / f"Pulumi.{provider}.yaml"
     if not path.exists():
         return {}
-    return (yaml.safe_load(path.read_text())["config"] or {}).get("cloudfence:settings") or {}
+    config = yaml.safe_load(path.read_text())["config"] or {}
+    return (config.get("cloudfence:providers") or {}).get(provider) or {}
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
@@ -74,13 +75,9 @@ def test_example_stack_runs_as_pulumi_up_would(stack: str) -> None:
     children = [r for r in result.resources if r.type != COMPONENT]
     assert children and all(r.parent == intent.name and r.parent_type == COMPONENT for r in children)
 
-    targets = [config["cloudfence:provider"]]
-    if config.get("cloudfence:kubernetes") and targets[0] != "kubernetes":
-        targets.append("kubernetes")
+    targets = config["cloudfence:providers"]
     expected = []
-    for target in targets:
-        settings = config.get("cloudfence:settings", {}) if target == targets[0] else \
-            config.get("cloudfence:kubernetesSettings", {})
+    for target, settings in targets.items():
         expected += checked_plan(providers()[target], intent, settings).to_json()["resources"]
     got = [{"type": r.type, "name": r.name, "inputs": r.inputs} for r in children]
     want = [{"type": r["type"], "name": r["name"], "inputs": r["inputs"]} for r in expected]
@@ -89,9 +86,7 @@ def test_example_stack_runs_as_pulumi_up_would(stack: str) -> None:
 
     exported = result.outputs["segments"]
     assert set(exported) == set(intent.segments)
-    for target in targets:
-        settings = config.get("cloudfence:settings", {}) if target == targets[0] else \
-            config.get("cloudfence:kubernetesSettings", {})
+    for target, settings in targets.items():
         plan = checked_plan(providers()[target], intent, settings)
         for seg, values in plan.exports.items():
             for key_, value in values.items():
@@ -104,7 +99,7 @@ def test_stack_config_errors_reach_the_user_without_traceback(tmp_path: Path) ->
 
     (tmp_path / "Pulumi.yaml").write_text("name: broken\nruntime: python\n")
     (tmp_path / "Pulumi.dev.yaml").write_text(
-        "config:\n  cloudfence:provider: nosuchcloud\n  cloudfence:spec: segments.yaml\n")
+        "config:\n  cloudfence:providers: {nosuchcloud: {}}\n  cloudfence:spec: segments.yaml\n")
     (tmp_path / "segments.yaml").write_text(SPEC.read_text())
     (tmp_path / "__main__.py").write_text((STACK / "__main__.py").read_text())
     with pytest.raises(pulumi.RunError, match="unknown provider 'nosuchcloud'"):

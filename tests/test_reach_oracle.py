@@ -69,6 +69,16 @@ def inside(point: tuple, addrs: AddressSet) -> bool:
 
 
 def owner(point: tuple) -> str | None:
+    if point in OWNER:
+        return OWNER[point]
+    OWNER[point] = _owner(point)
+    return OWNER[point]
+
+
+OWNER: dict[tuple, str | None] = {}
+
+
+def _owner(point: tuple) -> str | None:
     if point[0] == "o":
         return point[1]
     for name, seg in SPEC.segments.items():
@@ -89,8 +99,17 @@ def on_side(point: tuple, ep) -> bool:
 def intended_packet(src: tuple, dst: tuple, proto: str, port: int, governed) -> bool | None:
     if owner(src) not in governed and owner(dst) not in governed:
         return None
-    return any(on_side(src, f.src) and on_side(dst, f.dst) and port_in(f.ports, proto, port)
-               for f in SPEC.flows)
+    return any(port_in(f.ports, proto, port) for f in flows_between(src, dst))
+
+
+_BETWEEN: dict[tuple, list] = {}
+
+
+def flows_between(src: tuple, dst: tuple) -> list:
+    """The flows whose two sides hold these points (the same for every example)."""
+    if (src, dst) not in _BETWEEN:
+        _BETWEEN[src, dst] = [f for f in SPEC.flows if on_side(src, f.src) and on_side(dst, f.dst)]
+    return _BETWEEN[src, dst]
 
 
 def port_in(ports: PortSet, proto: str, port: int) -> bool:
@@ -108,9 +127,21 @@ def peer_matches(peer: Peer, point: tuple) -> bool:
 
 def end_allows(reach: Reachability, seg: str, direction: str, peer_point: tuple, proto: str,
                port: int) -> bool:
-    return all(any(port_in(ports, proto, port) and peer_matches(p, peer_point)
-                   for p, ports in reach.rules(seg, direction, layer))
-               for layer in reach.layers_of(seg))
+    return all(any(port_in(ports, proto, port) for ports in layer)
+               for layer in end_ports(reach, seg, direction, peer_point))
+
+
+_END_PORTS: dict[tuple, list[list[PortSet]]] = {}
+
+
+def end_ports(reach: Reachability, seg: str, direction: str, peer_point: tuple) -> list[list[PortSet]]:
+    """Per layer, the port sets of the rules whose peer matches the point (cached per example:
+    the brute force stays packet by packet, without redoing the peer match per port)."""
+    key = (id(reach), seg, direction, peer_point)
+    if key not in _END_PORTS:
+        _END_PORTS[key] = [[ports for p, ports in reach.rules(seg, direction, layer)
+                            if peer_matches(p, peer_point)] for layer in reach.layers_of(seg)]
+    return _END_PORTS[key]
 
 
 def actual_packet(reach: Reachability, src: tuple, dst: tuple, proto: str, port: int) -> bool | None:
@@ -142,6 +173,7 @@ def openings(governed) -> Reachability:
 @settings(max_examples=int(os.environ.get("ORACLE_EXAMPLES", "40")), deadline=None)
 @given(rules, st.sampled_from([("a", "b", "c", "d"), ("c",), ("a", "b")]))
 def test_compare_agrees_with_packet_by_packet_oracle(extra: list, governed: tuple) -> None:
+    _END_PORTS.clear()
     actual = openings(governed)
     for seg, direction, peer, ports in extra:
         if seg in governed:

@@ -1,30 +1,46 @@
 """The `Segmentation` component: the Pulumi layer of cloudfence, kept thin.
 
-It reads the stack config (DESIGN section 4), runs check and compile, emits
-the records, and exports per segment what a workload attaches to join it.
-Every decision was made before any resource exists.
+It reads the stack config (DESIGN section 4: `cloudfence:spec`, `cloudfence:providers`)
+strictly, runs check and compile once per target, emits the records as its children,
+and exports per segment what a workload attaches to join it. Every decision was made
+before any resource exists.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
 
-from cloudfence.deploy.emitter import emit, resolve_exports
-from cloudfence.errors import CloudfenceError
+from cloudfence.deploy.emitter import child_names, emit, resolve_exports
+from cloudfence.errors import CloudfenceError, Problem
 from cloudfence.intent import Intent, load_intent
+from cloudfence.plan import Plan
 from cloudfence.plugins import get_provider
-from cloudfence.provider import checked_plan
+from cloudfence.provider import Provider, checked_plan
+from cloudfence.stackconfig import NAMESPACE, read_config
 
-KUBERNETES = "kubernetes"
+
+def stack_config() -> dict[str, Any]:
+    """The stack's config as plain data: Pulumi hands every value over as text, objects as JSON."""
+    raw = {**get_config_env(), **CONFIG.get()}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key.startswith(f"{NAMESPACE}:") and key != f"{NAMESPACE}:spec" and isinstance(value, str):
+            with contextlib.suppress(ValueError):  # else plain text
+                value = json.loads(value)
+        out[key] = value
+    return out
 
 
 class Segmentation(pulumi.ComponentResource):
-    """One spec deployed on the provider chosen in stack config (plus, with
-    `cloudfence:kubernetes: true`, the shared NetworkPolicies)."""
+    """One spec deployed on every target the stack config names (`cloudfence:providers`),
+    or the `providers` mapping given here instead (one component per region or account)."""
 
     TYPE = "cloudfence:index:Segmentation"
 
@@ -36,40 +52,45 @@ class Segmentation(pulumi.ComponentResource):
         *,
         spec: str | None = None,
         intent: Intent | None = None,
-        provider: str | None = None,
-        settings: Mapping[str, Any] | None = None,
-        kubernetes: bool | None = None,
-        kubernetes_settings: Mapping[str, Any] | None = None,
+        providers: Mapping[str, Mapping[str, Any] | None] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        cfg = pulumi.Config("cloudfence")
         try:
-            if intent is None:
-                spec_path = spec or cfg.require("spec")
-                intent = load_intent(Path(spec_path))
-            provider_name = provider or cfg.require("provider")
-            if settings is None:
-                settings = cfg.get_object("settings") or {}
-            if kubernetes is None:
-                kubernetes = bool(cfg.get_bool("kubernetes"))
-            if kubernetes_settings is None:
-                kubernetes_settings = cfg.get_object("kubernetesSettings") or {}
-            targets: list[tuple[str, Mapping[str, Any]]] = [(provider_name, settings)]
-            if kubernetes and provider_name != KUBERNETES:
-                targets.append((KUBERNETES, kubernetes_settings))
-            compiled = []
-            for target, target_settings in targets:
-                plugin = get_provider(target)
-                compiled.append((plugin, checked_plan(plugin, intent, target_settings)))
+            intent, compiled = _plans(spec, intent, providers)
         except CloudfenceError as exc:
             # RunError shows the message without a Python traceback in `pulumi up`.
             raise pulumi.RunError(f"cloudfence: {exc}") from None
-
-        super().__init__(self.TYPE, name or intent.name, None, opts)
+        name = name or intent.name
+        super().__init__(self.TYPE, name, None, opts)
         exports: dict[str, dict[str, Any]] = {seg: {} for seg in intent.segments}
-        for plugin, plan in compiled:
-            created = emit(plan, plugin, self)
-            for seg, values in resolve_exports(plan, created).items():
-                exports.setdefault(seg, {}).update(values)
+        try:
+            for plugin, plan in compiled:
+                created = emit(plan, plugin, self, child_names(plan, name))
+                for seg, values in resolve_exports(plan, created).items():
+                    exports.setdefault(seg, {}).update(values)
+        except CloudfenceError as exc:
+            raise pulumi.RunError(f"cloudfence: {exc}") from None
         self.segments = pulumi.Output.from_input(exports)
         self.register_outputs({"segments": self.segments})
+
+
+def _plans(spec: str | None, intent: Intent | None, providers: Mapping[str, Mapping[str, Any] | None] | None,
+           ) -> tuple[Intent, list[tuple[Provider, Plan]]]:
+    stack = read_config(stack_config())
+    if intent is None:
+        spec_path = spec or stack.spec
+        if not spec_path:
+            raise CloudfenceError(Problem(f"config.{NAMESPACE}:spec", "missing: name the spec file "
+                                          "(pulumi config set cloudfence:spec segments.yaml) or pass "
+                                          "spec= to Segmentation", stack.where))
+        intent = load_intent(Path(spec_path))
+    chosen = {k: dict(v or {}) for k, v in providers.items()} if providers is not None else stack.providers
+    if not chosen:
+        raise CloudfenceError(Problem(f"config.{NAMESPACE}:providers", "missing: name the targets, e.g. "
+                                      "cloudfence:providers: {<provider>: {<setting>: <value>}}, or pass "
+                                      "providers= to Segmentation", stack.where))
+    compiled = []
+    for target, settings in chosen.items():
+        plugin = get_provider(target)
+        compiled.append((plugin, checked_plan(plugin, intent, settings)))
+    return intent, compiled

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 
 from cloudfence.plan import REF, Plan
-from cloudfence.provider import Provider, checked_plan
+from cloudfence.provider import Provider, checked_plan, sdk_class
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -37,19 +37,45 @@ def _resolve(value: Any, created: Mapping[str, pulumi.Resource]) -> Any:
     return value
 
 
-def emit(plan: Plan, provider: Provider, parent: pulumi.Resource) -> dict[str, pulumi.Resource]:
-    """Create every record of the plan as a child of `parent`; returns them by logical name."""
+def child_names(plan: Plan, component: str) -> dict[str, str]:
+    """Logical names under a component: the plan's names (which start with the spec's name)
+    with that prefix replaced by the component's name, so two components never clash and a
+    component named like its spec registers exactly the plan's names."""
+    out = {}
+    for r in plan.resources:
+        if component == plan.spec:
+            out[r.name] = r.name
+        elif r.name == plan.spec or r.name.startswith(f"{plan.spec}-"):
+            out[r.name] = component + r.name[len(plan.spec):]
+        else:
+            out[r.name] = f"{component}-{r.name}"
+    return out
+
+
+def emit(plan: Plan, provider: Provider, parent: pulumi.Resource,
+         names: Mapping[str, str] | None = None) -> dict[str, pulumi.Resource]:
+    """Create every record of the plan as a child of `parent` (so the parent's resource
+    options, explicit providers and protect, reach it); returns them by plan name."""
+    classes = {t: sdk_class(provider, t) for t in dict.fromkeys(r.type for r in plan.resources)}
     created: dict[str, pulumi.Resource] = {}
     for record in plan.resources:  # ordered: references point backwards
-        cls = provider.sdk_class(record.type)
         kwargs = {snake(k): _resolve(v, created) for k, v in record.inputs.items()}
-        created[record.name] = cls(record.name, **kwargs, opts=pulumi.ResourceOptions(parent=parent))
+        name = names.get(record.name, record.name) if names else record.name
+        opts = pulumi.ResourceOptions(parent=parent)
+        created[record.name] = classes[record.type](name, **kwargs, opts=opts)
     return created
 
 
 def resolve_exports(plan: Plan, created: Mapping[str, pulumi.Resource]) -> dict[str, dict[str, Any]]:
     return {seg: {k: _resolve(v, created) for k, v in values.items()}
             for seg, values in plan.exports.items()}
+
+
+def require_sdk(provider: Provider, plan: Plan) -> None:
+    """Every record type must have an SDK class before anything runs: a missing SDK
+    names the extra to install, rather than failing inside the mock engine."""
+    for token in sorted({r.type for r in plan.resources}):
+        sdk_class(provider, token)
 
 
 def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,18 +86,14 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
     from cloudfence.plan import Resource
 
     plan = checked_plan(provider, intent, settings)
+    require_sdk(provider, plan)
 
     def program() -> None:
-        Segmentation(intent.name, intent=intent, provider=provider.name, settings=dict(settings),
-                     kubernetes=False)
+        Segmentation(intent.name, intent=intent, providers={provider.name: dict(settings)})
 
     result = run_program(program, project=intent.name, stack=provider.name)
     order = {r.name: i for i, r in enumerate(plan.resources)}
     children = [r for r in result.resources if r.type != Segmentation.TYPE]
     children.sort(key=lambda r: (order.get(r.name, len(order)), r.type, r.name))
-    return {
-        "spec": intent.name,
-        "provider": provider.name,
-        "resources": [Resource(r.type, r.name, r.inputs).to_json() for r in children],
-        "settings": plan.settings,
-    }
+    # The records are what registered; the rest of the document is the plan's own.
+    return {**plan.to_json(), "resources": [Resource(r.type, r.name, r.inputs).to_json() for r in children]}

@@ -55,8 +55,8 @@ class Registered:
     parent: str | None
     parent_type: str | None
     custom: bool
-    inputs: dict
-    options: dict
+    inputs: dict[str, Any]
+    options: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class RunResult:
     """Everything a program registered (root stack excluded, sorted) and its stack exports."""
 
     resources: tuple[Registered, ...]
-    outputs: dict
+    outputs: dict[str, Any]
 
 
 def plain(value: Any) -> Any:
@@ -97,7 +97,7 @@ class _Mocks(Mocks):
     def __init__(self, preview: bool) -> None:
         self.preview = preview
 
-    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
             # The SDK expects an "outputs" map; another stack's outputs are unknowable offline.
             return args.resource_id, {**args.inputs, "outputs": {}, "secretOutputNames": []}
@@ -107,7 +107,7 @@ class _Mocks(Mocks):
             return "", {}
         return f"${{{args.name}.id}}", {"name": f"${{{args.name}.name}}", **args.inputs}
 
-    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
 
@@ -123,10 +123,10 @@ class _RecordingMonitor(MockMonitor):
         self._by_urn: dict[str, tuple[str, str]] = {}
         self._requests: list[Any] = []
         self.stack_urn: str | None = None
-        self.stack_outputs: dict = {}
+        self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         with self._lock:
             self._by_urn[response.urn] = (request.name, request.type)
             if request.type == STACK_TYPE:
@@ -140,7 +140,7 @@ class _RecordingMonitor(MockMonitor):
             outputs = plain(rpc.deserialize_properties(request.outputs))
             with self._lock:
                 self.stack_outputs = outputs
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def _lookup(self, urn: str) -> tuple[str, str] | None:
         """Logical (name, type) of a registered URN; None for the root stack."""
@@ -155,7 +155,7 @@ class _RecordingMonitor(MockMonitor):
             return None
         return "::".join(parts[3:]), parts[2].split("$")[-1]
 
-    def _options(self, request: Any) -> dict:
+    def _options(self, request: Any) -> dict[str, Any]:
         options: dict[str, Any] = {}
         depends_on = sorted(
             {ref[0] for urn in request.dependencies if (ref := self._lookup(urn)) is not None}
@@ -178,7 +178,7 @@ class _RecordingMonitor(MockMonitor):
             options["provider"] = provider[0] if provider else request.provider
         return options
 
-    def _alias(self, alias: Any) -> dict:
+    def _alias(self, alias: Any) -> dict[str, Any]:
         if alias.urn:
             return {"urn": alias.urn}
         spec = {f: getattr(alias.spec, f) for f in _ALIAS_SPEC_FIELDS if getattr(alias.spec, f)}
@@ -321,7 +321,7 @@ def _run_isolated(
         return ctx.run(_run, *args)
     # Called from async code: a second loop cannot run on this thread, so use another one.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(ctx.run, _run, *args).result()
+        return pool.submit(lambda: ctx.run(_run, *args)).result()
 
 
 def _loop_running_here() -> bool:
@@ -353,7 +353,7 @@ def _program_environment(stack_dir: Path) -> Iterator[None]:
                 del sys.modules[name]
 
 
-def _load_yaml(path: Path) -> dict:
+def _load_yaml(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
     if data is None:
         return {}
@@ -362,7 +362,8 @@ def _load_yaml(path: Path) -> dict:
     return data
 
 
-def _stack_config(project_file: dict, stack_file: dict, stack_path: Path) -> dict[str, Any]:
+def _stack_config(project_file: dict[str, Any], stack_file: dict[str, Any],
+                  stack_path: Path) -> dict[str, Any]:
     """Project-level defaults from Pulumi.yaml, overridden by the stack file's ``config:``."""
     config: dict[str, Any] = {}
     for key, declared in (project_file.get("config") or {}).items():

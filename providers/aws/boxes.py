@@ -12,11 +12,11 @@ redundant. The union is always exactly the input.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cloudfence.addresses import IPNetwork
+from cloudfence.families import collapse, compatible
 from cloudfence.intervals import IntervalSet
 from cloudfence.ports import MAX_PORT, PortSet
 
@@ -52,7 +52,7 @@ class Box:
             return PortSet.any()
         return PortSet({self.proto: IntervalSet.of(self.lo, self.hi)})
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[tuple[int, int, int], int, int, int]:
         net = (0, 0, 0) if self.net is None else (
             self.net.version, int(self.net.network_address), self.net.prefixlen)
         return (net, _PROTO_ORDER[self.proto], self.lo, self.hi)
@@ -68,25 +68,20 @@ def spans(ports: PortSet) -> list[tuple[str, int, int]]:
     return [(p, lo, hi) for p, ivs in ports.items() if p in RULE_PROTOCOLS for lo, hi in ivs]
 
 
-def compatible(net: IPNetwork, proto: str) -> bool:
-    """ICMP exists only over IPv4, ICMPv6 only over IPv6: other pairs never match a packet."""
-    return not ((proto == "icmp" and net.version == 6) or (proto == "icmpv6" and net.version == 4))
-
-
 def pack(entries: Iterable[tuple[IPNetwork, PortSet]]) -> list[Box]:
     by_net: dict[IPNetwork, PortSet] = {}
     for net, ports in entries:
         by_net[net] = by_net[net] | ports if net in by_net else ports
     found: set[Box] = set()
-    for net in _collapse(n for n, ps in by_net.items() if ps.is_any()):
+    for net in collapse(n for n, ps in by_net.items() if ps.is_any()):
         found.add(Box(ANY, 0, MAX_PORT, net))
     for proto in RULE_PROTOCOLS:
         candidates = {iv for ps in by_net.values() for iv in ps.get(proto)}
         for lo, hi in candidates:
             want = IntervalSet.of(lo, hi)
             nets = [n for n, ps in by_net.items()
-                    if compatible(n, proto) and want.issubset(ps.get(proto))]
-            for net in _collapse(nets):
+                    if compatible(proto, n.version) and want.issubset(ps.get(proto))]
+            for net in collapse(nets):
                 found.add(Box(proto, lo, hi, net))
     boxes = sorted(found, key=Box.sort_key)
     boxes = [b for b in boxes if not any(o is not b and o.covers(b) for o in boxes)]
@@ -97,7 +92,7 @@ def pack(entries: Iterable[tuple[IPNetwork, PortSet]]) -> list[Box]:
     return [b for b in boxes if b in kept]
 
 
-def _smallest_first(b: Box) -> tuple:
+def _smallest_first(b: Box) -> tuple[object, ...]:
     assert b.net is not None
     return (-b.net.prefixlen, b.proto == ANY, b.hi - b.lo, b.sort_key())
 
@@ -123,9 +118,3 @@ def _covered(b: Box, others: list[Box]) -> bool:
         if not need.issubset(have):
             return False
     return True
-
-
-def _collapse(nets: Iterable[IPNetwork]) -> list[IPNetwork]:
-    nets = list(nets)
-    return [*ipaddress.collapse_addresses([n for n in nets if n.version == 4]),
-            *ipaddress.collapse_addresses([n for n in nets if n.version == 6])]

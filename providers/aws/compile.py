@@ -1,6 +1,8 @@
-"""Intent -> AWS plan records: a security group per segment and standalone
-rules (never inline), plus in network mode the VPC, a subnet per segment
-IPv4 cidr and, with `nacls`, a network ACL per segment with its entries.
+"""Intent -> AWS plan records: a security group per segment (and extra groups
+of the segment where one cannot hold its rules), standalone rules (never
+inline), a customer-managed prefix list per wide network and family, plus in
+network mode the VPC, a subnet per segment IPv4 cidr and, with `nacls`, a
+network ACL per segment with its entries.
 
 Pure data; the emitter turns records into pulumi_aws resources.
 """
@@ -12,17 +14,20 @@ from typing import Any
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.providers.aws.boxes import Box
+from cloudfence.providers.aws.internal import aws_space, resolved
+from cloudfence.providers.aws.layout import layout
 from cloudfence.providers.aws.nacl import Entry, acl_entries, rule_numbers
 from cloudfence.providers.aws.names import (
     SG_DESCRIPTION,
+    TAG_GROUP,
     cidr_label,
     description,
     ports_label,
     tags,
     unique,
 )
-from cloudfence.providers.aws.network import subnets, vpc_cidr
-from cloudfence.providers.aws.rules import INGRESS, Rule, security_group_rules
+from cloudfence.providers.aws.network import subnets
+from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule
 from cloudfence.providers.aws.settings import AwsSettings
 from cloudfence.providers.aws.wire import (
     ACL_PROTOCOL,
@@ -30,6 +35,7 @@ from cloudfence.providers.aws.wire import (
     INGRESS_RULE,
     NETWORK_ACL,
     NETWORK_ACL_RULE,
+    PREFIX_LIST,
     SECURITY_GROUP,
     SG_PROTOCOL,
     SUBNET,
@@ -38,19 +44,30 @@ from cloudfence.providers.aws.wire import (
 
 
 def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -> Plan:
+    """The plan of an intent that check accepted (quotas included)."""
     spec = intent.name
+    settings = resolved(intent, settings)
+    space = aws_space(intent, settings)
+    placed = layout(intent, space, settings)
+    if placed.problems:
+        raise ValueError(f"compile without check: {placed.problems[0]}")
     resources: list[Resource] = []
     exports: dict[str, dict[str, Any]] = {}
 
     # Anchors first: group names are never hashed (renaming one replaces the group).
     sg_name = {seg: f"{spec}-{seg}" for seg in intent.segments}
     reserved = set(sg_name.values())
+    extra = unique([(f"group|{seg}|{n}", f"{spec}-{seg}-{n}") for seg in intent.segments
+                    for n in range(2, placed.groups.get(seg, 1) + 1)], reserved)
+    reserved |= set(extra.values())
+    group_names = {seg: [sg_name[seg]] + [extra[f"group|{seg}|{n}"]
+                                         for n in range(2, placed.groups.get(seg, 1) + 1)]
+                   for seg in intent.segments}
     seg_subnets = subnets(intent) if settings.network_mode else {}
     if settings.network_mode:
         reserved.add(spec)  # the VPC; "<spec>" never equals "<spec>-<segment>"
-        cidr = vpc_cidr(intent, settings)
         resources.append(Resource(VPC, spec, {
-            "cidrBlock": str(cidr),
+            "cidrBlock": str(settings.vpc_cidr),
             "enableDnsHostnames": True,
             "enableDnsSupport": True,
             "tags": tags(spec, name=spec),
@@ -66,13 +83,31 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
         acl_name = {seg: named[f"acl|{seg}"] for seg in seg_subnets}
         reserved |= set(acl_name.values())
 
-    for seg in intent.segments:
-        resources.append(Resource(SECURITY_GROUP, sg_name[seg], {
-            "description": SG_DESCRIPTION,
-            "vpcId": vpc_id,
-            "tags": tags(spec, seg, name=f"{spec}-{seg}"),
+    pl_name = unique([(_list_key(pl), f"{spec}-{pl.network}-ipv{pl.family}") for pl in placed.prefix_lists],
+                     reserved)
+    reserved |= set(pl_name.values())
+    for pl in placed.prefix_lists:
+        name = pl_name[_list_key(pl)]
+        resources.append(Resource(PREFIX_LIST, name, {
+            "name": name,
+            "addressFamily": f"IPv{pl.family}",
+            "maxEntries": pl.max_entries,
+            "entries": [{"cidr": str(c)} for c in pl.entries],
+            "tags": {**tags(spec, name=name), "cloudfence:network": pl.network},
         }))
-        exports[seg] = {"securityGroupId": ref(sg_name[seg])}
+
+    for seg in intent.segments:
+        for n, name in enumerate(group_names[seg], start=1):
+            group_tags = tags(spec, seg, name=name)
+            if n > 1:
+                group_tags[TAG_GROUP] = str(n)
+            resources.append(Resource(SECURITY_GROUP, name, {
+                "description": SG_DESCRIPTION,
+                "vpcId": vpc_id,
+                "tags": group_tags,
+            }))
+        exports[seg] = {"securityGroupId": ref(sg_name[seg]),
+                        "securityGroupIds": [ref(n) for n in group_names[seg]]}
         refs = []
         for c in seg_subnets.get(seg, []):
             name = subnet_name[f"subnet|{seg}|{c}"]
@@ -92,9 +127,9 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
                 "tags": tags(spec, seg, name=f"{spec}-{seg}"),
             }))
 
-    rules = security_group_rules(intent)
-    entries = acl_entries(intent, seg_subnets) if settings.nacls else []
-    rule_keys = {id(r): _rule_key(r) for r in rules}
+    rules = placed.rules
+    entries = acl_entries(intent, seg_subnets, space) if settings.nacls else []
+    rule_keys = {id(r): r.key for r in rules}
     entry_keys = {id(e): _entry_key(e) for e in entries}
     owners = _cidr_owners(intent)
     names = unique([(rule_keys[id(r)], _rule_base(spec, r)) for r in rules]
@@ -102,13 +137,14 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
 
     flows = {f.key: f for f in intent.flows}
     for r in rules:
-        resources.append(_rule_record(intent, r, names[rule_keys[id(r)]], sg_name, flows))
+        resources.append(_rule_record(intent, r, names[rule_keys[id(r)]], group_names, sg_name, flows,
+                                      pl_name))
 
     by_acl: dict[tuple[str, bool], list[Entry]] = {}
     for e in entries:
         by_acl.setdefault((e.segment, e.egress), []).append(e)
     for (seg, _egress), group in sorted(by_acl.items()):
-        numbers = rule_numbers([names[entry_keys[id(e)]] for e in group])
+        numbers = rule_numbers([(names[entry_keys[id(e)]], e.band) for e in group])
         for e in group:
             name = names[entry_keys[id(e)]]
             resources.append(_entry_record(e, name, numbers[name], acl_name[seg]))
@@ -116,26 +152,30 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     if settings.region:
         resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
                      for r in resources]
-    return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports)
+    return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
+                settings=settings.to_json())
 
 
 # ------------------------------------------------------------ security groups
 
 
-def _peer_label(box: Box, peer: str | None) -> str:
-    return peer if peer is not None else cidr_label(box.net)  # type: ignore[arg-type]
+def _list_key(pl: PrefixList) -> str:
+    return f"pl|{pl.network}|{pl.family}"
 
 
-def _rule_key(r: Rule) -> str:
-    b = r.box
-    return f"sg|{r.segment}|{r.direction}|{r.peer or b.net}|{b.proto}|{b.lo}|{b.hi}"
+def _peer_label(r: Rule) -> str:
+    if r.peer is not None:
+        return r.peer
+    if r.prefix_list is not None:
+        return f"{r.prefix_list.network}-ipv{r.prefix_list.family}"
+    return cidr_label(r.box.net)  # type: ignore[arg-type]
 
 
 def _rule_base(spec: str, r: Rule) -> str:
     inbound = r.direction == INGRESS
     return (f"{spec}-{r.segment}-{'in' if inbound else 'out'}-"
             f"{ports_label(r.box.proto, r.box.lo, r.box.hi, r.box.full)}-"
-            f"{'from' if inbound else 'to'}-{_peer_label(r.box, r.peer)}")
+            f"{'from' if inbound else 'to'}-{_peer_label(r)}")
 
 
 def _ports(box: Box, icmp: tuple[str, str]) -> dict[str, int]:
@@ -146,15 +186,17 @@ def _ports(box: Box, icmp: tuple[str, str]) -> dict[str, int]:
     return {}  # "-1" and numbered protocols: AWS allows every port
 
 
-def _rule_record(intent: Intent, r: Rule, name: str, sg_name: dict[str, str],
-                 flows: dict) -> Resource:
+def _rule_record(intent: Intent, r: Rule, name: str, group_names: dict[str, list[str]],
+                 sg_name: dict[str, str], flows: dict, pl_name: dict[str, str]) -> Resource:
     inputs: dict[str, Any] = {
-        "securityGroupId": ref(sg_name[r.segment]),
+        "securityGroupId": ref(group_names[r.segment][r.group]),
         "ipProtocol": SG_PROTOCOL[r.box.proto],
         **_ports(r.box, ("fromPort", "toPort")),
     }
     if r.peer is not None:
         inputs["referencedSecurityGroupId"] = ref(sg_name[r.peer])
+    elif r.prefix_list is not None:
+        inputs["prefixListId"] = ref(pl_name[_list_key(r.prefix_list)])
     else:
         assert r.box.net is not None
         inputs["cidrIpv4" if r.box.net.version == 4 else "cidrIpv6"] = str(r.box.net)
@@ -174,7 +216,7 @@ def _flow_text(flow) -> str:
 
 def _entry_key(e: Entry) -> str:
     b = e.box
-    return f"acl|{e.segment}|{'out' if e.egress else 'in'}|{b.net}|{b.proto}|{b.lo}|{b.hi}"
+    return f"acl|{e.segment}|{'out' if e.egress else 'in'}|{e.band}|{b.net}|{b.proto}|{b.lo}|{b.hi}"
 
 
 def _cidr_owners(intent: Intent) -> dict:
@@ -189,8 +231,8 @@ def _cidr_owners(intent: Intent) -> dict:
 def _entry_base(spec: str, e: Entry, owners: dict) -> str:
     """Entries name CIDRs; one that is exactly a segment's reads as that segment."""
     peer = owners.get(e.box.net) or cidr_label(e.box.net)  # type: ignore[arg-type]
-    return (f"{spec}-{e.segment}-acl-{'out' if e.egress else 'in'}-"
-            f"{ports_label(e.box.proto, e.box.lo, e.box.hi, e.box.full)}-"
+    what = "deny" if not e.allow else ports_label(e.box.proto, e.box.lo, e.box.hi, e.box.full)
+    return (f"{spec}-{e.segment}-acl-{'out' if e.egress else 'in'}-{what}-"
             f"{'to' if e.egress else 'from'}-{peer}")
 
 
@@ -201,7 +243,7 @@ def _entry_record(e: Entry, name: str, number: int, acl: str) -> Resource:
         "ruleNumber": number,
         "egress": e.egress,
         "protocol": ACL_PROTOCOL[e.box.proto],
-        "ruleAction": "allow",
+        "ruleAction": "allow" if e.allow else "deny",
         "cidrBlock" if e.box.net.version == 4 else "ipv6CidrBlock": str(e.box.net),
         **_ports(e.box, ("icmpType", "icmpCode")),
     }

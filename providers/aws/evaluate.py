@@ -1,10 +1,18 @@
 """Read an AWS plan back with the documented semantics (cloud-semantics.md 1.1, 1.8).
 
-Security groups: allow-only, stateful, the union of every rule of the group;
-a connection needs egress at the source's group and ingress at the
+Security groups: allow-only, stateful, the union of every rule of every
+group a segment's members attach (each group tagged with the segment); a
+connection needs egress at the source's groups and ingress at the
 destination's. `-1` is every protocol and port; a protocol number other than
 tcp/udp/icmp/icmpv6 allows every port. A rule referencing a group matches the
-members of the segment that group belongs to (found from the group's tags).
+members of the segment that group belongs to (found from the group's tags);
+a rule naming a prefix list of the plan matches exactly its entries.
+
+The records grant each segment its groups (and subnets): that identity is
+handed to verify, which checks the plan exports exactly it. Members of a
+segment without a cidr may be anywhere in the VPC (the created one's CIDR, or
+the `vpcCidrs` the plan was compiled with; while those are unknown, anywhere
+in the private ranges and global IPv6).
 
 Network ACLs, when a segment's subnet has one: a second layer, stateless,
 entries by ascending rule number, first match wins, then deny. A connection
@@ -13,9 +21,9 @@ every ephemeral port (and mirrored on entry). Traffic inside one subnet does
 not cross its NACL.
 
 Where a record says more than the model can hold (one ICMP type, one protocol
-number among "other", a prefix list, a group of no segment), the reading
-leans to allowing more, so that `verify` reports an opening rather than
-hiding one.
+number among "other", a prefix list outside the plan, a group of no segment),
+the reading leans to allowing more, so that `verify` reports an opening
+rather than hiding one.
 """
 
 from __future__ import annotations
@@ -25,23 +33,25 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from cloudfence.addresses import V4_MAX, V6_MAX, AddressSet
+from cloudfence.addresses import GLOBAL_V6, PRIVATE, V4_MAX, V6_MAX, AddressSet
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.plan import REF, Plan, Resource
+from cloudfence.plan import REF, Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
-from cloudfence.providers.aws.names import TAG_SEGMENT
+from cloudfence.providers.aws.names import TAG_GROUP, TAG_SEGMENT
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
     LEGACY_RULE,
     NETWORK_ACL,
     NETWORK_ACL_RULE,
+    PREFIX_LIST,
     PROTOCOL_NAMES,
     SECURITY_GROUP,
     SUBNET,
+    VPC,
 )
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
 
@@ -51,26 +61,89 @@ NACL_LAYER = "nacl"
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "aws") -> Reachability:
     reach = Reachability(target, governed)
     group_segment = {r.name: _segment_tag(r) for r in plan.by_type(SECURITY_GROUP)}
+    lists = prefix_lists(plan)
     for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
         for rule in plan.by_type(rtype):
             seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
             if seg is None or seg not in governed:
                 continue  # a group no segment's workloads carry
             ports = sg_ports(rule.inputs)
-            peer = sg_peer(rule.inputs, group_segment)
+            peer = sg_peer(rule.inputs, group_segment, lists)
             if peer is not None:
                 reach.allow(seg, direction, peer, ports)
-    for seg, direction, inputs, peer in _other_rule_forms(plan, group_segment):
+    for seg, direction, inputs, peer in _other_rule_forms(plan, group_segment, lists):
         if seg in governed:
             reach.allow(seg, direction, peer, sg_ports(inputs))
     _network_acls(plan, reach)
+    _identities(plan, reach)
+    region = hidden_region(plan, intent)
+    for name, seg in intent.segments.items():
+        if name in governed and not seg.cidrs:
+            reach.region(name, region)
+    reach.assumptions.append("traffic AWS never filters (the Amazon DNS server, instance metadata "
+                             "169.254.169.254, time sync) is outside the rules")
+    if any(TAG_GROUP in (g.inputs.get("tags") or {}) for g in plan.by_type(SECURITY_GROUP)):
+        reach.assumptions.append("members of a segment attach every group of it (securityGroupIds)")
     return reach
+
+
+def prefix_lists(plan: Plan) -> dict[str, AddressSet]:
+    """The plan's customer-managed prefix lists: name -> exactly their entries."""
+    out = {}
+    for pl in plan.by_type(PREFIX_LIST):
+        cidrs = [e.get("cidr") for e in pl.inputs.get("entries") or () if isinstance(e, dict)]
+        out[pl.name] = AddressSet.from_cidrs(
+            [ipaddress.ip_network(c, strict=False) for c in cidrs if isinstance(c, str)])
+    return out
+
+
+def hidden_region(plan: Plan, intent: Intent) -> AddressSet:
+    """Where members of a segment without a cidr may be: in the VPC, less every segment cidr."""
+    vpcs = [r.inputs.get("cidrBlock") for r in plan.by_type(VPC)]
+    cidrs = [c for c in vpcs if isinstance(c, str)]
+    if not cidrs and not vpcs:
+        listed = (plan.settings or {}).get("vpcCidrs") or []
+        cidrs = [c for c in listed if isinstance(c, str)]
+    if cidrs:
+        region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs])
+    else:  # the VPC's CIDRs are unknown: its IPv6 prefix may be any global one
+        region = PRIVATE | AddressSet.from_cidrs([GLOBAL_V6])
+    taken = AddressSet()
+    for seg in intent.segments.values():
+        taken = taken | seg.addresses
+    return region - taken
+
+
+def _identities(plan: Plan, reach: Reachability) -> None:
+    """What the records grant each segment: the groups tagged with it (its own
+    first, then its extra groups in order) and the subnets tagged with it."""
+    groups: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for g in plan.by_type(SECURITY_GROUP):
+        seg = _segment_tag(g)
+        if seg is not None:
+            number = (g.inputs.get("tags") or {}).get(TAG_GROUP, "1")
+            groups[seg].append((int(number) if str(number).isdigit() else 0, g.name))
+    subnets: dict[str, list[tuple[tuple[int, int], str]]] = defaultdict(list)
+    for s in plan.by_type(SUBNET):
+        seg, cidr = _segment_tag(s), s.inputs.get("cidrBlock")
+        if seg is not None and isinstance(cidr, str):
+            net = ipaddress.ip_network(cidr, strict=False)
+            subnets[seg].append(((int(net.network_address), net.prefixlen), s.name))
+    for seg in sorted(reach.governed):
+        names = [name for _, name in sorted(groups.get(seg, []))]
+        granted: dict[str, Any] = {"securityGroupId": ref(names[0]) if names else None,
+                                   "securityGroupIds": [ref(n) for n in names]}
+        if subnets.get(seg):
+            nets = [ref(name) for _, name in sorted(subnets[seg])]
+            granted.update(subnetId=nets[0], subnetIds=nets)
+        reach.identity(seg, granted)
 
 
 _Found = Iterator[tuple[str, str, dict[str, Any], Peer]]
 
 
-def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None]) -> _Found:
+def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None],
+                      lists: dict[str, AddressSet]) -> _Found:
     """Inline group rules and legacy `ec2.SecurityGroupRule`s. cloudfence never
     writes them, but AWS enforces them, so a plan that has them is read with
     them: verify must not be blind to an opening written the old way."""
@@ -78,15 +151,15 @@ def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None]) -> _Foun
         seg = group_segment.get(group.name)
         for key, direction in (("ingress", INGRESS), ("egress", EGRESS)):
             for rule in group.inputs.get(key) or ():
-                yield from _legacy_peers(seg, direction, rule, group_segment)
+                yield from _legacy_peers(seg, direction, rule, group_segment, lists)
     for rule in plan.by_type(LEGACY_RULE):
         seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
         direction = EGRESS if rule.inputs.get("type") == "egress" else INGRESS
-        yield from _legacy_peers(seg, direction, rule.inputs, group_segment)
+        yield from _legacy_peers(seg, direction, rule.inputs, group_segment, lists)
 
 
 def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
-                  group_segment: dict[str, str | None]) -> _Found:
+                  group_segment: dict[str, str | None], lists: dict[str, AddressSet]) -> _Found:
     if seg is None or not isinstance(rule, dict):
         return
     inputs = {"ipProtocol": str(rule.get("protocol", "")), "fromPort": rule.get("fromPort"),
@@ -105,8 +178,8 @@ def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
         yield seg, direction, inputs, Peer.segment(other) if other else Peer.all()
     if rule.get("self"):
         yield seg, direction, inputs, Peer.segment(seg)
-    if rule.get("prefixListIds"):
-        yield seg, direction, inputs, Peer.all()
+    for listed in rule.get("prefixListIds") or ():
+        yield seg, direction, inputs, _list_peer(listed, lists)
 
 
 # ------------------------------------------------------------ security groups
@@ -122,7 +195,17 @@ def _ref_name(value: Any) -> str | None:
     return m.group("name") if m else None
 
 
-def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None]) -> Peer | None:
+def _list_peer(value: Any, lists: dict[str, AddressSet]) -> Peer:
+    """A prefix list of the plan is exactly its entries; any other (AWS-managed,
+    or a literal pl-... id) has addresses unknown offline."""
+    name = _ref_name(value)
+    if name in lists:
+        return Peer(addresses=lists[name])
+    return Peer.all()
+
+
+def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None],
+            lists: dict[str, AddressSet] | None = None) -> Peer | None:
     if inputs.get("referencedSecurityGroupId") is not None:
         name = _ref_name(inputs["referencedSecurityGroupId"])
         seg = group_segment.get(name or "")
@@ -133,7 +216,7 @@ def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None]) -> Pee
         return Peer(addresses=AddressSet.from_cidrs(
             [ipaddress.ip_network(c, strict=False) for c in cidrs]))
     if inputs.get("prefixListId"):
-        return Peer.all()  # addresses unknown offline
+        return _list_peer(inputs["prefixListId"], lists or {})
     return None  # AWS rejects a rule with no peer
 
 

@@ -5,9 +5,15 @@ subnet, outbound P to B and inbound from B on the ephemeral ports its replies
 come back to (1024-65535 covers Linux, Windows, ELB and NAT gateways), and the
 mirror pair on B's subnet. Traffic inside one subnet never crosses its NACL,
 so a segment's flow to itself needs entries only when it has several subnets.
-Every entry allows; the final `*` deny does the rest, so rule numbers carry no
-meaning and are derived from each entry's name: an edit renumbers nothing else
-(a new number replaces an entry, and two entries may not share one).
+Networks are what they mean on this target (`Space.network`). A network that
+is a wide include less a few exceptions (`internet`: 0.0.0.0/0 less the
+private ranges, the VPC and egressIps) is written the way a NACL does best:
+after every plain allow, deny the exceptions, then allow the include; that
+is exact as long as no such network holds another one's exceptions, and
+costs a handful of entries instead of 47 per port range. Entries are numbered
+in three bands (plain allows, denies, wide allows); within a band the number
+derives from the entry's name, so an edit renumbers nothing else (a new
+number replaces an entry, and two entries may not share one).
 """
 
 from __future__ import annotations
@@ -20,14 +26,17 @@ from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.ports import FULL, PortSet
-from cloudfence.providers.aws.boxes import Box, pack
+from cloudfence.ports import FULL, MAX_PORT, PortSet
+from cloudfence.providers.aws.boxes import ANY, Box, pack
 from cloudfence.providers.aws.names import digest
 from cloudfence.providers.aws.network import segment_problem
 from cloudfence.providers.aws.rules import EGRESS, INGRESS, families, flows_of, other_end
+from cloudfence.space import Space
 
 EPHEMERAL = IntervalSet.of(1024, 65535)
 MAX_RULE_NUMBER = 32766  # 32767 and 32768 are the IPv4 and IPv6 `*` deny
+PLAIN, DENY, WIDE = 0, 1, 2  # rule number bands, evaluated in this order
+BANDS = {PLAIN: (1, 19999), DENY: (20000, 24999), WIDE: (25000, MAX_RULE_NUMBER)}
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,11 @@ class Entry:
     egress: bool
     box: Box
     flows: tuple[str, ...] = ()
+    band: int = PLAIN
+
+    @property
+    def allow(self) -> bool:
+        return self.band != DENY
 
 
 def returns(ports: PortSet) -> PortSet:
@@ -45,35 +59,88 @@ def returns(ports: PortSet) -> PortSet:
     return PortSet((p, EPHEMERAL if p in ("tcp", "udp") else FULL) for p in ports)
 
 
-def peer_cidrs(intent: Intent, peer: Endpoint) -> list[IPNetwork]:
+def peer_addresses(intent: Intent, space: Space, peer: Endpoint) -> AddressSet:
     if peer.kind == "segment":
-        return list(intent.segments[peer.name].cidrs)
+        return intent.segments[peer.name].addresses
     if peer.kind == "network":
-        return intent.networks[peer.name].cidrs()
-    return []
+        return space.network(peer.name)
+    return AddressSet()
 
 
-def acl_entries(intent: Intent, subnets: dict[str, list[ipaddress.IPv4Network]]) -> list[Entry]:
+def _only(addresses: AddressSet, fams: frozenset[int]) -> AddressSet:
+    return AddressSet(addresses.v4 if 4 in fams else IntervalSet(),
+                      addresses.v6 if 6 in fams else IntervalSet())
+
+
+def _wide_form(space: Space, network: str, fams: frozenset[int]) -> tuple[list[IPNetwork], AddressSet] | None:
+    """(includes, exceptions) when deny-then-allow is shorter than the exact CIDRs."""
+    exact = _only(space.network(network), fams)
+    blocks = [b for b in space.blocks(network) if b.cidr.version in fams]
+    excepts = AddressSet.from_cidrs([e for b in blocks for e in b.excepts])
+    if not excepts or len(blocks) + len(excepts.cidrs()) >= len(exact.cidrs()):
+        return None
+    return [b.cidr for b in blocks], excepts
+
+
+def acl_entries(intent: Intent, subnets: dict[str, list[ipaddress.IPv4Network]],
+                space: Space) -> list[Entry]:
     out: list[Entry] = []
     for seg, nets in subnets.items():
         fams = families(intent, seg)
         for egress in (True, False):
-            entries: list[tuple[IPNetwork, PortSet]] = []
-            served: list[tuple[Flow, AddressSet, PortSet]] = []
+            # (peer, addresses, ports, flow) of everything this direction carries
+            wants: list[tuple[Endpoint, AddressSet, PortSet, Flow]] = []
             for direction in (EGRESS, INGRESS):
                 for flow in flows_of(intent, seg, direction):
                     peer = other_end(flow, direction)
                     if peer == Endpoint("segment", seg) and len(nets) == 1:
                         continue  # inside one subnet: the NACL never sees it
-                    cidrs = [c for c in peer_cidrs(intent, peer) if c.version in fams]
                     # Outbound carries the requests a segment opens and the replies it sends.
                     ports = flow.ports if (direction == EGRESS) == egress else returns(flow.ports)
-                    entries += [(c, ports) for c in cidrs]
-                    served.append((flow, AddressSet.from_cidrs(cidrs), ports))
-            for box in pack(entries):
-                cell = AddressSet.from_cidrs([box.net])
-                keys = {f.key for f, addrs, ports in served if addrs & cell and ports & box.ports()}
-                out.append(Entry(seg, egress, box, tuple(sorted(keys))))
+                    wants.append((peer, _only(peer_addresses(intent, space, peer), fams), ports, flow))
+            out += _direction_entries(seg, egress, wants, space, fams)
+    return out
+
+
+def _direction_entries(seg: str, egress: bool, wants: list, space: Space,
+                       fams: frozenset[int]) -> list[Entry]:
+    """One NACL direction: plain allows, then the wide networks' exceptions denied, then their includes."""
+    forms = {}
+    for peer, _, _, _ in wants:
+        if peer.kind == "network" and peer.name not in forms:
+            form = _wide_form(space, peer.name, fams)
+            if form is not None:
+                forms[peer.name] = form
+    chosen: dict[str, tuple[list[IPNetwork], AddressSet]] = {}
+    denied = AddressSet()
+    exact = {peer.name: addrs for peer, addrs, _, _ in wants}
+    # Largest saving first; a wide network may not hold another one's exceptions.
+    for name in sorted(forms, key=lambda n: (-len(exact[n].cidrs()), n)):
+        includes, excepts = forms[name]
+        if exact[name] & denied or any(exact[c] & excepts for c in chosen):
+            continue
+        chosen[name] = (includes, excepts)
+        denied = denied | excepts
+    plain: list[tuple[IPNetwork, PortSet]] = []
+    wide: list[tuple[IPNetwork, PortSet]] = []
+    served: list[tuple[str, AddressSet, PortSet]] = []
+    for peer, addrs, ports, flow in wants:
+        if peer.kind == "network" and peer.name in chosen:
+            includes = chosen[peer.name][0]
+            wide += [(c, ports) for c in includes]
+            served.append((flow.key, AddressSet.from_cidrs(includes), ports))
+        else:
+            plain += [(c, ports) for c in addrs.cidrs()]
+            served.append((flow.key, addrs, ports))
+    out = []
+    for band, items in ((PLAIN, plain), (WIDE, wide)):
+        for box in pack(items):
+            cell = AddressSet.from_cidrs([box.net])
+            keys = {k for k, addrs, ports in served if addrs & cell and ports & box.ports()}
+            out.append(Entry(seg, egress, box, tuple(sorted(keys)), band))
+    for net in denied.cidrs():
+        keys = {n for n, (_, ex) in chosen.items() if ex & AddressSet.from_cidrs([net])}
+        out.append(Entry(seg, egress, Box(ANY, 0, MAX_PORT, net), tuple(sorted(keys)), DENY))
     return out
 
 
@@ -114,14 +181,17 @@ def quota_problems(intent: Intent, entries: list[Entry], usable: int, quota: int
     return problems
 
 
-def rule_numbers(names: list[str]) -> dict[str, int]:
-    """A number per entry of one NACL direction, from a hash of its name, probing on a clash."""
+def rule_numbers(names: list[tuple[str, int]]) -> dict[str, int]:
+    """A number per entry of one NACL direction, in its band, from a hash of its
+    name, probing within the band on a clash."""
     taken: set[int] = set()
     out = {}
-    for name in sorted(names):
-        n = 1 + int(digest(name, 12), 16) % MAX_RULE_NUMBER
+    for name, band in sorted(names):
+        lo, hi = BANDS[band]
+        size = hi - lo + 1
+        n = lo + int(digest(name, 12), 16) % size
         while n in taken:
-            n = n % MAX_RULE_NUMBER + 1
+            n = lo + (n - lo + 1) % size
         taken.add(n)
         out[name] = n
     return out

@@ -1,60 +1,27 @@
-"""Logical names, descriptions and tags, all derived from content.
+"""AWS descriptions and tags; logical names come from cloudfence.names.
 
 A rule's logical name says what it allows (segment, direction, protocol,
 ports, peer), never where it sits in a list, so editing one flow renames
-only the rules whose content changed. Pulumi names are not length-limited,
-but long ones are shortened with a content hash to stay readable, and the
-rare clash between two different contents gets a hash suffix on both.
+only the rules whose content changed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections import Counter
 from collections.abc import Iterable
 
-from cloudfence.addresses import IPNetwork
+from cloudfence.names import cidr_label, digest, ports_label, unique
 
-MAX_NAME = 100
+__all__ = ["cidr_label", "description", "digest", "ports_label", "tags", "unique"]
+
+MAX_NAME = 100  # the core's default for unique(): Pulumi names have no limit, this keeps them readable
 SG_DESCRIPTION = "cloudfence segment"  # constant: changing it would replace the group
 TAG_SPEC = "cloudfence:spec"
 TAG_SEGMENT = "cloudfence:segment"
 TAG_FLOWS = "cloudfence:flows"
+TAG_GROUP = "cloudfence:group"  # on a segment's extra groups: 2, 3, ...
 # Characters AWS accepts in security group rule descriptions.
 _DESCRIPTION_BAD = re.compile(r"[^a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+")
-
-
-def digest(text: str, n: int = 8) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:n]
-
-
-def cidr_label(net: IPNetwork) -> str:
-    """10.20.1.0/24 -> 10-20-1-0-24; ::/0 -> ipv6-0; 2001:db8::/32 -> ipv6-2001-db8-32."""
-    if net.version == 4:
-        return re.sub(r"[./]", "-", str(net))
-    return "ipv6-" + re.sub(r"[^0-9a-f]+", "-", str(net)).strip("-")
-
-
-def ports_label(proto: str, lo: int, hi: int, full: bool) -> str:
-    """tcp-80, tcp-8000-8002, udp-53; the protocol alone when it has no ports."""
-    if full:
-        return proto
-    return f"{proto}-{lo}" if lo == hi else f"{proto}-{lo}-{hi}"
-
-
-def unique(items: Iterable[tuple[str, str]], reserved: Iterable[str] = ()) -> dict[str, str]:
-    """Map content keys to names: the readable base name unless it is too long or
-    clashes (with a reserved name or another key's base), then base + content hash."""
-    items = list(items)
-    taken = set(reserved)
-    counts = Counter(base for _, base in items)
-    out: dict[str, str] = {}
-    for key, base in items:
-        if counts[base] > 1 or base in taken or len(base) > MAX_NAME:
-            base = f"{base[:MAX_NAME - 9].rstrip('-')}-{digest(key)}"
-        out[key] = base
-    return out
 
 
 def description(text: str) -> str:

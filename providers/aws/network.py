@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from cloudfence.errors import Problem
+from cloudfence.families import split
 from cloudfence.intent import Intent
 from cloudfence.providers.aws.settings import FALLBACK_VPC_CIDR, AwsSettings
 
@@ -28,9 +29,9 @@ def subnets(intent: Intent) -> dict[str, list[ipaddress.IPv4Network]]:
     """Segment -> the IPv4 cidrs that become its subnets (network mode only)."""
     out = {}
     for name, seg in intent.segments.items():
-        v4 = [c for c in seg.cidrs if c.version == 4]
+        v4, _ = split(seg.cidrs)
         if v4:
-            out[name] = v4  # type: ignore[assignment]
+            out[name] = v4
     return out
 
 

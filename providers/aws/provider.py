@@ -1,7 +1,9 @@
-"""The AWS provider: a security group per segment with standalone rules, and
-optionally (network mode) the VPC, segment subnets and network ACLs.
+"""The AWS provider: security groups per segment with standalone rules,
+prefix lists for wide networks, and optionally (network mode) the VPC,
+segment subnets and network ACLs.
 
-Thin on purpose: settings.py declares the settings, rules.py/nacl.py decide rules,
+Thin on purpose: settings.py holds the settings model, internal.py the VPC's
+address space, rules.py/layout.py/nacl.py decide rules and where they go,
 network.py the VPC layout, compile.py writes records, evaluate.py reads them
 back. No Pulumi import here except in `sdk_class`.
 """
@@ -13,15 +15,21 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from cloudfence.addresses import GLOBAL_V6, AddressSet
+from cloudfence.bridges import bridge_problems
 from cloudfence.errors import Problem
-from cloudfence.intent import Intent
+from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import Plan
 from cloudfence.provider import BaseProvider, Capabilities
-from cloudfence.providers.aws import nacl, rules
+from cloudfence.providers.aws import nacl
 from cloudfence.providers.aws.compile import compile_plan
 from cloudfence.providers.aws.evaluate import evaluate_plan
-from cloudfence.providers.aws.network import network_problems, segment_problem, subnets
+from cloudfence.providers.aws.internal import AwsSpace, aws_space, resolved
+from cloudfence.providers.aws.layout import layout
+from cloudfence.providers.aws.network import network_problems, subnets
+from cloudfence.providers.aws.rules import families
 from cloudfence.providers.aws.settings import (
+    DEFAULT_GROUPS_PER_INTERFACE,
     DEFAULT_RULES_PER_NETWORK_ACL,
     DEFAULT_RULES_PER_SECURITY_GROUP,
     AwsSettings,
@@ -40,25 +48,47 @@ class AwsProvider(BaseProvider):
         icmp_types=True,
         ipv6=True,
         segments_need_addresses=False,
-        governs="every segment (its security group; with nacls, also its subnets)",
+        governs="every segment (its security groups; with nacls, also its subnets)",
         platform_endpoints=frozenset(),
         quotas={"rulesPerSecurityGroup": DEFAULT_RULES_PER_SECURITY_GROUP,
-                "rulesPerNetworkAcl": DEFAULT_RULES_PER_NETWORK_ACL},
+                "rulesPerNetworkAcl": DEFAULT_RULES_PER_NETWORK_ACL,
+                "securityGroupsPerInterface": DEFAULT_GROUPS_PER_INTERFACE},
     )
     settings_model = AwsSettings
+    internal_setting = "vpcCidrs"
 
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         options = narrow(AwsSettings, settings)
-        problems = super().check(intent, settings)
+        problems = super().check(intent, settings)  # capabilities, then check_meaning below
         problems += _sctp_problems(intent)
         problems += network_problems(intent, options)
-        problems += _quota_problems(intent, options)
+        if any(p.where.startswith("settings.") for p in problems):
+            return _unique(problems)  # no VPC CIDR: the rules cannot be laid out
+        options = resolved(intent, options)
+        space = aws_space(intent, options)
+        problems += _vpc_problems(intent, options)
+        problems += layout(intent, space, options).problems
         if options.nacls:
             nets = subnets(intent)
             problems += nacl.expressible(intent, nets)
-            problems += nacl.quota_problems(intent, nacl.acl_entries(intent, nets),
+            problems += nacl.quota_problems(intent, nacl.acl_entries(intent, nets, space),
                                             options.usable_acl_rules, options.rules_per_network_acl)
-        return problems
+        return _unique(problems)
+
+    def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """Dead flows and bridges as the core finds them, judged in the VPC's space
+        (the created VPC's CIDR, or vpcCidrs; while those are unknown, the VPC's
+        IPv6 prefix may be anywhere), and rules toward internet that an unknown
+        IPv6 prefix would widen."""
+        options = resolved(intent, narrow(AwsSettings, settings))
+        space = aws_space(intent, options)
+        problems = [intent.problem(f, why) for f, why in space.dead_flows(intent.flows)]
+        unknown = _unknown_vpc_problems(intent, space, options)
+        refused = {p.where for p in unknown}
+        hidden = frozenset(name for name, seg in intent.segments.items() if not seg.cidrs)
+        bridges = bridge_problems(intent, space, hidden, options.internal_setting, self.name) \
+            if hidden else []
+        return problems + unknown + [p for p in bridges if p.where not in refused]
 
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
         return compile_plan(intent, narrow(AwsSettings, settings), self.name)
@@ -73,7 +103,19 @@ class AwsProvider(BaseProvider):
         module, cls = SDK_CLASSES[type_token]
         with warnings.catch_warnings():  # loading pulumi_aws.ec2 warns about classes we never use
             warnings.simplefilter("ignore", DeprecationWarning)
-            return getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
+            found: Callable[..., Any] = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
+            return found
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """The same problem found by two checks is reported once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.where, p.message) not in seen:
+            seen.add((p.where, p.message))
+            out.append(p)
+    return out
 
 
 def _sctp_problems(intent: Intent) -> list[Problem]:
@@ -88,14 +130,38 @@ def _sctp_problems(intent: Intent) -> list[Problem]:
     return out
 
 
-def _quota_problems(intent: Intent, options: AwsSettings) -> list[Problem]:
-    quota = options.rules_per_security_group
+def _vpc_problems(intent: Intent, options: AwsSettings) -> list[Problem]:
+    """Segment cidrs are addresses of the VPC: one outside every VPC CIDR cannot be a subnet."""
+    if options.network_mode or not options.vpc_cidrs:
+        return []
+    vpc = AddressSet.from_cidrs(options.vpc_cidrs)
+    listed = ", ".join(str(c) for c in options.vpc_cidrs)
     out = []
-    for (seg, direction, fam), n in sorted(rules.count(rules.security_group_rules(intent)).items()):
-        if n > quota:
-            out.append(segment_problem(intent, seg, (
-                f"its security group needs {n} {direction} IPv{fam} rules, over the quota of {quota} "
-                f"per direction and IP family (settings.rulesPerSecurityGroup; a rule naming another "
-                f"segment counts for IPv4 and IPv6): merge ports or peers, or raise the quota"),
-                key=""))
+    for name, seg in intent.segments.items():
+        for c in seg.cidrs:
+            if not AddressSet.from_cidrs([c]).issubset(vpc):
+                where = f"segments.{name}.cidr"
+                out.append(Problem(where, f"{c} is outside the VPC's CIDRs ({listed}, settings.vpcCidrs): "
+                                   "move the segment, or list the VPC's missing CIDR in settings.vpcCidrs",
+                                   intent.file, intent.lines.get(where)))
+    return out
+
+
+def _unknown_vpc_problems(intent: Intent, space: AwsSpace, options: AwsSettings) -> list[Problem]:
+    """With an existing VPC whose CIDRs are not given, IPv6 rules toward `internet`
+    may reach the VPC's own IPv6 prefix (public addresses, not internet)."""
+    if not space.vpc_unknown or not intent.networks[INTERNET].builtin:
+        return []
+    if not space.network(INTERNET) & AddressSet.from_cidrs([GLOBAL_V6]):
+        return []
+    out = []
+    for flow in intent.flows:
+        seg = flow.src if flow.src.is_segment else flow.dst
+        other = flow.dst if flow.src.is_segment else flow.src
+        if other.kind == "network" and other.name == INTERNET and 6 in families(intent, seg.name):
+            out.append(intent.problem(flow, (
+                f"'{seg.name}' may use IPv6, and the VPC's CIDRs are unknown: its IPv6 prefix (public "
+                f"addresses, not internet) cannot be left out of the rules toward 'internet'; list the "
+                f"VPC's IPv4 and IPv6 CIDRs in settings.vpcCidrs (aws ec2 describe-vpcs "
+                f"--vpc-ids {options.vpc_id}), or give '{seg.name}' an IPv4 cidr")))
     return out

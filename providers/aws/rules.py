@@ -1,9 +1,15 @@
-"""Security group rules: what each segment's group must allow, one rule per
-(peer, protocol, port range), and how AWS counts them against the quota.
+"""Security group rules: what each segment's groups must allow, one rule per
+(peer, protocol, port range), and how AWS weighs them against the quota.
 
 A flow A -> B gives an egress rule on A and an ingress rule on B. Segment
-peers are named by their group (identity: scaling a segment changes no rule);
-networks by their CIDRs, exclusions already subtracted.
+peers are named by their group (identity: scaling a segment changes no rule).
+Networks are named by exactly what they mean on this target
+(`Space.network`: their addresses less every segment's cidr; `internet` is
+public space less the VPC's CIDRs and egressIps), never the raw listing, so a
+network never bridges two segments. A network of many CIDRs in one family may
+be written once as a customer-managed prefix list that every group references:
+AWS weighs such a rule as the list's max entries, so it saves resources, not
+quota.
 """
 
 from __future__ import annotations
@@ -12,26 +18,58 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.families import compatible
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.ports import PortSet
 from cloudfence.providers.aws.boxes import Box, pack, spans
+from cloudfence.space import Space
 
 EGRESS, INGRESS = "egress", "ingress"
+PREFIX_LIST_FROM = 5  # a network of at least this many CIDRs in a family becomes a prefix list
+MAX_PREFIX_LIST_ENTRIES = 1000  # AWS: entries per customer-managed prefix list
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    """A network's exact CIDRs of one family, as one customer-managed prefix list."""
+
+    network: str
+    family: int
+    entries: tuple[IPNetwork, ...]
+
+    @property
+    def max_entries(self) -> int:
+        return len(self.entries)  # the quota weight of every rule that references it
 
 
 @dataclass(frozen=True)
 class Rule:
     segment: str
     direction: str  # "ingress" | "egress"
-    box: Box
+    box: Box  # box.net is None for a rule naming a group or a prefix list
     peer: str | None = None  # the segment whose group the rule references
     flows: tuple[str, ...] = ()  # keys of the spec flows the rule serves
+    prefix_list: PrefixList | None = None
+    group: int = 0  # which of the segment's groups holds it (0: the segment's own)
 
     @property
-    def families(self) -> tuple[int, ...]:
-        """IP families whose quota the rule uses: a group reference counts for both
-        ("counts as one rule for IPv4 and one rule for IPv6", amazon-vpc-limits)."""
-        return (4, 6) if self.box.net is None else (self.box.net.version,)
+    def weights(self) -> dict[int, int]:
+        """Quota use per IP family: a group reference counts for both ("counts as one
+        rule for IPv4 and one rule for IPv6"), a prefix list as its max entries
+        (amazon-vpc-limits)."""
+        if self.prefix_list is not None:
+            return {self.prefix_list.family: self.prefix_list.max_entries}
+        if self.box.net is None:
+            return {4: 1, 6: 1}
+        return {self.box.net.version: 1}
+
+    @property
+    def key(self) -> str:
+        """Content identity: what the rule allows, never where it sits."""
+        b = self.box
+        peer = self.peer or (f"pl:{self.prefix_list.network}:{self.prefix_list.family}"
+                             if self.prefix_list else str(b.net))
+        return f"sg|{self.segment}|{self.direction}|{peer}|{b.proto}|{b.lo}|{b.hi}"
 
 
 def other_end(flow: Flow, direction: str) -> Endpoint:
@@ -62,34 +100,56 @@ def serving(flows: list[tuple[Flow, AddressSet]], box: Box) -> tuple[str, ...]:
                          if addrs & cell and f.ports & box.ports()}))
 
 
-def security_group_rules(intent: Intent) -> list[Rule]:
+def network_cidrs(space: Space, network: str, family: int) -> list[IPNetwork]:
+    return [c for c in space.network(network).cidrs() if c.version == family]
+
+
+def prefix_list_for(space: Space, network: str, family: int, quota: int) -> PrefixList | None:
+    """The prefix list a network's family is written as: if it has enough CIDRs,
+    and no more than one group can hold (the list weighs its max entries)."""
+    cidrs = network_cidrs(space, network, family)
+    if PREFIX_LIST_FROM <= len(cidrs) <= min(quota, MAX_PREFIX_LIST_ENTRIES):
+        return PrefixList(network, family, tuple(cidrs))
+    return None
+
+
+def segment_rules(intent: Intent, space: Space, seg: str, prefix_lists: bool = True,
+                  quota: int = MAX_PREFIX_LIST_ENTRIES) -> list[Rule]:
+    """Every rule of one segment's groups (all in group 0 until placed)."""
     rules: list[Rule] = []
-    for seg in intent.segments:
-        fams = families(intent, seg)
-        for direction in (EGRESS, INGRESS):
-            entries: list[tuple[IPNetwork, PortSet]] = []
-            cidr_flows: list[tuple[Flow, AddressSet]] = []
-            for flow in flows_of(intent, seg, direction):
-                peer = other_end(flow, direction)
-                if peer.kind == "segment":
-                    common = fams & families(intent, peer.name)
+    fams = families(intent, seg)
+    for direction in (EGRESS, INGRESS):
+        entries: list[tuple[IPNetwork, PortSet]] = []
+        cidr_flows: list[tuple[Flow, AddressSet]] = []
+        for flow in flows_of(intent, seg, direction):
+            peer = other_end(flow, direction)
+            if peer.kind == "segment":
+                common = fams & families(intent, peer.name)
+                for proto, lo, hi in spans(flow.ports):
+                    if useful(proto, common):
+                        rules.append(Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,)))
+            elif peer.kind == "network":
+                for fam in sorted(fams):
+                    listed = prefix_list_for(space, peer.name, fam, quota) if prefix_lists else None
+                    if listed is None:
+                        entries += [(c, flow.ports) for c in network_cidrs(space, peer.name, fam)]
+                        continue
+                    probe = listed.entries[0]
                     for proto, lo, hi in spans(flow.ports):
-                        if useful(proto, common):
-                            rules.append(Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,)))
-                elif peer.kind == "network":
-                    net = intent.networks[peer.name]
-                    entries += [(c, flow.ports) for c in net.cidrs() if c.version in fams]
-                    cidr_flows.append((flow, net.addresses))
-                # platform endpoints: AWS knows none; check has reported them
-            for box in pack(entries):
-                rules.append(Rule(seg, direction, box, None, serving(cidr_flows, box)))
+                        if compatible(proto, probe.version):
+                            rules.append(Rule(seg, direction, Box(proto, lo, hi), None, (flow.key,),
+                                              listed))
+                cidr_flows.append((flow, space.network(peer.name)))
+            # platform endpoints: AWS knows none; check has reported them
+        for box in pack(entries):
+            rules.append(Rule(seg, direction, box, None, serving(cidr_flows, box)))
     return rules
 
 
-def count(rules: list[Rule]) -> dict[tuple[str, str, int], int]:
-    """Rules per (segment, direction, IP family), as AWS counts them."""
-    out: dict[tuple[str, str, int], int] = defaultdict(int)
+def count(rules: list[Rule]) -> dict[tuple[str, int, str, int], int]:
+    """Quota use per (segment, group, direction, IP family), as AWS weighs it."""
+    out: dict[tuple[str, int, str, int], int] = defaultdict(int)
     for r in rules:
-        for fam in r.families:
-            out[(r.segment, r.direction, fam)] += 1
+        for fam, w in r.weights.items():
+            out[(r.segment, r.group, r.direction, fam)] += w
     return dict(out)

@@ -1,6 +1,12 @@
 """AWS provider settings (`cloudfence:providers: {aws: ...}` in the stack config):
 one typed model, validated once by the core with errors that name the key, so
-compile never guesses."""
+compile never guesses.
+
+The internal space (DESIGN section 3) is the VPC's CIDRs: the one cloudfence
+creates (`vpcCidr`, or the /16 compile derives from the segments), or the
+`vpcCidrs` of an existing VPC (`vpcId`). `egressIps` are the deployment's own
+NAT and egress addresses. Both give `internet` its meaning on AWS.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,38 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
+from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.settings import Flag, ProviderSettings, matching, whole
 
 DEFAULT_RULES_PER_SECURITY_GROUP = 60  # per direction and IP family (amazon-vpc-limits)
 DEFAULT_RULES_PER_NETWORK_ACL = 20  # per direction and IP family, default deny included
+DEFAULT_GROUPS_PER_INTERFACE = 5  # security groups per network interface
+MAX_GROUPS_PER_INTERFACE = 16  # the highest value AWS grants
 MAX_RULES_PER_NETWORK_ACL = 40  # the highest value AWS grants
 MAX_RULES_PER_SECURITY_GROUP = 1000  # rules per group x groups per interface <= 1,000
 FALLBACK_VPC_CIDR = ipaddress.IPv4Network("10.0.0.0/16")
 
 VPC_ID = r"vpc-[0-9a-f]{8,17}"
 REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
+VPC_V4_PREFIX = (16, 28)  # AWS VPC IPv4 CIDR blocks
+VPC_V6_PREFIX = (44, 60)  # AWS VPC IPv6 CIDR blocks (Amazon-provided /56; IPAM and BYOIP /44-/60)
+
+
+def _cidr(text: str, example: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=True)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(text.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a CIDR: write {example}") from None
+        raise ValueError(f"host bits are set in {text!r}: did you mean {loose}?") from None
+
+
+def _vpc_size(net: IPNetwork) -> None:
+    lo, hi = VPC_V4_PREFIX if net.version == 4 else VPC_V6_PREFIX
+    if not lo <= net.prefixlen <= hi:
+        raise ValueError(f"AWS VPC IPv{net.version} CIDRs are /{lo} to /{hi}, {net} is /{net.prefixlen}")
 
 
 def _vpc_cidr(text: Any) -> ipaddress.IPv4Network | None:
@@ -27,19 +55,55 @@ def _vpc_cidr(text: Any) -> ipaddress.IPv4Network | None:
         return text
     if not isinstance(text, str):
         raise ValueError(f"expected an IPv4 CIDR such as 10.20.0.0/16, got {text!r}")
-    try:
-        net = ipaddress.ip_network(text.strip(), strict=True)
-    except ValueError:
-        try:
-            loose = ipaddress.ip_network(text.strip(), strict=False)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a CIDR: write an IPv4 network such as 10.20.0.0/16") from None
-        raise ValueError(f"host bits are set in {text!r}: did you mean {loose}?") from None
+    net = _cidr(text, "an IPv4 network such as 10.20.0.0/16")
     if not isinstance(net, ipaddress.IPv4Network):
         raise ValueError(f"{net} is IPv6: the VPC's primary CIDR is IPv4 (/16 to /28)")
-    if not 16 <= net.prefixlen <= 28:
-        raise ValueError(f"AWS VPCs are /16 to /28, {net} is /{net.prefixlen}")
+    _vpc_size(net)
     return net
+
+
+def _cidr_list(value: Any, example: str) -> list[IPNetwork]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"expected a list of CIDRs such as {example}, got {value!r}")
+    out = []
+    for item in value:
+        if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            out.append(item)
+            continue
+        if not isinstance(item, str):
+            raise ValueError(f"expected a CIDR such as 10.20.0.0/16, got {item!r}")
+        if "/" not in item:
+            one = "/128" if ":" in item else "/32"
+            raise ValueError(f"{item!r} has no prefix length: write {item.strip()}{one} for one address")
+        out.append(_cidr(item, "a network such as 10.20.0.0/16"))
+    return out
+
+
+def _disjoint(nets: list[IPNetwork]) -> tuple[IPNetwork, ...]:
+    for i, a in enumerate(nets):
+        for b in nets[:i]:
+            if a.version == b.version and a.overlaps(b):
+                raise ValueError(f"{a} overlaps {b}: list each range once")
+    return tuple(sorted(nets, key=lambda n: (n.version, int(n.network_address), n.prefixlen)))
+
+
+def _vpc_cidrs(value: Any) -> tuple[IPNetwork, ...]:
+    nets = _cidr_list(value, "[10.20.0.0/16, 2600:1f18:aa:bb00::/56]")
+    for net in nets:
+        _vpc_size(net)
+    if nets and not any(n.version == 4 for n in nets):
+        raise ValueError("a VPC always has an IPv4 CIDR: list it too (aws ec2 describe-vpcs shows "
+                         "CidrBlockAssociationSet and Ipv6CidrBlockAssociationSet)")
+    return _disjoint(nets)
+
+
+def _egress(value: Any) -> tuple[IPNetwork, ...]:
+    return _disjoint(_cidr_list(value, "[203.0.113.10/32]"))
+
+
+Cidrs = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
 class AwsSettings(ProviderSettings):
@@ -51,6 +115,12 @@ class AwsSettings(ProviderSettings):
     vpc_cidr: Annotated[ipaddress.IPv4Network | None, BeforeValidator(_vpc_cidr)] = Field(
         None, description="IPv4 CIDR (/16 to /28) of the VPC cloudfence creates; default: the /16 "
                           "that holds every segment's IPv4 cidr (10.0.0.0/16 when none has one)")
+    vpc_cidrs: Annotated[Cidrs, BeforeValidator(_vpc_cidrs)] = Field(
+        (), description="with vpcId: every IPv4 and IPv6 CIDR of that VPC, its internal space "
+                        "(segments without a cidr live there; its public IPv6 prefix is not internet)")
+    egress: Annotated[Cidrs, BeforeValidator(_egress)] = Field(
+        (), alias="egressIps", description="the deployment's own NAT gateway and egress addresses "
+                                           "(CIDRs): never internet")
     nacls: Flag = Field(
         False, description="also enforce the flows at subnet level with one network ACL per segment "
                            "subnet (needs the VPC cloudfence creates)")
@@ -61,6 +131,13 @@ class AwsSettings(ProviderSettings):
         DEFAULT_RULES_PER_NETWORK_ACL,
         description="your account's quota of network ACL rules per direction and IP family, "
                     f"default deny included (at most {MAX_RULES_PER_NETWORK_ACL})")
+    security_groups_per_interface: Annotated[int, whole(1, MAX_GROUPS_PER_INTERFACE)] = Field(
+        DEFAULT_GROUPS_PER_INTERFACE,
+        description="security groups a segment's members may attach per network interface, for a "
+                    f"segment whose rules one group cannot hold (at most {MAX_GROUPS_PER_INTERFACE})")
+    prefix_lists: Flag = Field(
+        True, description="write networks of many CIDRs (internet: 47 IPv4 CIDRs) as customer-managed "
+                          "prefix lists shared by every group instead of one rule per CIDR")
     region: Annotated[str | None, matching(REGION, lambda v: (
         f"{v!r} is not an AWS region name: write one such as us-east-1 or eu-central-1, or omit it "
         "to use the stack's aws:region"))] = Field(
@@ -71,7 +148,16 @@ class AwsSettings(ProviderSettings):
     @classmethod
     def _only_when_created(cls, value: Any, info: ValidationInfo) -> Any:
         if value is not None and info.data.get("vpc_id") is not None:
-            raise ValueError("only used for the VPC cloudfence creates: remove it, or remove settings.vpcId")
+            raise ValueError("only used for the VPC cloudfence creates: list an existing VPC's CIDRs "
+                             "in settings.vpcCidrs, or remove settings.vpcId")
+        return value
+
+    @field_validator("vpc_cidrs")
+    @classmethod
+    def _only_when_existing(cls, value: Any, info: ValidationInfo) -> Any:
+        if value and "vpc_id" in info.data and info.data.get("vpc_id") is None:
+            raise ValueError("describes an existing VPC (settings.vpcId): set vpcId, or give the VPC "
+                             "cloudfence creates its CIDR with settings.vpcCidr")
         return value
 
     @field_validator("nacls")
@@ -83,6 +169,18 @@ class AwsSettings(ProviderSettings):
                              "nacls: false")
         return value
 
+    @field_validator("security_groups_per_interface")
+    @classmethod
+    def _product(cls, value: int, info: ValidationInfo) -> int:
+        rules = info.data.get("rules_per_security_group")
+        if isinstance(rules, int) and rules * value > MAX_RULES_PER_SECURITY_GROUP:
+            most = max(1, MAX_RULES_PER_SECURITY_GROUP // rules)
+            raise ValueError(f"{rules} rules per group x {value} groups per interface is over the 1,000 "
+                             f"AWS allows: set it to at most {most}, or lower settings.rulesPerSecurityGroup")
+        return value
+
+    # ------------------------------------------------------------ meaning
+
     @property
     def network_mode(self) -> bool:
         """True when cloudfence creates the VPC (and a subnet per segment cidr)."""
@@ -92,3 +190,25 @@ class AwsSettings(ProviderSettings):
     def usable_acl_rules(self) -> int:
         """Rules cloudfence may write per direction and family: the quota counts the `*` deny."""
         return self.rules_per_network_acl - 1
+
+    @property
+    def groups_per_interface(self) -> int:
+        """Groups a member may attach: AWS caps rules per group x groups per interface at 1,000."""
+        return max(1, min(self.security_groups_per_interface,
+                          MAX_RULES_PER_SECURITY_GROUP // self.rules_per_security_group))
+
+    @property
+    def internal_setting(self) -> str:
+        """The setting that gives the internal space in this mode."""
+        return "vpcCidr" if self.network_mode else "vpcCidrs"
+
+    def internal_space(self) -> AddressSet | None:
+        """The VPC's CIDRs: the created VPC's (IPv4 only) or the listed ones; None
+        while unknown (an existing VPC without vpcCidrs, or before compile derives
+        the created VPC's /16: see `internal.resolved`)."""
+        if self.network_mode:
+            return AddressSet.from_cidrs([self.vpc_cidr]) if self.vpc_cidr else None
+        return AddressSet.from_cidrs(self.vpc_cidrs) if self.vpc_cidrs else None
+
+    def egress_ips(self) -> AddressSet:
+        return AddressSet.from_cidrs(self.egress)

@@ -13,6 +13,7 @@ EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"  # read by evaluate, never written
 NETWORK_ACL = "aws:ec2/networkAcl:NetworkAcl"
 NETWORK_ACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
+PREFIX_LIST = "aws:ec2/managedPrefixList:ManagedPrefixList"
 
 # type token -> (pulumi_aws submodule, class name)
 SDK_CLASSES = {
@@ -23,6 +24,7 @@ SDK_CLASSES = {
     EGRESS_RULE: ("vpc", "SecurityGroupEgressRule"),
     NETWORK_ACL: ("ec2", "NetworkAcl"),
     NETWORK_ACL_RULE: ("ec2", "NetworkAclRule"),
+    PREFIX_LIST: ("ec2", "ManagedPrefixList"),
 }
 
 # Security group rules take names for tcp/udp/icmp/icmpv6 and numbers otherwise;

@@ -3,7 +3,6 @@ problem names the flow, the segment (with its count) or the setting."""
 
 from __future__ import annotations
 
-from cloudfence.bridges import bridge_problems
 from cloudfence.errors import Problem, did_you_mean
 from cloudfence.intent import Endpoint, Intent
 from cloudfence.providers.azure.compile import address_space, implied_flows
@@ -18,10 +17,7 @@ def check_intent(intent: Intent, settings: AzureSettings) -> list[Problem]:
     problems = setting_problems(intent, settings)
     if problems:
         return problems  # the rest reads the settings
-    space = space_for(intent, settings)
-    problems += [intent.problem(f, why) for f, why in space.dead_flows(intent.flows)]
-    by_identity = frozenset(n for n, seg in intent.segments.items() if not seg.cidrs)
-    problems += bridge_problems(intent, space, by_identity, "addressSpace", "azure")
+    space = space_for(intent, settings)  # dead flows and bridges: BaseProvider.check_meaning
     problems += icmp_problems(intent, space)
     problems += endpoint_problems(intent)
     problems += network_problems(intent, settings)

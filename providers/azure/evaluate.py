@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudfence.addresses import AddressSet
+from cloudfence.firstmatch import Rule, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.ordered import Rule, first_match
 from cloudfence.plan import REF, Plan, Resource
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.azure.wire import (

@@ -32,6 +32,7 @@ class AzureProvider(BaseProvider):
     description = ("Azure network security groups (one per segment, inline rules, explicit deny-all) with "
                    "application security groups as segment identity")
     settings_model = AzureSettings
+    internal_setting = "addressSpace"
     capabilities = Capabilities(
         protocols=frozenset({"tcp", "udp", "icmp", "icmpv6"}),  # SCTP and the rest only within any
         icmp_types=False,

@@ -109,7 +109,7 @@ def _peer_rules(space: Space, seg: str, direction: str, peer: Endpoint, flow: Fl
         return [Rule(seg, direction, proto, ports, LOAD_BALANCER_PEER, peer.name, flows=keys)
                 for proto, ports in _protocols(flow.ports, False)]
     out = []
-    for fam, part in sorted(families.split(space.network(peer.name) & usable).items()):
+    for fam, part in sorted(families.by_family(space.network(peer.name) & usable).items()):
         prefixes = tuple(part.cidrs())
         icmp = "icmp" if fam == 4 else "icmpv6"
         for proto, ports in _protocols(flow.ports, bool(flow.ports.get(icmp))):

@@ -7,16 +7,28 @@ and segments whose label selectors would select each other's pods.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from itertools import combinations
 
+from cloudfence.addresses import AddressSet
 from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
-from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, Options, zero_port_protocols
+from cloudfence.providers.kubernetes.wire import (
+    DNS_LABELS,
+    DNS_NAMESPACE,
+    Options,
+    selector,
+    zero_port_protocols,
+)
+from cloudfence.space import Space, space_for
 
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     problems: list[Problem] = []
+    space = space_for(intent, options)
     for flow in intent.flows:
         if not any(ep.is_segment and ep.name in governed for ep in (flow.src, flow.dst)):
             continue  # between segments outside the cluster: not ours to enforce
@@ -24,8 +36,96 @@ def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> 
         for ep in (flow.src, flow.dst):
             if ep.is_segment and ep.name not in governed and not intent.segment(ep.name).cidrs:
                 problems.append(_no_identity(intent, flow, ep))
+            elif ep.kind == "network":
+                problems += _network_meets_pods(intent, flow, ep.name, space, options)
     problems += overlapping_selectors(intent, governed)
     problems += _reserved_names(intent, governed, options)
+    problems += _cluster_cidrs(intent, governed, options)
+    problems += _dns_namespace(intent, governed, options)
+    problems += api_names(intent, governed, options)
+    return problems
+
+
+def _network_meets_pods(intent: Intent, flow: Flow, network: str, space: Space,
+                        options: Options) -> list[Problem]:
+    """An ipBlock may match pod addresses (Calico's does): it must not reach where pods live."""
+    exact = space.network(network)
+    if options.cluster_cidrs:
+        if exact and not exact - AddressSet.from_cidrs(options.cluster_cidrs):
+            return [intent.problem(flow, f"network '{network}' lies inside clusterCidrs: pods are named "
+                                   "by segments, not addresses; name those pods as a segment or "
+                                   "remove the flow")]
+        return []
+    if options.cni == "cilium":
+        return []  # Cilium's ipBlock never matches pod addresses
+    inside = exact & space.hidden
+    if not inside:
+        return []
+    sample = inside.cidrs()[0]
+    return [intent.problem(flow, f"network '{network}' overlaps the private ranges where pods may live "
+                           f"({sample} ...) and clusterCidrs is not set: under a CNI whose ipBlock matches "
+                           f"pod addresses (Calico) pods there would pass as '{network}'; set "
+                           "clusterCidrs to the pod and service CIDRs (or cni: cilium), or narrow "
+                           f"'{network}' to addresses outside the cluster")]
+
+
+def _cluster_cidrs(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+    """Pod segments' cidrs inside the cluster's ranges, other segments' cidrs outside them."""
+    if not options.cluster_cidrs:
+        return []
+    cluster = AddressSet.from_cidrs(options.cluster_cidrs)
+    problems = []
+    for name, seg in sorted(intent.segments.items()):
+        if not seg.cidrs:
+            continue
+        where = f"segments.{name}.cidr"
+        line = intent.lines.get(where)
+        if name in governed and not seg.addresses.issubset(cluster):
+            problems.append(Problem(where, f"segment '{name}' is pods, but its cidr is not inside "
+                                    "clusterCidrs: add the pod range to clusterCidrs or fix the cidr",
+                                    intent.file, line))
+        elif name not in governed and seg.addresses & cluster:
+            problems.append(Problem(where, f"segment '{name}' is outside the cluster, but its cidr "
+                                    "overlaps clusterCidrs, where pods would pass as its members: "
+                                    "fix the cidr, or give the segment a kubernetes mapping",
+                                    intent.file, line))
+    return problems
+
+
+def _dns_namespace(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+    """A default-deny policy in kube-system isolates the cluster DNS pods: no pod could resolve."""
+    if not options.default_deny_namespaces:
+        return []
+    return [_segment_problem(intent, s, f"segment '{s}' is in {DNS_NAMESPACE}, where defaultDenyNamespaces "
+                             "would isolate the cluster DNS pods and break name resolution for every "
+                             f"pod: move the segment out of {DNS_NAMESPACE} or set "
+                             "defaultDenyNamespaces: false")
+            for s in sorted(governed) if selector(intent, s).namespace == DNS_NAMESPACE]
+
+
+def api_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+    """Policy names and the label values on them as the API server validates them."""
+    from cloudfence.providers.kubernetes.compile import default_deny_name, policy_name
+
+    problems = []
+    for s in sorted(governed):
+        name = policy_name(intent, s)
+        if not _DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
+            problems.append(_segment_problem(intent, s, f"policy name '{name}' is not a valid Kubernetes "
+                                             "name (lowercase letters, digits, '-' and '.', at most 253): "
+                                             "rename the spec or the segment"))
+        if not _LABEL_VALUE.match(s) or len(s) > 63:
+            problems.append(_segment_problem(intent, s, f"segment name '{s}' is not a valid label value "
+                                             "(at most 63 letters, digits, '-', '_' or '.'): rename it"))
+    if not _LABEL_VALUE.match(intent.name) or len(intent.name) > 63:
+        problems.append(Problem("name", f"spec name '{intent.name}' is not a valid label value "
+                                "(at most 63 characters): shorten it", intent.file, intent.lines.get("name")))
+    if options.default_deny_namespaces:
+        for ns in sorted({selector(intent, s).namespace for s in governed}):
+            name = default_deny_name(intent, ns)
+            if not _DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
+                problems.append(Problem("settings.defaultDenyNamespaces", f"policy name '{name}' is not a "
+                                        "valid Kubernetes name: shorten the spec name"))
     return problems
 
 
@@ -49,15 +149,15 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
     problems = []
     by_namespace: dict[str, list[str]] = defaultdict(list)
     for name in sorted(governed):
-        by_namespace[intent.segment(name).kubernetes.namespace].append(name)
+        by_namespace[selector(intent, name).namespace].append(name)
     pairs = [pair for names in by_namespace.values() for pair in combinations(names, 2)]
     for a, b in sorted(pairs):
-        ka, kb = intent.segment(a).kubernetes, intent.segment(b).kubernetes
+        ka, kb = selector(intent, a), selector(intent, b)
         la, lb = set(ka.labels), set(kb.labels)
         if not (la <= lb or lb <= la):
             continue
         wide, narrow = (a, b) if la <= lb else (b, a)
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(intent.segment(wide).kubernetes.labels).items()))
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(selector(intent, wide).labels).items()))
         problems.append(_segment_problem(
             intent, wide,
             f"labels {{{shown}}} of segment '{wide}' also select the pods of segment '{narrow}' "
@@ -65,7 +165,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
             f"give '{wide}' a label that '{narrow}' pods do not carry (e.g. "
             f"cloudfence.io/segment: {wide})"))
     for name in sorted(governed):
-        k = intent.segment(name).kubernetes
+        k = selector(intent, name)
         if k and k.namespace == DNS_NAMESPACE and set(k.labels) <= set(DNS_LABELS.items()):
             problems.append(_segment_problem(
                 intent, name, f"labels of segment '{name}' select the cluster DNS pods "
@@ -77,7 +177,7 @@ def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Prob
 def _reserved_names(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
     if not options.default_deny_namespaces:
         return []
-    namespaces = {intent.segment(s).kubernetes.namespace for s in governed}
+    namespaces = {selector(intent, s).namespace for s in governed}
     return [_segment_problem(intent, s, f"segment name '{s}' clashes with the default-deny policy "
                              f"of namespace '{s.removeprefix('default-deny-')}': rename the segment")
             for s in sorted(governed)

@@ -2,6 +2,11 @@
 pods for Ingress and Egress, so that only the spec's flows (and cluster DNS)
 get through.
 
+Networks are compiled to exactly what they mean on this cluster
+(`cloudfence.space`): their addresses less every segment's cidr and less the
+cluster's own ranges (pods are named by selectors, never by address), as
+ipBlocks whose `except` is always a strict subset of the cidr.
+
 Rules are grouped by port set: flows with the same ports on one side become
 one rule whose peers are OR'ed, which is the smallest faithful form. Every
 list is sorted, so the same intent and settings give the same bytes.
@@ -31,7 +36,9 @@ from cloudfence.providers.kubernetes.wire import (
     label_selector,
     pod_peer,
     port_entries,
+    selector,
 )
+from cloudfence.space import Space, space_for
 
 DNS_ENDPOINT = Endpoint("platform", CLUSTER_DNS)
 
@@ -51,7 +58,8 @@ def dns_flows(intent: Intent, governed: frozenset[str], options: Options) -> tup
     return tuple(Flow(Endpoint("segment", s), DNS_ENDPOINT, DNS_PORTS) for s in sorted(governed))
 
 
-def compile_plan(intent: Intent, governed: frozenset[str], options: Options, provider: str) -> Plan:
+def compile_plan(intent: Intent, governed: frozenset[str], options: Options,
+                 provider: str) -> Plan:
     implied = dns_flows(intent, governed, options)
     ingress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
     egress: dict[str, list[tuple[Endpoint, PortSet]]] = defaultdict(list)
@@ -60,12 +68,13 @@ def compile_plan(intent: Intent, governed: frozenset[str], options: Options, pro
             ingress[f.dst.name].append((f.src, f.ports))
         if f.src.is_segment:
             egress[f.src.name].append((f.dst, f.ports))
-    resources = [_segment_policy(intent, s, ingress[s], egress[s]) for s in sorted(governed)]
+    names = Names(intent, space_for(intent, options), options)
+    resources = [_segment_policy(names, s, ingress[s], egress[s]) for s in sorted(governed)]
     if options.default_deny_namespaces:
-        namespaces = sorted({intent.segment(s).kubernetes.namespace for s in governed})
+        namespaces = sorted({selector(intent, s).namespace for s in governed})
         resources += [_default_deny(intent, ns) for ns in namespaces]
-    exports = {s: {"namespace": intent.segment(s).kubernetes.namespace,
-                   "podLabels": intent.segment(s).kubernetes.match_labels,
+    exports = {s: {"namespace": selector(intent, s).namespace,
+                   "podLabels": selector(intent, s).match_labels,
                    "networkPolicy": policy_name(intent, s)} for s in sorted(governed)}
     return Plan(spec=intent.name, provider=provider, resources=ordered(resources),
                 implied=implied, exports=exports)
@@ -78,10 +87,39 @@ def _metadata(intent: Intent, name: str, namespace: str, segment: str | None) ->
     return {"name": name, "namespace": namespace, "labels": labels}
 
 
-def _segment_policy(intent: Intent, segment: str, ingress: list[tuple[Endpoint, PortSet]],
+class Names:
+    """How policies name the other end of a flow on this cluster."""
+
+    def __init__(self, intent: Intent, space: Space, options: Options):
+        self.intent = intent
+        self.space = space
+        self.cluster = options.internal_space()
+
+    def peers(self, ep: Endpoint, namespace: str) -> list[dict[str, Any]]:
+        """How a policy in `namespace` names an endpoint: pods by selectors,
+        anything outside the cluster by ipBlock (exclusions as `except`)."""
+        intent = self.intent
+        if ep.kind == "platform":
+            return [dns_peer()]  # the only platform endpoint this provider knows
+        if ep.kind == "segment":
+            seg = intent.segment(ep.name)
+            if seg.kubernetes is not None:
+                return [pod_peer(seg.kubernetes, namespace)]
+            return [{"ipBlock": {"cidr": str(c)}} for c in seg.cidrs]
+        out = []
+        for block in self.space.blocks(ep.name, also_except=self.cluster):
+            ip_block: dict[str, Any] = {"cidr": str(block.cidr)}
+            if block.excepts:
+                ip_block["except"] = [str(c) for c in block.excepts]
+            out.append({"ipBlock": ip_block})
+        return out
+
+
+def _segment_policy(names: Names, segment: str, ingress: list[tuple[Endpoint, PortSet]],
                     egress: list[tuple[Endpoint, PortSet]]) -> Resource:
     """The policy of one pod segment; `ingress`/`egress` are (other end, ports) pairs."""
-    k8s = intent.segment(segment).kubernetes
+    intent = names.intent
+    k8s = selector(intent, segment)
     name = policy_name(intent, segment)
     inputs = {
         "apiVersion": API_VERSION,
@@ -90,8 +128,8 @@ def _segment_policy(intent: Intent, segment: str, ingress: list[tuple[Endpoint, 
         "spec": {
             "podSelector": label_selector(k8s.match_labels),
             "policyTypes": list(POLICY_TYPES),
-            "ingress": _rules(intent, k8s.namespace, ingress, "from"),
-            "egress": _rules(intent, k8s.namespace, egress, "to"),
+            "ingress": _rules(names, k8s.namespace, ingress, "from"),
+            "egress": _rules(names, k8s.namespace, egress, "to"),
         },
     }
     return Resource(POLICY_TYPE, name, inputs)
@@ -108,10 +146,12 @@ def _default_deny(intent: Intent, namespace: str) -> Resource:
     return Resource(POLICY_TYPE, name, inputs)
 
 
-def _rules(intent: Intent, namespace: str, sides: list[tuple[Endpoint, PortSet]],
+def _rules(names: Names, namespace: str, sides: list[tuple[Endpoint, PortSet]],
            peer_key: str) -> list[dict[str, Any]]:
     """One rule per distinct port set, its peers OR'ed; sorted for stable bytes.
-    (An endpoint named twice, e.g. DNS both implied and written, is merged first.)"""
+    (An endpoint named twice, e.g. DNS both implied and written, is merged first.)
+    A rule whose peers would all be empty is left out: an empty peer list
+    means every peer."""
     per_endpoint: dict[Endpoint, PortSet] = {}
     for ep, ports in sides:
         per_endpoint[ep] = per_endpoint[ep] | ports if ep in per_endpoint else ports
@@ -120,32 +160,15 @@ def _rules(intent: Intent, namespace: str, sides: list[tuple[Endpoint, PortSet]]
         by_ports[ports].append(ep)
     rules = []
     for ports, endpoints in by_ports.items():
-        peers = {_key(p): p for ep in endpoints for p in peers_of(intent, ep, namespace)}
+        peers = {_key(p): p for ep in endpoints for p in names.peers(ep, namespace)}
+        if not peers:
+            continue
         rule: dict[str, Any] = {peer_key: [peers[k] for k in sorted(peers)]}
         entries = port_entries(ports)
         if entries is not None:
             rule["ports"] = entries
         rules.append(rule)
     return sorted(rules, key=_key)
-
-
-def peers_of(intent: Intent, ep: Endpoint, namespace: str) -> list[dict[str, Any]]:
-    """How a policy in `namespace` names an endpoint: pods by selectors,
-    anything outside the cluster by ipBlock (with the exclusions as `except`)."""
-    if ep.kind == "platform":
-        return [dns_peer()]  # the only platform endpoint this provider knows
-    if ep.kind == "segment":
-        seg = intent.segment(ep.name)
-        if seg.kubernetes is not None:
-            return [pod_peer(seg.kubernetes, namespace)]
-        return [{"ipBlock": {"cidr": str(c)}} for c in seg.cidrs]
-    out = []
-    for block in intent.network(ep.name).blocks:
-        ip_block: dict[str, Any] = {"cidr": str(block.cidr)}
-        if block.excepts:
-            ip_block["except"] = [str(c) for c in block.excepts]
-        out.append({"ipBlock": ip_block})
-    return out
 
 
 def _key(value: Any) -> str:

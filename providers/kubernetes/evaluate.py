@@ -1,31 +1,32 @@
 """NetworkPolicy records -> reachability, with the semantics of the
-Kubernetes API docs (networking.k8s.io/v1), reading only the plan.
+Kubernetes API docs (networking.k8s.io/v1), reading only the plan, in an open
+world (`world.py`): the segments' pods, pods of no segment in every named
+namespace, witness pods of every selector the plan uses, and the cluster DNS
+pods, each an end with the rules of the policies that select it.
 
-The intent says which pods exist: each segment with a kubernetes mapping is
-the pods of its namespace that carry exactly its labels, and the cluster DNS
-is the `k8s-app=kube-dns` pods of kube-system. Pods that no segment describes
-are not part of the world, so selectors matching only them allow nothing.
-
-- A policy selects a pod when the namespaces are equal and its podSelector
-  matches the pod's labels (absent podSelector = empty = every pod).
-- A pod is isolated for a direction only when some selecting policy lists
-  that direction in policyTypes (defaulting: Ingress always, Egress when the
-  policy has egress rules). Not isolated = unrestricted.
+- A policy isolates pods for a direction when it lists that direction in
+  policyTypes (defaulting: Ingress always, Egress when the policy has egress
+  rules) and its podSelector covers them (absent = empty = every pod of its
+  namespace). Not isolated = unrestricted.
 - Policies and rules are additive; peers in one rule are OR'ed; in one peer,
   namespaceSelector AND podSelector. podSelector alone means the policy's own
   namespace; namespaceSelector alone means every pod of matching namespaces.
   Namespaces carry `kubernetes.io/metadata.name: <name>`.
-- ipBlock is its cidr minus `except`. No `from`/`to` (or an empty list) means
-  every peer; no `ports` means every protocol and port. A port entry without
-  protocol is TCP, without port is every port, with endPort is a range.
+- ipBlock is its cidr minus `except`; whether it reaches pods is the CNI's
+  reading (`cni` setting), which the core applies. No `from`/`to` (or an
+  empty list) means every peer; no `ports` means every protocol and port. A
+  port entry without protocol is TCP, without port is every port, with
+  endPort is a range.
+- Pods are known by identity (their addresses are ephemeral): a pod segment
+  with a cidr is opaque with that cidr as its region, the others and every
+  background end live in the pod space (clusterCidrs, else the private ranges),
+  and the cluster's own ranges are phantom: no address host holds them.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cloudfence.addresses import AddressSet
@@ -33,97 +34,36 @@ from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import Plan
 from cloudfence.ports import FULL, PortSet
-from cloudfence.providers.kubernetes.wire import (
-    CLUSTER_DNS,
-    DNS_LABELS,
-    DNS_NAMESPACE,
-    NAMESPACE_NAME_LABEL,
-    POLICY_TYPE,
+from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, POLICY_TYPE, Options
+from cloudfence.providers.kubernetes.world import (
+    Pods,
+    Policy,
+    background_pods,
+    covers,
+    labels_of,
+    peer_ends,
+    reaches,
+    segment_pods,
+    show,
 )
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
+from cloudfence.space import space_for
+
+JUDGED = frozenset({"tcp", "udp", "sctp"})
 
 DIRECTIONS = {"Ingress": (INGRESS, "ingress", "from"), "Egress": (EGRESS, "egress", "to")}
 
 
-@dataclass(frozen=True)
-class Pods:
-    """A set of pods in the world: where they run, their labels, who they are."""
-
-    namespace: str
-    labels: Mapping[str, str]
-    segment: str | None = None  # None: the cluster DNS pods
-
-    def as_peer(self) -> Peer:
-        if self.segment is None:
-            return Peer(platform=frozenset([CLUSTER_DNS]))
-        return Peer.segment(self.segment)
-
-
-def world_pods(intent: Intent) -> list[Pods]:
-    pods = [Pods(s.kubernetes.namespace, s.kubernetes.match_labels, s.name)
-            for s in intent.segments.values() if s.kubernetes is not None]
-    return [*pods, Pods(DNS_NAMESPACE, DNS_LABELS)]
-
-
-class PodIndex:
-    """The world's pods by namespace and by label, so that selecting costs what
-    the selector can match, not every pod of the cluster."""
-
-    def __init__(self, pods: list[Pods]):
-        self.by_ns: dict[str, list[Pods]] = defaultdict(list)
-        self.by_label: dict[tuple[str, str, str], list[Pods]] = defaultdict(list)
-        for p in pods:
-            self.by_ns[p.namespace].append(p)
-            for k, v in p.labels.items():
-                self.by_label[(p.namespace, k, v)].append(p)
-
-    def namespaces(self, selector: Mapping[str, Any]) -> list[str]:
-        return [ns for ns in self.by_ns if selector_matches(selector, {NAMESPACE_NAME_LABEL: ns})]
-
-    def select(self, namespace: str, selector: Mapping[str, Any] | None) -> list[Pods]:
-        """Pods of one namespace matching a pod selector (None or {}: all of them)."""
-        match = (selector or {}).get("matchLabels") or {}
-        if match:
-            k, v = next(iter(match.items()))
-            candidates = self.by_label.get((namespace, k, v), [])
-        else:
-            candidates = self.by_ns.get(namespace, [])
-        return [p for p in candidates if selector_matches(selector, p.labels)]
-
-
-def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """A LabelSelector: matchLabels AND every matchExpression; empty matches all."""
-    selector = selector or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        ok = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }.get(op)
-        if ok is None:
-            raise ValueError(f"unknown label selector operator {op!r}")
-        if not ok:
-            return False
-    return True
-
-
-def peer_of(peer: Mapping[str, Any], policy_namespace: str, pods: PodIndex) -> Peer:
+def peer_of(peer: Mapping[str, Any], policy_namespace: str, world: list[Pods]) -> Peer:
     if "ipBlock" in peer:
+        if "podSelector" in peer or "namespaceSelector" in peer:
+            raise ValueError("a NetworkPolicy peer with ipBlock may have no other selector")
         block = peer["ipBlock"]
         addresses = AddressSet.from_cidrs([block["cidr"]]) - AddressSet.from_cidrs(block.get("except") or [])
         return Peer(addresses=addresses)
-    ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
-    if ns_sel is None and pod_sel is None:
-        raise ValueError("a NetworkPolicy peer needs podSelector, namespaceSelector or ipBlock")
-    namespaces = pods.namespaces(ns_sel) if ns_sel is not None else [policy_namespace]
-    matched = [p for ns in namespaces for p in pods.select(ns, pod_sel)]
-    return Peer(segments=frozenset(p.segment for p in matched if p.segment is not None),
-                platform=frozenset(CLUSTER_DNS for p in matched if p.segment is None))
+    matched = peer_ends(peer, policy_namespace, world)
+    return Peer(segments=frozenset(p.end for p in matched if not p.background),
+                others=frozenset(p.end for p in matched if p.background))
 
 
 def ports_of(rule: Mapping[str, Any]) -> PortSet:
@@ -152,37 +92,115 @@ def policy_types(spec: Mapping[str, Any]) -> list[str]:
     return ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
 
 
-def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str) -> Reachability:
+def read_policies(plan: Plan) -> list[Policy]:
+    out = []
+    for record in plan.by_type(POLICY_TYPE):
+        metadata = record.inputs.get("metadata") or {}
+        spec = record.inputs.get("spec") or {}
+        out.append(Policy(metadata.get("name") or record.name, metadata.get("namespace") or "default",
+                          spec.get("podSelector") or {}, tuple(policy_types(spec)),
+                          tuple(spec.get("ingress") or ()), tuple(spec.get("egress") or ())))
+    return out
+
+
+def end_rules(pods: Pods, policies: list[Policy], world: list[Pods],
+              resolve: Callable[[Mapping[str, Any], str], Peer]) -> dict[str, list[tuple[Peer, PortSet]]]:
+    """What one end's policies allow, per direction. Covered by a policy listing
+    the direction: isolated, and the rules of every policy that may select its
+    pods apply; otherwise unrestricted."""
+    out: dict[str, list[tuple[Peer, PortSet]]] = {}
+    mine = [p for p in policies if p.namespace == pods.namespace and not pods.ns_exact]
+    for kind, (direction, rules_key, peers_key) in DIRECTIONS.items():
+        listing = [p for p in mine if kind in p.types]
+        if not any(covers(p.pod_selector, pods.labels, pods.exact) for p in listing):
+            out[direction] = [(Peer.all(), PortSet.any())]
+            continue
+        rules: list[tuple[Peer, PortSet]] = []
+        for policy in listing:
+            if not reaches(policy.pod_selector, pods, world):
+                continue
+            for rule in getattr(policy, rules_key):
+                ports = ports_of(rule)
+                peers = rule.get(peers_key)
+                if not peers:
+                    rules.append((Peer.all(), ports))
+                    continue
+                rules += [(resolve(p, policy.namespace), ports) for p in peers]
+        out[direction] = rules
+    return out
+
+
+def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
+                  options: Options) -> Reachability:
     reach = Reachability(target=target, governed=governed)
-    pods = PodIndex(world_pods(intent))
+    policies = read_policies(plan)
+    segments = segment_pods(intent, governed)
+    background = background_pods(intent, governed, policies)
+    world = [*segments, *background]
+    cluster = options.internal_space()
+    # Where pods of no segment may be: the cluster's ranges (or, unknown, the
+    # private ranges) less every segment's cidr, which holds only its members.
+    pod_space = space_for(intent, options).hidden
+    for pods in background:
+        reach.declare(pods.end, pod_space, pods.label)
+    for pods in segments:
+        if intent.segment(pods.end).cidrs:
+            reach.opaque(pods.end)
+        else:
+            reach.region(pods.end, pod_space)
+    reach.phantom = cluster or AddressSet()
+    reach.address_match = options.address_match
+    reach.reading_note = "if an ipBlock matches pod addresses (Calico's does, Cilium's does not: set cni)"
+    reach.judged_protocols = JUDGED
+    reach.assumptions = assumptions(options)
+
     peers: dict[tuple[str, str], Peer] = {}  # the same peer recurs across policies
 
     def resolve(peer: Mapping[str, Any], namespace: str) -> Peer:
         key = (json.dumps(peer, sort_keys=True), namespace)
         if key not in peers:
-            peers[key] = peer_of(peer, namespace, pods)
+            peers[key] = peer_of(peer, namespace, world)
         return peers[key]
 
-    isolated: set[tuple[str, str]] = set()
-    for record in plan.by_type(POLICY_TYPE):
-        metadata = record.inputs.get("metadata") or {}
-        spec = record.inputs.get("spec") or {}
-        namespace = metadata.get("namespace") or "default"
-        selected = [p.segment for p in pods.select(namespace, spec.get("podSelector"))
-                    if p.segment in governed]
-        for kind in policy_types(spec):
-            direction, rules_key, peers_key = DIRECTIONS[kind]
-            for segment in selected:
-                isolated.add((segment, direction))
-            for rule in spec.get(rules_key) or []:
-                ports = ports_of(rule)
-                allowed = ([resolve(p, namespace) for p in rule[peers_key]]
-                           if rule.get(peers_key) else [Peer.all()])
-                for segment in selected:
-                    for peer in allowed:
-                        reach.allow(segment, direction, peer, ports)
-    for segment in sorted(governed):
-        for direction in (INGRESS, EGRESS):
-            if (segment, direction) not in isolated:
-                reach.allow(segment, direction, Peer.all(), PortSet.any())
+    for pods in world:
+        for direction, rules in end_rules(pods, policies, world, resolve).items():
+            for peer, ports in rules:
+                reach.allow(pods.end, direction, peer, ports)
+    for pods in segments:
+        reach.identity(pods.end, identity(pods, policies))
     return reach
+
+
+def identity(pods: Pods, policies: list[Policy]) -> dict[str, Any]:
+    """What the records grant a segment: its pods are those of its namespace
+    with its labels, and (when one policy alone names them) that policy."""
+    out: dict[str, Any] = {"namespace": pods.namespace, "podLabels": dict(pods.labels)}
+    own = [p.name for p in policies if p.namespace == pods.namespace and p.pod_selector
+           and covers(p.pod_selector, pods.labels, pods.exact)]
+    if len(own) == 1:
+        out["networkPolicy"] = own[0]
+    return out
+
+
+def assumptions(options: Options) -> list[str]:
+    reading = {
+        "calico": "an ipBlock matches pod addresses (cni: calico)",
+        "cilium": "an ipBlock never matches pod addresses (cni: cilium)",
+        "unknown": "an ipBlock may match pod addresses or not, depending on the CNI (cni: unknown): "
+                   "verify counts it as matching for what is extra and as not matching for what is missing",
+    }[options.cni]
+    out = ["protocols other than TCP, UDP and SCTP are implementation-defined under a NetworkPolicy "
+           "and not judged",
+           "traffic from a pod's own node (kubelet probes, hostNetwork pods) is always allowed "
+           "and not judged",
+           reading,
+           f"the cluster DNS pods are the {show(labels_of(DNS_LABELS))} pods of {DNS_NAMESPACE}; namespaces "
+           "are known by their kubernetes.io/metadata.name label, other namespace labels may exist",
+           "pods are known by namespace and labels, not by address; pods of no segment exist in every "
+           "namespace, and in namespaces the spec never names"]
+    if options.cluster_cidrs:
+        out.append(f"pods and cluster IPs hold only clusterCidrs ({', '.join(options.cluster_cidrs)}), "
+                   "and no other host does")
+    else:
+        out.append("clusterCidrs is not set: pods may be anywhere in the private ranges")
+    return out

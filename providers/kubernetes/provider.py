@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cloudfence.errors import Problem
+from cloudfence.errors import CheckError, Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource
 from cloudfence.provider import BaseProvider, Capabilities
@@ -19,7 +19,8 @@ from cloudfence.providers.kubernetes.evaluate import evaluate_plan
 from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE, Options
 from cloudfence.reachability import Reachability
-from cloudfence.settings import ProviderSettings, narrow
+from cloudfence.settings import ProviderSettings, narrow, validate_settings
+from cloudfence.space import space_for
 
 
 class KubernetesProvider(BaseProvider):
@@ -39,9 +40,21 @@ class KubernetesProvider(BaseProvider):
     def governs(self, intent: Intent) -> frozenset[str]:
         return frozenset(n for n, s in intent.segments.items() if s.kubernetes is not None)
 
+    internal_setting = "clusterCidrs"
+
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         options = narrow(Options, settings)
         return super().check(intent, settings) + check_intent(intent, self.governs(intent), options)
+
+    def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """Dead flows as every target; no address bridge check: ipBlocks leave out
+        clusterCidrs, and a network that may hold pods while it is unknown is
+        refused on its own (checks.py), both ends or one."""
+        space = space_for(intent, settings)
+        governed = self.governs(intent)
+        flows = [f for f in intent.flows
+                 if any(ep.is_segment and ep.name in governed for ep in (f.src, f.dst))]
+        return [intent.problem(f, why) for f, why in space.dead_flows(flows)]
 
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
         return compile_plan(intent, self.governs(intent), narrow(Options, settings), self.name)
@@ -50,7 +63,12 @@ class KubernetesProvider(BaseProvider):
         return dns_flows(intent, self.governs(intent), narrow(Options, settings))
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
-        return evaluate_plan(plan, intent, self.governs(intent), self.name)
+        """The settings the plan was compiled with (its cluster ranges, the CNI)
+        say how its records read."""
+        options, problems = validate_settings(Options, plan.settings, self.name)
+        if options is None:
+            raise CheckError(problems)
+        return evaluate_plan(plan, intent, self.governs(intent), self.name, options)
 
     def manifests(self, plan: Plan) -> dict[str, str]:
         """YAML per NetworkPolicy for `cloudfence export` (kubectl apply -f DIR)."""

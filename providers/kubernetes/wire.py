@@ -5,12 +5,14 @@ peer, and how port sets are written as NetworkPolicy ports."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from cloudfence.intent import KubernetesSelector
+from cloudfence.addresses import AddressSet, parse_cidr
+from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
+from cloudfence.reachability import NEVER, OVERLAP, SUPERSET
 from cloudfence.settings import Flag, ProviderSettings
 
 POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -32,14 +34,62 @@ DNS_PORTS = parse_port("udp/53") | parse_port("tcp/53")
 WIRE_PROTOCOL = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
 
 
+#: How an ipBlock reaches pods, per CNI: (for "nothing extra", for "nothing
+#: missing"). Calico's ipBlock matches pod addresses; Cilium's never does;
+#: unknown takes the widest reading for the one and the narrowest for the other.
+CNI_ADDRESS_MATCH = {"calico": (OVERLAP, SUPERSET), "cilium": (NEVER, NEVER), "unknown": (OVERLAP, NEVER)}
+
+
+def _cidr(text: str) -> str:
+    if "/" not in text:
+        raise ValueError(f"expected a CIDR with its prefix length (e.g. 10.244.0.0/16), got {text!r}")
+    parse_cidr(text)
+    return text
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
 class Options(ProviderSettings):
-    """The kubernetes provider's settings (`cloudfence:providers: {kubernetes: ...}`)."""
+    """The kubernetes provider's settings (`cloudfence:providers: {kubernetes: ...}`).
+
+    `clusterCidrs` is the cluster's internal space (pod and service CIDRs): it
+    tells pods from private networks and keeps public pod ranges out of
+    `internet`. `cni` settles how an ipBlock reads against pod addresses.
+    """
 
     dns: Flag = Field(True, description="allow every pod segment to query the cluster DNS (kube-dns "
                                         "in kube-system, UDP and TCP 53)")
     default_deny_namespaces: Flag = Field(
         False, description="also emit one deny-all policy (both directions) per namespace that holds "
                            "a segment")
+    cluster_cidrs: list[Cidr] = Field(
+        default_factory=list, description="the pod and service CIDRs: where pods live, never `internet` "
+        "nor a network; empty = unknown (pods may be anywhere in the private ranges)")
+    egress: list[Cidr] = Field(default_factory=list, alias="egressIps",
+                               description="the cluster's own NAT and egress addresses: never `internet`")
+    cni: Literal["calico", "cilium", "unknown"] = Field(
+        "unknown", description="whether an ipBlock matches pod addresses (Calico's does, Cilium's does "
+        "not); unknown: verify assumes each reading where it is worse")
+
+    def internal_space(self) -> AddressSet | None:
+        """The pod and service CIDRs, when given: where pods and cluster IPs live."""
+        return AddressSet.from_cidrs(self.cluster_cidrs) if self.cluster_cidrs else None
+
+    def egress_ips(self) -> AddressSet:
+        return AddressSet.from_cidrs(self.egress)
+
+    @property
+    def address_match(self) -> tuple[str, str]:
+        return CNI_ADDRESS_MATCH[self.cni]
+
+
+def selector(intent: Intent, segment: str) -> KubernetesSelector:
+    """A governed segment's namespace and labels (every governed segment has them)."""
+    k = intent.segment(segment).kubernetes
+    if k is None:
+        raise ValueError(f"segment {segment!r} has no kubernetes mapping: it is not governed here")
+    return k
 
 
 def label_selector(labels: Mapping[str, str]) -> dict[str, Any]:

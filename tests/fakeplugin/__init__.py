@@ -70,6 +70,11 @@ def site_env(site: Path, fake: bool = False, builtin: bool = True) -> dict[str, 
 
 CLI = [sys.executable, "-m", "cloudfence.cli"]
 EXAMPLE = ROOT / "stacks" / "ai-inference" / "segments.yaml"
+K8S_STACK = EXAMPLE.parent / "Pulumi.kubernetes.yaml"
+# Where the example's pods live: without it the kubernetes check refuses the example's
+# private networks (an ipBlock there might match pods). Scoped, so it also serves `-p all`.
+CLUSTER_CIDRS = ["10.20.1.0/24", "10.20.2.0/24", "10.20.4.0/24", "10.20.6.0/24", "10.96.0.0/12"]
+CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]")
 
 
 def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = 60,

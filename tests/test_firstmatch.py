@@ -1,11 +1,11 @@
-"""First-match rule lists to allow-only sets (cloudfence.ordered): priority
+"""First-match rule lists to allow-only sets (cloudfence.firstmatch): priority
 order, deny wins ties, what an earlier rule took is gone, identities by
 region."""
 
 from __future__ import annotations
 
 from cloudfence.addresses import AddressSet
-from cloudfence.ordered import Rule, Scope, first_match
+from cloudfence.firstmatch import Rule, Scope, first_match
 from cloudfence.ports import PortSet, parse_port
 
 EVERY = AddressSet.everything()

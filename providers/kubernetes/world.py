@@ -1,0 +1,309 @@
+"""The open world a cluster's policies are judged in: which pods exist, and
+which of them a label selector picks.
+
+Besides the segments' pods the world holds, per named namespace, a pod of no
+segment; witness pods derived from the plan's own selectors (for every policy
+and peer selector, a pod it matches that is no segment's pod: in the policy's
+namespace, in other named namespaces, in a namespace the spec never names);
+and the cluster DNS pods. A selector widened beyond a segment therefore
+always reaches some pod the flows do not name.
+
+Pods are known by what they are guaranteed to carry. A segment's pods carry
+its labels and maybe more (never so many that they join another segment); a
+namespace carries `kubernetes.io/metadata.name` and maybe more. A witness pod
+carries exactly the labels chosen for it. So a selector *covers* pods when it
+matches every way they may be labelled (that is what isolates them), and
+*reaches* them when it matches some way (that is what may let traffic reach
+them: the reading for "nothing extra").
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudfence.intent import Intent
+from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, DNS_LABELS, DNS_NAMESPACE, NAMESPACE_NAME_LABEL
+
+Labels = tuple[tuple[str, str], ...]
+WITNESS_VALUE = "cloudfence-witness"  # a label value no segment is assumed to use
+OTHER_NAMESPACE = "other-namespace"  # a namespace the spec never names
+MOST_ALTERNATIVES = 8  # `In` combinations tried per selector
+
+
+def labels_of(mapping: Mapping[str, str]) -> Labels:
+    return tuple(sorted(mapping.items()))
+
+
+def show(labels: Labels) -> str:
+    return "{" + ", ".join(f"{k}={v}" for k, v in labels) + "}"
+
+
+@dataclass(frozen=True)
+class Pods:
+    """Some pods of the world, as one end."""
+
+    end: str  # the segment's name, CLUSTER_DNS, or a background end's name
+    namespace: str  # the namespace's name
+    labels: Labels  # labels every such pod carries
+    exact: bool = False  # True: exactly these labels (a witness), else maybe more
+    ns_labels: Labels = ()  # labels its namespace carries (the name label included)
+    ns_exact: bool = False  # True: the namespace carries exactly ns_labels
+    segment: str | None = None
+    label: str = ""
+
+    @property
+    def background(self) -> bool:
+        return self.segment is None
+
+
+# ------------------------------------------------------------- selectors
+
+
+@dataclass
+class _Key:
+    """What one selector asks of one label key."""
+
+    equal: set[str] = field(default_factory=set)
+    within: list[set[str]] = field(default_factory=list)
+    not_in: set[str] = field(default_factory=set)
+    exists: bool = False
+    absent: bool = False
+
+    def allows_absent(self) -> bool:
+        return not (self.equal or self.within or self.exists)
+
+    def allows(self, value: str) -> bool:
+        return (not self.absent and all(value == v for v in self.equal)
+                and all(value in w for w in self.within) and value not in self.not_in)
+
+    def values(self) -> list[str]:
+        """Values that satisfy this key (a fresh one when any value would do)."""
+        pool = set(self.equal) or (set.intersection(*self.within) if self.within else {WITNESS_VALUE})
+        return sorted(v for v in pool if self.allows(v))
+
+
+def _keys(selector: Mapping[str, Any] | None) -> dict[str, _Key]:
+    keys: dict[str, _Key] = {}
+    selector = selector or {}
+    for k, v in (selector.get("matchLabels") or {}).items():
+        keys.setdefault(k, _Key()).equal.add(str(v))
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], {str(v) for v in expr.get("values") or []}
+        want = keys.setdefault(key, _Key())
+        if op == "In":
+            want.within.append(values)
+        elif op == "NotIn":
+            want.not_in |= values
+        elif op == "Exists":
+            want.exists = True
+        elif op == "DoesNotExist":
+            want.absent = True
+        else:
+            raise ValueError(f"unknown label selector operator {op!r}")
+    return keys
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """A LabelSelector against one concrete label set: matchLabels AND every
+    matchExpression; empty or absent matches everything."""
+    for key, want in _keys(selector).items():
+        if key in labels:
+            if not want.allows(labels[key]):
+                return False
+        elif not want.allows_absent():
+            return False
+    return True
+
+
+def covers(selector: Mapping[str, Any] | None, labels: Labels, exact: bool) -> bool:
+    """The selector matches every label set that holds `labels` (only `labels` when exact)."""
+    known = dict(labels)
+    if exact:
+        return selector_matches(selector, known)
+    for key, want in _keys(selector).items():
+        if key not in known:
+            return False  # such a pod may lack the key, or carry any value
+        if not want.allows(known[key]):
+            return False
+    return True
+
+
+def meets(selector: Mapping[str, Any] | None, labels: Labels, exact: bool) -> bool:
+    """The selector matches some label set that holds `labels` (only `labels` when exact)."""
+    known = dict(labels)
+    if exact:
+        return selector_matches(selector, known)
+    for key, want in _keys(selector).items():
+        if key in known:
+            if not want.allows(known[key]):
+                return False
+        elif not (want.allows_absent() or want.values()):
+            return False
+    return True
+
+
+def witness_labels(selector: Mapping[str, Any] | None,
+                   fixed: Mapping[str, str] | None = None) -> list[Labels]:
+    """Smallest label sets the selector matches (a few `In` alternatives), with
+    `fixed` labels kept: the pods least likely to belong to a segment."""
+    fixed = dict(fixed or {})
+    choices: list[list[tuple[str, str] | None]] = []
+    for key, want in sorted(_keys(selector).items()):
+        if key in fixed:
+            if not want.allows(fixed[key]):
+                return []
+            continue
+        if want.allows_absent():
+            continue
+        values = want.values()
+        if not values:
+            return []
+        choices.append([(key, v) for v in values])
+    out = []
+    for combo in itertools.islice(itertools.product(*choices), MOST_ALTERNATIVES):
+        out.append(labels_of({**fixed, **dict(p for p in combo if p is not None)}))
+    return out
+
+
+# ------------------------------------------------------------- the world
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One NetworkPolicy record, as read."""
+
+    name: str
+    namespace: str
+    pod_selector: Mapping[str, Any]
+    types: tuple[str, ...]
+    ingress: tuple[Mapping[str, Any], ...]
+    egress: tuple[Mapping[str, Any], ...]
+
+    def peers(self) -> Iterable[Mapping[str, Any]]:
+        for rule in self.ingress:
+            yield from rule.get("from") or ()
+        for rule in self.egress:
+            yield from rule.get("to") or ()
+
+
+def segment_pods(intent: Intent, governed: Iterable[str]) -> list[Pods]:
+    out = []
+    for name in sorted(governed):
+        k8s = intent.segment(name).kubernetes
+        out.append(Pods(name, k8s.namespace, labels_of(k8s.match_labels),
+                        ns_labels=((NAMESPACE_NAME_LABEL, k8s.namespace),), segment=name, label=name))
+    return out
+
+
+def dns_pods() -> Pods:
+    return Pods(CLUSTER_DNS, DNS_NAMESPACE, labels_of(DNS_LABELS),
+                ns_labels=((NAMESPACE_NAME_LABEL, DNS_NAMESPACE),),
+                label=f"{CLUSTER_DNS} (pods {show(labels_of(DNS_LABELS))} in {DNS_NAMESPACE})")
+
+
+def named_namespaces(segments: list[Pods], policies: list[Policy]) -> list[str]:
+    """Every namespace the spec or the plan names: of segments, of policies,
+    of namespaceSelectors pinned to names, and kube-system."""
+    names = {p.namespace for p in segments} | {DNS_NAMESPACE} | {p.namespace for p in policies}
+    for policy in policies:
+        for peer in policy.peers():
+            want = _keys(peer.get("namespaceSelector")).get(NAMESPACE_NAME_LABEL)
+            if want is not None:
+                names |= want.equal
+                for w in want.within:
+                    names |= w
+    return sorted(names)
+
+
+def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
+                    named: list[str]) -> list[tuple[str, Labels, bool]]:
+    """(name, labels, exact) of the namespaces a peer may pick: named ones it
+    meets, and one the spec never names where the selector allows one."""
+    if "namespaceSelector" not in peer:
+        return [(policy.namespace, ((NAMESPACE_NAME_LABEL, policy.namespace),), False)]
+    selector = peer["namespaceSelector"]
+    out = [(n, ((NAMESPACE_NAME_LABEL, n),), False) for n in named
+           if meets(selector, ((NAMESPACE_NAME_LABEL, n),), False)]
+    fresh = next(f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE for i in itertools.count()
+                 if (f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE) not in named)
+    want = _keys(selector).get(NAMESPACE_NAME_LABEL)
+    if want is None or want.allows(fresh):
+        for labels in witness_labels(selector, {NAMESPACE_NAME_LABEL: fresh})[:1]:
+            out.append((fresh, labels, True))
+    return out
+
+
+def _owner(namespace: str, labels: Labels, segments: list[Pods]) -> str | None:
+    """The segment (or the cluster DNS) a concrete pod belongs to, if any."""
+    have = dict(labels)
+    for s in segments:
+        if s.namespace == namespace and all(have.get(k) == v for k, v in s.labels):
+            return s.end
+    if namespace == DNS_NAMESPACE and all(have.get(k) == v for k, v in DNS_LABELS.items()):
+        return CLUSTER_DNS
+    return None
+
+
+def background_pods(intent: Intent, governed: Iterable[str], policies: list[Policy]) -> list[Pods]:
+    """The cluster DNS pods, then the pods of no segment: one bare pod per named
+    namespace and the witnesses of every policy and peer selector."""
+    segments = segment_pods(intent, governed)
+    named = named_namespaces(segments, policies)
+    candidates: list[tuple[str, Labels, Labels, bool]] = []  # namespace, ns labels, labels, ns exact
+    for ns in named:
+        candidates.append((ns, ((NAMESPACE_NAME_LABEL, ns),), (), False))
+    for policy in policies:
+        for labels in witness_labels(policy.pod_selector):
+            candidates.append((policy.namespace, ((NAMESPACE_NAME_LABEL, policy.namespace),), labels, False))
+        for peer in policy.peers():
+            if "ipBlock" in peer:
+                continue
+            for ns, ns_labels, ns_exact in _namespaces_for(peer, policy, named):
+                for labels in witness_labels(peer.get("podSelector")):
+                    candidates.append((ns, ns_labels, labels, ns_exact))
+    out = [dns_pods()]
+    seen: set[tuple[str, Labels]] = set()
+    for ns, ns_labels, labels, ns_exact in candidates:
+        if (ns, labels) in seen or _owner(ns, labels, segments) is not None:
+            continue
+        seen.add((ns, labels))
+        where = f"in {ns}" if not ns_exact else f"in a namespace the spec never names ({show(ns_labels)})"
+        what = f"pods {show(labels)}" if labels else "pods without labels"
+        out.append(Pods(f"~{ns}/{show(labels)}", ns, labels, exact=True, ns_labels=ns_labels,
+                        ns_exact=ns_exact, label=f"{what} {where}, of no segment"))
+    return out
+
+
+def reaches(selector: Mapping[str, Any] | None, pods: Pods, world: list[Pods]) -> bool:
+    """The selector matches some of these pods: some way they may be labelled
+    that does not make them another segment's (or the cluster DNS) pods."""
+    if pods.exact:
+        return selector_matches(selector, dict(pods.labels))
+    segments = [p for p in world if not p.exact and p.end != pods.end and p.namespace == pods.namespace]
+    for labels in witness_labels(selector, dict(pods.labels)):
+        have = dict(labels)
+        if not any(all(have.get(k) == v for k, v in s.labels) for s in segments):
+            return True
+    return False
+
+
+def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: list[Pods]) -> list[Pods]:
+    """The pods of the world a selector peer may reach: namespaceSelector AND
+    podSelector in one peer; podSelector alone means the policy's namespace;
+    namespaceSelector alone means every pod of those namespaces."""
+    ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
+    if ns_sel is None and pod_sel is None:
+        raise ValueError("a NetworkPolicy peer needs podSelector, namespaceSelector or ipBlock")
+    out = []
+    for p in world:
+        if ns_sel is None:
+            if p.namespace != policy_namespace or p.ns_exact:
+                continue
+        elif not meets(ns_sel, p.ns_labels, p.ns_exact):
+            continue
+        if reaches(pod_sel, p, world):
+            out.append(p)
+    return out
