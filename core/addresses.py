@@ -64,7 +64,7 @@ def parse_cidr(text: str) -> IPNetwork:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
             try:
-                bits = ipaddress.ip_address(address).max_prefixlen
+                bits: int = ipaddress.ip_address(address).max_prefixlen
             except ValueError:
                 bits = 0
             if bits and int(prefix) > bits:

@@ -32,7 +32,7 @@ def report_address() -> str:
         for entry in metadata("cloudfence").get_all("Project-URL") or []:
             label, _, url = entry.partition(",")
             if label.strip().lower() in ("issues", "bug tracker", "bugs", "tracker"):
-                return url.strip()
+                return str(url).strip()
     except Exception:  # metadata is best effort: never let the report itself fail
         pass
     return "the cloudfence issue tracker"

@@ -14,7 +14,7 @@ distinct port sets the rules carve, not with the number of rules squared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, Self, TypeVar
 
@@ -117,7 +117,7 @@ class Scope:
     def names(self) -> frozenset[str]:
         return frozenset(name for name, _ in self.held)
 
-    def _combine(self, other: Scope, op) -> Scope:
+    def _combine(self, other: Scope, op: Callable[[AddressSet, AddressSet], AddressSet]) -> Scope:
         mine, theirs = dict(self.held), dict(other.held)
         held = []
         for name in sorted(set(mine) | set(theirs)):

@@ -91,7 +91,7 @@ class Space:
         exact = self.network(name)
         if also_except is not None:
             exact = exact - also_except
-        out = []
+        out: list[Block] = []
         for inc in self.includes(name):
             whole = AddressSet.from_cidrs([inc])
             kept = exact & whole

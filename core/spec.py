@@ -370,9 +370,9 @@ def _pydantic_problems(exc: ValidationError, doc: Document) -> list[Problem]:
             problems.append(doc.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
         else:
             got = err.get("input")
-            hint = _instead(loc, got)
-            if hint:
-                problems.append(doc.problem(loc, hint))
+            instead = _instead(loc, got)
+            if instead:
+                problems.append(doc.problem(loc, instead))
                 continue
             what = _EXPECTED.get(kind, err["msg"])
             if kind == "list_type" and loc and (loc[-1] in _ONE_OR_MANY or loc[0] == "services"):

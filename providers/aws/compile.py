@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudfence.intent import Intent
+from cloudfence.addresses import IPNetwork
+from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.providers.aws.boxes import Box
 from cloudfence.providers.aws.internal import aws_space, resolved
@@ -187,7 +188,7 @@ def _ports(box: Box, icmp: tuple[str, str]) -> dict[str, int]:
 
 
 def _rule_record(intent: Intent, r: Rule, name: str, group_names: dict[str, list[str]],
-                 sg_name: dict[str, str], flows: dict, pl_name: dict[str, str]) -> Resource:
+                 sg_name: dict[str, str], flows: dict[str, Any], pl_name: dict[str, str]) -> Resource:
     inputs: dict[str, Any] = {
         "securityGroupId": ref(group_names[r.segment][r.group]),
         "ipProtocol": SG_PROTOCOL[r.box.proto],
@@ -206,7 +207,7 @@ def _rule_record(intent: Intent, r: Rule, name: str, group_names: dict[str, list
     return Resource(INGRESS_RULE if r.direction == INGRESS else EGRESS_RULE, name, inputs)
 
 
-def _flow_text(flow) -> str:
+def _flow_text(flow: Flow) -> str:
     text = f"{flow.src} to {flow.dst}"
     return f"{text} ({', '.join(flow.descriptions)})" if flow.descriptions else text
 
@@ -219,16 +220,16 @@ def _entry_key(e: Entry) -> str:
     return f"acl|{e.segment}|{'out' if e.egress else 'in'}|{e.band}|{b.net}|{b.proto}|{b.lo}|{b.hi}"
 
 
-def _cidr_owners(intent: Intent) -> dict:
+def _cidr_owners(intent: Intent) -> dict[IPNetwork, str]:
     """Segment cidrs -> a readable peer label: the segment (its cidr too if it has several)."""
-    out = {}
+    out: dict[IPNetwork, str] = {}
     for name, seg in intent.segments.items():
         for c in seg.cidrs:
             out[c] = name if len(seg.cidrs) == 1 else f"{name}-{cidr_label(c)}"
     return out
 
 
-def _entry_base(spec: str, e: Entry, owners: dict) -> str:
+def _entry_base(spec: str, e: Entry, owners: dict[IPNetwork, str]) -> str:
     """Entries name CIDRs; one that is exactly a segment's reads as that segment."""
     peer = owners.get(e.box.net) or cidr_label(e.box.net)  # type: ignore[arg-type]
     what = "deny" if not e.allow else ports_label(e.box.proto, e.box.lo, e.box.hi, e.box.full)

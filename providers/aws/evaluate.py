@@ -77,8 +77,8 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     _network_acls(plan, reach)
     _identities(plan, reach)
     region = hidden_region(plan, intent)
-    for name, seg in intent.segments.items():
-        if name in governed and not seg.cidrs:
+    for name, segment in intent.segments.items():
+        if name in governed and not segment.cidrs:
             reach.region(name, region)
     reach.assumptions.append("traffic AWS never filters (the Amazon DNS server, instance metadata "
                              "169.254.169.254, time sync) is outside the rules")
@@ -345,7 +345,7 @@ def _network_acls(plan: Plan, reach: Reachability) -> None:
     segs_subnets: dict[str, list[str]] = defaultdict(list)
     for name, (seg, _) in subnet_of.items():
         if seg in reach.governed:
-            segs_subnets[seg].append(name)  # type: ignore[index]
+            segs_subnets[seg].append(name)
     with_acl = {seg for seg, names in segs_subnets.items() if any(n in acl_of_subnet for n in names)}
     reach.add_layer(NACL_LAYER, with_acl)
     layers = {acl: acl_layer(entries[acl]) for acl in set(acl_of_subnet.values())}

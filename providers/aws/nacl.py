@@ -102,7 +102,8 @@ def acl_entries(intent: Intent, subnets: dict[str, list[ipaddress.IPv4Network]],
     return out
 
 
-def _direction_entries(seg: str, egress: bool, wants: list, space: Space,
+def _direction_entries(seg: str, egress: bool, wants: list[tuple[Endpoint, AddressSet, PortSet, Flow]],
+                       space: Space,
                        fams: frozenset[int]) -> list[Entry]:
     """One NACL direction: plain allows, then the wide networks' exceptions denied, then their includes."""
     forms = {}
@@ -135,6 +136,7 @@ def _direction_entries(seg: str, egress: bool, wants: list, space: Space,
     out = []
     for band, items in ((PLAIN, plain), (WIDE, wide)):
         for box in pack(items):
+            assert box.net is not None  # entries always name a CIDR
             cell = AddressSet.from_cidrs([box.net])
             keys = {k for k, addrs, ports in served if addrs & cell and ports & box.ports()}
             out.append(Entry(seg, egress, box, tuple(sorted(keys)), band))

@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudfence.intent import Intent
-from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, DNS_LABELS, DNS_NAMESPACE, NAMESPACE_NAME_LABEL
+from cloudfence.providers.kubernetes.wire import (
+    CLUSTER_DNS,
+    DNS_LABELS,
+    DNS_NAMESPACE,
+    NAMESPACE_NAME_LABEL,
+)
+from cloudfence.providers.kubernetes.wire import selector as selector_of
 
 Labels = tuple[tuple[str, str], ...]
 WITNESS_VALUE = "cloudfence-witness"  # a label value no segment is assumed to use
@@ -192,7 +198,7 @@ class Policy:
 def segment_pods(intent: Intent, governed: Iterable[str]) -> list[Pods]:
     out = []
     for name in sorted(governed):
-        k8s = intent.segment(name).kubernetes
+        k8s = selector_of(intent, name)
         out.append(Pods(name, k8s.namespace, labels_of(k8s.match_labels),
                         ns_labels=((NAMESPACE_NAME_LABEL, k8s.namespace),), segment=name, label=name))
     return out
@@ -225,7 +231,8 @@ def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
     if "namespaceSelector" not in peer:
         return [(policy.namespace, ((NAMESPACE_NAME_LABEL, policy.namespace),), False)]
     selector = peer["namespaceSelector"]
-    out = [(n, ((NAMESPACE_NAME_LABEL, n),), False) for n in named
+    out: list[tuple[str, tuple[tuple[str, str], ...], bool]] = [
+        (n, ((NAMESPACE_NAME_LABEL, n),), False) for n in named
            if meets(selector, ((NAMESPACE_NAME_LABEL, n),), False)]
     fresh = next(f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE for i in itertools.count()
                  if (f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE) not in named)
