@@ -7,7 +7,7 @@ from cloudfence.errors import Problem, did_you_mean
 from cloudfence.intent import Endpoint, Intent
 from cloudfence.providers.azure.compile import address_space, implied_flows
 from cloudfence.providers.azure.priorities import SLOTS
-from cloudfence.providers.azure.rules import count, flows_with, segment_rules
+from cloudfence.providers.azure.rules import Counts, count, flows_with, segment_rules
 from cloudfence.providers.azure.settings import MAX_ASGS_PER_NSG, AzureSettings
 from cloudfence.providers.azure.wire import LOAD_BALANCER
 from cloudfence.space import Space, space_for
@@ -107,7 +107,7 @@ def network_problems(intent: Intent, settings: AzureSettings) -> list[Problem]:
     return out
 
 
-def quota_problems(intent: Intent, counts: dict, rules_per_nsg: int,
+def quota_problems(intent: Intent, counts: dict[str, Counts], rules_per_nsg: int,
                    prefixes_per_nsg: int) -> list[Problem]:
     out = []
     for seg, c in counts.items():

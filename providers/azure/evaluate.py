@@ -241,7 +241,7 @@ class _World:
         wide = self.everything() if allow else Points()
         if isinstance(item, dict):
             seg = self.asg_segment.get(_ref_name(item.get("asg")) or "")
-            return self.segment(seg) if seg in self.intent.segments else wide  # type: ignore[arg-type]
+            return self.segment(seg) if seg in self.intent.segments else wide
         text = str(item).strip()
         if text in ("*", "Any", "any"):
             return self.everything()

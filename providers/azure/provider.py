@@ -60,4 +60,6 @@ class AzureProvider(BaseProvider):
         if type_token not in SDK_CLASSES:
             raise KeyError(f"the azure provider does not emit {type_token} "
                            f"(it emits {', '.join(sorted(SDK_CLASSES))})")
-        return getattr(importlib.import_module("pulumi_azure_native.network"), SDK_CLASSES[type_token])
+        found: Callable[..., Any] = getattr(importlib.import_module("pulumi_azure_native.network"),
+                                            SDK_CLASSES[type_token])
+        return found
