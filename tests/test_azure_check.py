@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudfence.errors import CheckError
+from cloudfence.errors import CheckError, SpecError
 from cloudfence.intent import parse_intent
 from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.azure.checks import quota_problems
@@ -30,6 +30,14 @@ def test_sctp_is_refused_naming_the_flow_but_any_is_not():
     found = problems(spec(TWO, flows))
     assert len(found) == 1
     assert found[0].startswith("<spec>:8: flows[0] (a -> b): azure cannot express sctp")
+
+
+def test_an_icmp_type_stops_at_the_spec_naming_the_flow():
+    """Azure's Icmp matches every type; the spec has no literal for one, so no plan can
+    silently widen a typed flow to all of ICMP."""
+    with pytest.raises(SpecError, match=r"flows\[0\]\.ports: 'icmp/8': icmp takes no port or type"):
+        parse_intent(spec(TWO, "  - {from: a, to: b, ports: [icmp/8]}"))
+    assert not AZURE.capabilities.icmp_types
 
 
 def test_icmp_alone_between_segments_that_may_use_ipv6_is_refused():
