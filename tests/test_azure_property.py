@@ -28,7 +28,7 @@ AZURE = AzureProvider()
 BASE = {"resourceGroupName": "rg", "location": "westeurope"}
 EXISTING = {**BASE, "virtualNetworkName": "vnet", "addressSpace": ["10.0.0.0/8", "fd00::/8"]}
 # More examples for a deeper run: AZURE_PROPERTY_EXAMPLES=2000 pytest tests/test_azure_property.py
-FAST = settings(max_examples=int(os.environ.get("AZURE_PROPERTY_EXAMPLES", "60")), deadline=None,
+FAST = settings(max_examples=int(os.environ.get("AZURE_PROPERTY_EXAMPLES", "40")), deadline=None,
                 suppress_health_check=list(HealthCheck))
 SPECS = specs(allow_icmp=True, full_range=True)
 PLACE = re.compile(r"^(flows\[\d+\]|segments\.|settings\.)")
