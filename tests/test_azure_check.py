@@ -73,8 +73,8 @@ def test_dead_flows_are_refused():
 
 
 @pytest.mark.parametrize("raw, where, words", [
-    ({"location": "westeurope"}, "settings.resourceGroupName", "required"),
-    ({"resourceGroupName": "rg"}, "settings.location", "required"),
+    ({"location": "westeurope"}, "settings.resourceGroupName", "required (resource group of every NSG"),
+    ({"resourceGroupName": "rg"}, "settings.location", "required (Azure region name"),
     ({**BASE, "location": "West Europe"}, "settings.location", "westeurope"),
     ({**BASE, "resourcegroup": "x"}, "settings.resourcegroup", "unknown azure setting"),
     ({**BASE, "rulesPerNsg": 5000}, "settings.rulesPerNsg", "1000"),
