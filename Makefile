@@ -42,6 +42,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/verify_scaling.py
+	$(PY) benchmarks/networks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build out *.egg-info

@@ -63,7 +63,6 @@ def synthetic_spec(n: int) -> dict[str, Any]:
 def measure(intent: Intent, provider: Any, settings: dict[str, Any]) -> dict[str, Any]:
     gc.collect()
     t0 = time.perf_counter()
-    provider.require(intent, settings)
     plan = checked_plan(provider, intent, settings)
     t1 = time.perf_counter()
     verdict = verify_plan(intent, provider, plan)

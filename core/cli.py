@@ -356,5 +356,267 @@ def _print_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
+# ------------------------------------------------------------ review verbs
+# diff, query and graph read intents (and for diff/query, plans); their modules are
+# imported by the command that needs them.
+
+
+def _review_targets(provider_name: str | None, stack_files: Sequence[str], settings_file: str | None,
+                    assignments: Sequence[str]) -> list[tuple[Target, Provider]]:
+    """No provider and no stack: the spec only; else the targets as plan and verify choose them."""
+    if provider_name is None and not stack_files:
+        return []
+    found = installed()
+    if provider_name is not None and provider_name != "all":
+        get_provider(provider_name)  # a plugin that failed to load is named as such
+    stacks = [read_stack_file(f) for f in stack_files]
+    chosen = targets(provider_name, stacks, settings_file, assignments, list(found))
+    if not chosen:
+        raise CloudfenceError("no providers installed: install a provider plugin "
+                              "(pip install -e . installs the built-in ones)")
+    return [(t, found[t.provider]) for t in chosen]
+
+
+def _load_text(text: str, file: str, strict: bool) -> Intent:
+    """Like `load`, for a spec that is not a file (a git revision's)."""
+    from cloudfence.intent import build_intent
+    from cloudfence.lint import lint
+    from cloudfence.spec import parse_spec
+
+    spec = parse_spec(text, file)
+    intent = build_intent(spec)
+    warnings = lint(spec, intent)
+    print_problems(warnings, "warning")
+    if warnings and strict:
+        raise CloudfenceError(f"{count(len(warnings), 'warning')} and --strict: fix them, or drop --strict")
+    return intent
+
+
+def _spec_at_revision(path: str, rev: str) -> tuple[str, str]:
+    """The text of the spec at PATH as it was at git revision REV, and its name (REV:path)."""
+    import subprocess
+    from pathlib import Path
+
+    if path == "-":
+        raise CloudfenceError("--git compares a spec file with its past: give its path, not '-'")
+    spec = Path(path).resolve()
+    if not spec.is_file():
+        raise CloudfenceError(f"{path}: spec file not found: check the path")
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(["git", "-C", str(spec.parent), *args], capture_output=True, text=True,
+                                  timeout=60)
+        except FileNotFoundError:
+            raise CloudfenceError("--git needs the git command: install git, or compare two files "
+                                  "(cloudfence diff OLD NEW)") from None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise CloudfenceError(f"{path}: not inside a git repository: compare two files instead "
+                              "(cloudfence diff OLD NEW)")
+    rel = spec.relative_to(Path(top.stdout.strip()).resolve()).as_posix()
+    shown = git("show", f"{rev}:{rel}")
+    if shown.returncode != 0:
+        why = (shown.stderr.strip().splitlines() or ["unknown revision"])[-1].removeprefix("fatal: ")
+        raise CloudfenceError(f"--git {rev}: cannot read {rel} at that revision ({why}): give a commit, "
+                              "branch or tag where the file exists, e.g. --git HEAD or --git origin/main")
+    return shown.stdout, f"{rev}:{rel}"
+
+
+@main.command(short_help="What a change of the spec opens and closes, per target.")
+@click.argument("specs", nargs=-1, metavar="OLD NEW")
+@click.option("--git", "rev", metavar="REV",
+              help="Compare the spec file (one argument) with the same path at git revision REV.")
+@click.option("--provider", "-p", "provider_name",
+              help="Also the resources each target would create, update or replace: a provider or 'all'.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True)
+@settings_options
+@strict_option
+@_handles_errors
+def diff(specs: tuple[str, ...], rev: str | None, provider_name: str | None, fmt: str,
+         settings_file: str | None, assignments: tuple[str, ...], stack_files: tuple[str, ...],
+         strict: bool) -> None:
+    """The connections a change of the spec opens and closes, read from the two
+    intents (not a text diff), and with --provider the records each target would
+    create, update, replace or delete, replacements called out.
+
+    Exit status: 0 no change; 1 changes found; 2 bad input.
+    """
+    from cloudfence.changes import (
+        TargetChanges,
+        changes_markdown,
+        changes_text,
+        intent_changes,
+        resource_changes,
+    )
+
+    if rev is not None:
+        if len(specs) != 1:
+            raise CloudfenceError("--git REV compares one spec file with its past: give one SPEC "
+                                  f"(got {len(specs)})")
+        text, old_name = _spec_at_revision(specs[0], rev)
+        old, new_name = _load_text(text, old_name, strict), specs[0]
+        new = load(specs[0], strict)
+    else:
+        if len(specs) != 2:
+            raise CloudfenceError(f"diff takes OLD and NEW spec files (got {len(specs)}), "
+                                  "or one file with --git REV")
+        old_name, new_name = specs
+        old, new = load(old_name, strict), load(new_name, strict)
+    changes = intent_changes(old, new, old_name, new_name)
+    chosen = _review_targets(provider_name, stack_files, settings_file, assignments)
+    failed = False
+    for target, provider in chosen:
+        settings = target.settings
+        try:
+            before = checked_plan(provider, old, settings)
+            after = checked_plan(provider, new, settings)
+        except CheckError as exc:
+            if len(chosen) == 1:
+                raise
+            failed = True
+            changes.targets.append(TargetChanges(target.label, problems=[str(p) for p in exc.problems]))
+            continue
+        found = resource_changes(before, after, provider.replaced_by)
+        changes.targets.append(TargetChanges(target.label, found))
+    if fmt == "json":
+        _print_json(changes.to_json())
+    elif fmt == "markdown":
+        click.echo(changes_markdown(changes), nl=False)
+    else:
+        click.echo(changes_text(changes))
+    if changes.changed:
+        raise click.exceptions.Exit(EXIT_DIFFERENT)
+    if failed:
+        raise click.exceptions.Exit(EXIT_BAD_INPUT)
+
+
+@main.command(short_help="Can FROM reach TO, and which flow and records allow it.")
+@click.argument("spec")
+@click.argument("src", metavar="FROM")
+@click.argument("dst", metavar="TO")
+@click.argument("port", required=False)
+@click.option("--provider", "-p", "provider_name",
+              help="Also answer per target from its records: a provider or 'all'.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@settings_options
+@strict_option
+@_handles_errors
+def query(spec: str, src: str, dst: str, port: str | None, provider_name: str | None, fmt: str,
+          settings_file: str | None, assignments: tuple[str, ...], stack_files: tuple[str, ...],
+          strict: bool) -> None:
+    """Whether FROM may open a connection to TO (on PORT: tcp/443, udp/53, icmp, or a
+    number for TCP), which flows allow it, and with --provider which records allow it
+    at each end. FROM and TO are segments, networks, internet, platform endpoints or
+    one address (10.20.3.7). Networks answer by name, and with --provider also by the
+    addresses they stand for on that target.
+
+    Exit status: 0 allowed; 1 denied; 2 bad input.
+    """
+    from cloudfence.provider import validated
+    from cloudfence.query import (
+        Answer,
+        answer_text,
+        matching_flows,
+        parse_query_port,
+        resolve_end,
+        target_answer,
+    )
+    from cloudfence.space import space_for
+
+    intent = load(spec, strict)
+    ports = parse_query_port(port)
+    chosen = _review_targets(provider_name, stack_files, settings_file, assignments)
+    targets = [provider for _, provider in chosen]
+    plans = {}
+    problems: dict[str, list[str]] = {}
+    for target, provider in chosen:
+        try:
+            plans[provider.name] = checked_plan(provider, intent, target.settings)
+        except CheckError as exc:
+            if len(chosen) == 1:
+                raise
+            problems[provider.name] = [str(p) for p in exc.problems]
+    implied = [f for p in plans.values() for f in p.implied]
+    platform = [ep.name for f in implied for ep in (f.src, f.dst) if ep.kind == "platform"]
+    space = space_for(intent)
+    a, b = resolve_end(intent, src, "FROM", space, platform), resolve_end(intent, dst, "TO", space, platform)
+    extra = [(f, name) for name, p in plans.items() for f in p.implied]
+    answer = Answer(a, b, ports, matching_flows(intent, space, a, b, ports, extra))
+    from cloudfence.query import TargetAnswer
+
+    for provider in targets:
+        if provider.name in problems:
+            answer.targets.append(TargetAnswer(provider.name, problems=problems[provider.name]))
+            continue
+        compiled = plans[provider.name]
+        here = space_for(intent, validated(provider, compiled.settings))
+        ta = resolve_end(intent, src, "FROM", here, platform)
+        tb = resolve_end(intent, dst, "TO", here, platform)
+        reach = provider.evaluate(compiled, intent)
+        answer.targets.append(target_answer(provider.name, compiled, reach, here, intent, ta, tb, ports,
+                                            provider.record_rules(compiled, intent)))
+    if fmt == "json":
+        _print_json(answer.to_json())
+    else:
+        click.echo(answer_text(answer))
+    if not answer.allowed:
+        raise click.exceptions.Exit(EXIT_DIFFERENT)
+
+
+@main.command(short_help="Draw the segments and flows (Mermaid, DOT, SVG), or print the matrix.")
+@click.argument("spec")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg", "table", "json"]),
+              help="Diagram: mermaid (default), dot, svg (needs Graphviz) or json; "
+                   "with --matrix: table (default) or json.")
+@click.option("--matrix", "as_matrix", is_flag=True, help="Segments x segments with the ports allowed.")
+@strict_option
+@_handles_errors
+def graph(spec: str, fmt: str | None, as_matrix: bool, strict: bool) -> None:
+    """Segments grouped by Kubernetes namespace (and outside the cluster), networks,
+    internet and platform endpoints, with every flow as a labelled edge."""
+    from cloudfence.graph import build_graph, dot, matrix_json, matrix_text, mermaid
+
+    intent = load(spec, strict)
+    if as_matrix:
+        fmt = fmt or "table"
+        if fmt not in ("table", "json"):
+            raise CloudfenceError(f"--matrix prints a table or JSON, not {fmt}: use --format table|json, "
+                                  "or drop --matrix for a diagram")
+        if fmt == "json":
+            _print_json(matrix_json(intent))
+        else:
+            click.echo(matrix_text(intent))
+        return
+    fmt = fmt or "mermaid"
+    if fmt == "table":
+        raise CloudfenceError("a diagram is mermaid, dot, svg or json: add --matrix for the table")
+    drawn = build_graph(intent)
+    if fmt == "json":
+        _print_json(drawn.to_json())
+    elif fmt == "mermaid":
+        click.echo(mermaid(drawn))
+    elif fmt == "dot":
+        click.echo(dot(drawn))
+    else:
+        click.echo(_svg(dot(drawn)), nl=False)
+
+
+def _svg(dot_text: str) -> str:
+    import shutil
+    import subprocess
+
+    binary = shutil.which("dot")
+    if binary is None:
+        raise CloudfenceError("--format svg needs Graphviz's `dot` command: install it (apt-get install "
+                              "graphviz, or brew install graphviz), or use --format dot and render elsewhere")
+    done = subprocess.run([binary, "-Tsvg"], input=dot_text, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[0]
+        raise CloudfenceError(f"Graphviz dot failed: {why}: use --format dot and render it elsewhere")
+    return done.stdout
+
 if __name__ == "__main__":
     main(prog_name="cloudfence")

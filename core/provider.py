@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from cloudfence.attribution import RecordRule, changed_inputs, isolated_rules
 from cloudfence.bridges import bridge_problems
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Flow, Intent
@@ -85,6 +86,10 @@ class Provider(Protocol):
 
     def summarize(self, resource: Resource) -> str | None: ...
 
+    def replaced_by(self, old: Resource, new: Resource) -> list[str]: ...
+
+    def record_rules(self, plan: Plan, intent: Intent) -> dict[str, list[RecordRule]]: ...
+
 
 class BaseProvider(ABC):
     """What every provider shares: the capability check and defaults for the
@@ -139,6 +144,23 @@ class BaseProvider(ABC):
     def summarize(self, resource: Resource) -> str | None:
         """One line for the `plan` table; None: the core's reading of the wire inputs."""
         return None
+
+    #: Per type token, the inputs (dotted wire paths) whose change makes Pulumi replace the
+    #: resource (delete and create) instead of updating it; `cloudfence diff` calls them out.
+    replace_on: ClassVar[Mapping[str, frozenset[str]]] = {}
+
+    def replaced_by(self, old: Resource, new: Resource) -> list[str]:
+        """The changed inputs of one record that force its replacement (none: an update).
+        Known per target, so it lives with the provider; the default reads `replace_on`."""
+        keys = self.replace_on.get(new.type, frozenset())
+        return [p for p in changed_inputs(old.inputs, new.inputs)
+                if any(p == k or p.startswith((k + ".", k + "[")) or k.startswith(p + ".") for k in keys)]
+
+    def record_rules(self, plan: Plan, intent: Intent) -> dict[str, list[RecordRule]]:
+        """Which rules each record contributes, for `cloudfence query` to name the records that
+        allow a connection. The default evaluates each record beside what it references
+        (cloudfence.attribution); override where a rule needs more records to mean anything."""
+        return isolated_rules(self, plan, intent)
 
     def check_capabilities(self, intent: Intent) -> list[Problem]:
         caps = self.capabilities

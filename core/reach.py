@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from cloudfence.addresses import AddressSet, address_text
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
-from cloudfence.ports import FULL, PORTLESS, PortSet, format_interval
+from cloudfence.ports import FULL, PORTLESS, PROTOCOLS, PortSet, format_interval
 from cloudfence.reachability import (
     EGRESS,
     INGRESS,
@@ -112,6 +112,8 @@ class World:
         self._by_region = dict(by_region)
         self._matched: dict[tuple[AddressSet, int], frozenset[str]] = {}
         self._judged_ports = PortSet({p: FULL for p in self.judged})
+        self._all_judged = self.judged >= frozenset(PROTOCOLS)
+        self._resolved: dict[tuple[Peer, int], Points] = {}
 
     def label(self, name: str) -> str:
         bg = self.background.get(name)
@@ -134,6 +136,14 @@ class World:
         return self._matched[key]
 
     def resolve(self, peer: Peer, reading: int = WIDE) -> Points:
+        """The points a rule's peer names. Cached: one peer recurs in a rule per
+        port range (an AWS rule holds one range), and resolving is not cheap."""
+        key = (peer, reading)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(peer, reading)
+        return self._resolved[key]
+
+    def _resolve(self, peer: Peer, reading: int) -> Points:
         if peer.everything:
             return Points(self.opaque, AddressSet.everything())
         pts = Points(frozenset(peer.platform) | frozenset(peer.others), peer.addresses)
@@ -156,7 +166,8 @@ class World:
         return Points(opaque=frozenset([ep.name]))
 
     def judged_ports(self, ports: PortSet) -> PortSet:
-        return ports & self._judged_ports
+        # Every protocol judged: the intersection is `ports` itself, skip building it.
+        return ports if self._all_judged else ports & self._judged_ports
 
 
 def _effective(reach: Reachability, world: World, end: str, direction: str,
@@ -411,17 +422,19 @@ def _compatible(src: tuple, dst: tuple, proto: str) -> bool:
 
 
 def canonical(cubes: list[Cube], classes: Classes, offset: int = 0) -> dict[Key, IntervalSet]:
-    out: dict[Key, IntervalSet] = {}
+    """Ports per (source class, destination class, protocol). The intervals of
+    a key are gathered first and normalised once: merging them cube by cube
+    would re-sort the growing set each time, costing ports squared per key."""
+    gathered: dict[Key, list[tuple[int, int]]] = defaultdict(list)
     for ci, c in enumerate(cubes, start=offset):
         sk, dk = classes.keys(ci, 0, c.src), classes.keys(ci, 1, c.dst)
         for proto, ports in c.ports.items():
+            ivs = ports.intervals
             for s in sk:
                 for d in dk:
-                    if not _compatible(s, d, proto):
-                        continue
-                    k = (s, d, proto)
-                    out[k] = out[k] | ports if k in out else ports
-    return out
+                    if _compatible(s, d, proto):
+                        gathered[(s, d, proto)].extend(ivs)
+    return {k: IntervalSet(ivs) for k, ivs in gathered.items()}
 
 
 @dataclass(frozen=True)

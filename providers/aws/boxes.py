@@ -12,6 +12,7 @@ redundant. The union is always exactly the input.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -84,12 +85,57 @@ def pack(entries: Iterable[tuple[IPNetwork, PortSet]]) -> list[Box]:
             for net in collapse(nets):
                 found.add(Box(proto, lo, hi, net))
     boxes = sorted(found, key=Box.sort_key)
-    boxes = [b for b in boxes if not any(o is not b and o.covers(b) for o in boxes)]
+    # Only boxes whose CIDRs overlap can cover one another, and two CIDRs overlap
+    # only when one holds the other: look those up instead of testing every pair.
+    index = _NetIndex(boxes)
+    boxes = [b for b in boxes if not any(o is not b and o.covers(b) for o in index.supernets(b))]
+    index = _NetIndex(boxes)
     kept = set(boxes)
     for b in sorted(boxes, key=_smallest_first):
-        if _covered(b, [o for o in kept if o is not b]):
+        if _covered(b, [o for o in index.overlapping(b) if o is not b and o in kept]):
             kept.discard(b)
     return [b for b in boxes if b in kept]
+
+
+class _NetIndex:
+    """Boxes by CIDR, to find those whose CIDR holds a box's (its supernets, at
+    most one per prefix length) or lies inside it (a range of network addresses)."""
+
+    def __init__(self, boxes: list[Box]):
+        self.by_net: dict[tuple[int, int, int], list[Box]] = {}
+        by_start: dict[int, list[tuple[int, int, Box]]] = {4: [], 6: []}
+        for i, b in enumerate(boxes):
+            assert b.net is not None
+            key = (b.net.version, int(b.net.network_address), b.net.prefixlen)
+            self.by_net.setdefault(key, []).append(b)
+            by_start[b.net.version].append((int(b.net.network_address), i, b))
+        for entries in by_start.values():
+            entries.sort(key=lambda e: e[:2])
+        self.spans = by_start
+        self.starts = {v: [lo for lo, _, _ in entries] for v, entries in by_start.items()}
+
+    def supernets(self, b: Box) -> list[Box]:
+        """Boxes whose CIDR holds b's, b's own CIDR included."""
+        assert b.net is not None
+        version, bits = b.net.version, b.net.max_prefixlen
+        address = int(b.net.network_address)
+        out: list[Box] = []
+        for length in range(b.net.prefixlen + 1):
+            mask = ((1 << bits) - 1) ^ ((1 << (bits - length)) - 1)
+            out.extend(self.by_net.get((version, address & mask, length), ()))
+        return out
+
+    def overlapping(self, b: Box) -> list[Box]:
+        """Boxes whose CIDR overlaps b's: its supernets and the CIDRs inside it."""
+        assert b.net is not None
+        version = b.net.version
+        lo, hi = int(b.net.network_address), int(b.net.broadcast_address)
+        starts, entries = self.starts[version], self.spans[version]
+        found = {id(o): o for o in self.supernets(b)}
+        for i in range(bisect.bisect_left(starts, lo), bisect.bisect_right(starts, hi)):
+            o = entries[i][2]
+            found.setdefault(id(o), o)  # starts inside b's CIDR: inside it, or b's own CIDR
+        return list(found.values())
 
 
 def _smallest_first(b: Box) -> tuple[object, ...]:

@@ -28,6 +28,7 @@ rather than hiding one.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
@@ -211,13 +212,22 @@ def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None],
         seg = group_segment.get(name or "")
         # A group outside the plan (a literal sg-... id) may hold anyone.
         return Peer.segment(seg) if seg else Peer.all()
-    cidrs = [inputs[k] for k in ("cidrIpv4", "cidrIpv6") if inputs.get(k)]
+    cidrs = tuple(inputs[k] for k in ("cidrIpv4", "cidrIpv6") if inputs.get(k))
     if cidrs:
-        return Peer(addresses=AddressSet.from_cidrs(
-            [ipaddress.ip_network(c, strict=False) for c in cidrs]))
+        plain = all(isinstance(c, str) for c in cidrs)
+        return Peer(addresses=_cidr_addresses(cidrs) if plain else _addresses(cidrs))
     if inputs.get("prefixListId"):
         return _list_peer(inputs["prefixListId"], lists or {})
     return None  # AWS rejects a rule with no peer
+
+
+def _addresses(cidrs: tuple[Any, ...]) -> AddressSet:
+    return AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs])
+
+
+#: A CIDR recurs in one rule per port range; parsing it once per plan, not per
+#: rule, keeps evaluate proportional to the distinct peers.
+_cidr_addresses = functools.lru_cache(maxsize=4096)(_addresses)
 
 
 def _port_range(name: str, inputs: dict[str, Any]) -> PortSet:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from cloudfence.addresses import GLOBAL_V6, AddressSet
 from cloudfence.bridges import bridge_problems
@@ -34,7 +34,16 @@ from cloudfence.providers.aws.settings import (
     DEFAULT_RULES_PER_SECURITY_GROUP,
     AwsSettings,
 )
-from cloudfence.providers.aws.wire import SDK_CLASSES
+from cloudfence.providers.aws.wire import (
+    EGRESS_RULE,
+    INGRESS_RULE,
+    NETWORK_ACL,
+    NETWORK_ACL_RULE,
+    SDK_CLASSES,
+    SECURITY_GROUP,
+    SUBNET,
+    VPC,
+)
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, narrow
 
@@ -56,6 +65,20 @@ class AwsProvider(BaseProvider):
     )
     settings_model = AwsSettings
     internal_setting = "vpcCidrs"
+    # What the AWS API cannot modify in place (cloud-semantics.md 1.7, 1.8): a group's
+    # description, name and VPC; a rule's group; every field of a network ACL entry; and,
+    # for every record, its region.
+    replace_on: ClassVar[Mapping[str, frozenset[str]]] = {
+        VPC: frozenset({"cidrBlock", "instanceTenancy", "region"}),
+        SUBNET: frozenset({"vpcId", "cidrBlock", "availabilityZone", "region"}),
+        SECURITY_GROUP: frozenset({"description", "name", "namePrefix", "vpcId", "region"}),
+        INGRESS_RULE: frozenset({"securityGroupId", "region"}),
+        EGRESS_RULE: frozenset({"securityGroupId", "region"}),
+        NETWORK_ACL: frozenset({"vpcId", "region"}),
+        NETWORK_ACL_RULE: frozenset({"networkAclId", "ruleNumber", "egress", "protocol", "ruleAction",
+                                     "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType",
+                                     "icmpCode", "region"}),
+    }
 
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         options = narrow(AwsSettings, settings)

@@ -6,8 +6,8 @@ API semantics in evaluate.py. No Pulumi import here except in `sdk_class`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from cloudfence.errors import CheckError, Problem
 from cloudfence.intent import Flow, Intent
@@ -36,6 +36,10 @@ class KubernetesProvider(BaseProvider):
         manifests=True,
     )
     settings_model = Options
+    # An object's name and namespace are its identity in the API server: changing
+    # either deletes the policy and creates another (a moment with neither).
+    replace_on: ClassVar[Mapping[str, frozenset[str]]] = {
+        POLICY_TYPE: frozenset({"metadata.name", "metadata.namespace", "apiVersion", "kind"})}
 
     def governs(self, intent: Intent) -> frozenset[str]:
         return frozenset(n for n, s in intent.segments.items() if s.kubernetes is not None)
