@@ -228,3 +228,20 @@ def test_rule_names_fit_azure_even_for_the_longest_names():
     for nsg in plan.by_type(NSG):
         for r in nsg.inputs["securityRules"]:
             assert len(r["name"]) <= 80 and RULE_NAME.match(r["name"]) and len(r["description"]) <= 140
+
+
+def test_moving_to_another_location_replaces_and_a_rule_change_updates():
+    """`cloudfence diff` calls out what Pulumi would delete and create: leaving a region or
+    resource group does; a new flow only rewrites the NSG's rule list in place."""
+    segments = "  a: {cidr: 10.0.1.0/24}\n  b: {}"
+    intent = parse_intent(spec(segments, "  - {from: a, to: b, ports: [tcp/443]}"))
+    wider = parse_intent(spec(segments, "  - {from: a, to: b, ports: [tcp/443, tcp/80]}"))
+    old = {(r.type, r.name): r for r in checked_plan(AZURE, intent, BASE).resources}
+    moved = checked_plan(AZURE, intent, {**BASE, "location": "northeurope", "resourceGroupName": "rg2"})
+    edited = checked_plan(AZURE, wider, BASE)
+    for r in moved.resources:
+        want = ["resourceGroupName"] if r.type == SUBNET else ["location", "resourceGroupName"]
+        assert sorted(AZURE.replaced_by(old[r.type, r.name], r)) == want, r.type
+    changed = [r for r in edited.resources if r.inputs != old[r.type, r.name].inputs]
+    assert {r.type for r in changed} == {NSG}
+    assert all(AZURE.replaced_by(old[r.type, r.name], r) == [] for r in changed)

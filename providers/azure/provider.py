@@ -11,8 +11,8 @@ spellings. No Pulumi import here except in `sdk_class`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from cloudfence.errors import Problem
 from cloudfence.intent import Flow, Intent
@@ -22,7 +22,7 @@ from cloudfence.providers.azure.checks import check_intent
 from cloudfence.providers.azure.compile import compile_plan, implied_flows
 from cloudfence.providers.azure.evaluate import evaluate_plan
 from cloudfence.providers.azure.settings import DEFAULT_PREFIXES_PER_NSG, DEFAULT_RULES_PER_NSG, AzureSettings
-from cloudfence.providers.azure.wire import LOAD_BALANCER, SDK_CLASSES
+from cloudfence.providers.azure.wire import ASG, LOAD_BALANCER, NSG, SDK_CLASSES, SUBNET, VIRTUAL_NETWORK
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, narrow
 
@@ -42,6 +42,16 @@ class AzureProvider(BaseProvider):
         platform_endpoints=frozenset({LOAD_BALANCER}),
         quotas={"rulesPerNsg": DEFAULT_RULES_PER_NSG, "prefixesPerNsg": DEFAULT_PREFIXES_PER_NSG},
     )
+
+    #: An ARM resource is its id: the resource group and names in its path, and a
+    #: location it cannot leave, change only by delete and create. Rules, prefixes,
+    #: tags and the subnet's NSG update in place (the NSG's rules are one PUT).
+    replace_on: ClassVar[Mapping[str, frozenset[str]]] = {
+        ASG: frozenset({"resourceGroupName", "location", "applicationSecurityGroupName"}),
+        NSG: frozenset({"resourceGroupName", "location", "networkSecurityGroupName"}),
+        VIRTUAL_NETWORK: frozenset({"resourceGroupName", "location", "virtualNetworkName"}),
+        SUBNET: frozenset({"resourceGroupName", "virtualNetworkName", "subnetName"}),
+    }
 
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         return super().check(intent, settings) + check_intent(intent, narrow(AzureSettings, settings))
