@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[all,test]'
 	touch $(STAMP)
 
+# Every target is verified with the settings its stack gives it (Kubernetes needs the
+# cluster's clusterCidrs once a flow names a private network), as `pulumi up` would use them.
 demo: $(STAMP)
 	$(CF) validate $(SPEC)
 	@echo
 	$(CF) providers
-	@echo
-	$(CF) verify $(SPEC) --provider all
 	@echo
 	@for stack in stacks/ai-inference/Pulumi.*.yaml; do \
 		echo; echo "\$$ cloudfence verify --stack $$stack"; \

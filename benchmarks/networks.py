@@ -93,8 +93,7 @@ def settings_for(name: str, provider: Any) -> dict[str, Any]:
     if name == "aws":
         # one group holds about 60 shared rules plus OWN per network address block
         return {"vpcCidr": "10.0.0.0/16", "rulesPerSecurityGroup": 1000}
-    fields = getattr(getattr(provider, "settings_model", None), "model_fields", {})
-    if name == "kubernetes" and "cluster_cidrs" in fields:
+    if name == "kubernetes":
         return {"clusterCidrs": ["10.0.0.0/16"]}
     return {}
 

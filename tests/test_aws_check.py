@@ -63,6 +63,15 @@ def test_settings_errors_name_the_key(settings, where, says):
     assert any(p.startswith(f"{where}: ") and says in p for p in found), found
 
 
+def test_a_raised_rule_quota_needs_no_groups_per_interface():
+    # the default of five groups gives way (1,000 rules per interface in all); a value
+    # written that contradicts the quota is refused, naming both keys
+    assert problems(OK, rulesPerSecurityGroup=1000) == []
+    (p,) = problems(OK, rulesPerSecurityGroup=1000, securityGroupsPerInterface=2)
+    assert p.startswith("settings.securityGroupsPerInterface: 1000 rules per group x 2 groups")
+    assert "settings.rulesPerSecurityGroup" in p
+
+
 def test_settings_must_be_a_mapping():
     found = [str(p) for p in find_problems(AWS, parse_intent(OK), ["vpcId"])]  # type: ignore[arg-type]
     assert found == ["settings: expected a mapping of aws settings, got ['vpcId']"]

@@ -1,5 +1,5 @@
 """An independent evaluator agrees with verify: IBM's network-config-analyzer
-(`nca`, not a dependency: the test is skipped without it) computes the
+(`nca`, a test dependency; the test is skipped where it is not installed) computes the
 connectivity of concrete pods under the plan's policies; it matches the flows
 exactly when verify says equivalent.
 

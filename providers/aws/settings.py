@@ -134,7 +134,8 @@ class AwsSettings(ProviderSettings):
     security_groups_per_interface: Annotated[int, whole(1, MAX_GROUPS_PER_INTERFACE)] = Field(
         DEFAULT_GROUPS_PER_INTERFACE,
         description="security groups a segment's members may attach per network interface, for a "
-                    f"segment whose rules one group cannot hold (at most {MAX_GROUPS_PER_INTERFACE})")
+                    f"segment whose rules one group cannot hold (at most {MAX_GROUPS_PER_INTERFACE}; "
+                    "the default gives way to 1,000 / rulesPerSecurityGroup, AWS's limit)")
     prefix_lists: Flag = Field(
         True, description="write networks of many CIDRs (internet: 47 IPv4 CIDRs) as customer-managed "
                           "prefix lists shared by every group instead of one rule per CIDR")
@@ -173,6 +174,10 @@ class AwsSettings(ProviderSettings):
     @classmethod
     def _product(cls, value: int, info: ValidationInfo) -> int:
         rules = info.data.get("rules_per_security_group")
+        # The default yields to a raised rule quota (groups_per_interface clamps it); only a
+        # value the user wrote can contradict the quota, and that is refused.
+        if value == DEFAULT_GROUPS_PER_INTERFACE:
+            return value
         if isinstance(rules, int) and rules * value > MAX_RULES_PER_SECURITY_GROUP:
             most = max(1, MAX_RULES_PER_SECURITY_GROUP // rules)
             raise ValueError(f"{rules} rules per group x {value} groups per interface is over the 1,000 "
