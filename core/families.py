@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from cloudfence.addresses import IPNetwork
+from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.intent import Intent
 
 BOTH: frozenset[int] = frozenset((4, 6))
@@ -47,3 +47,19 @@ def segment_families(intent: Intent, segment: str) -> frozenset[int]:
     A rule for another family could never match a packet, so none need be written."""
     cidrs = intent.segments[segment].cidrs
     return frozenset(c.version for c in cidrs) if cidrs else BOTH
+
+
+def by_family(addresses: AddressSet) -> dict[int, AddressSet]:
+    """The non-empty families of an address set, {4: its IPv4 part, 6: its IPv6 part}:
+    for targets that write one family per rule from a computed set, not a list of CIDRs."""
+    out: dict[int, AddressSet] = {}
+    if addresses.v4:
+        out[4] = AddressSet(v4=addresses.v4)
+    if addresses.v6:
+        out[6] = AddressSet(v6=addresses.v6)
+    return out
+
+
+def whole(version: int) -> AddressSet:
+    """Every address of one family (0.0.0.0/0 or ::/0)."""
+    return by_family(AddressSet.everything())[version]

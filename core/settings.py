@@ -120,7 +120,10 @@ def validate_settings(model: type[S], raw: Any, provider: str) -> tuple[S | None
         for err in exc.errors(include_url=False):
             loc = ".".join(str(p) for p in err["loc"])
             message = err["msg"].removeprefix("Value error, ")
-            if err["type"] not in ("value_error", "assertion_error") and "input" in err:
+            if err["type"] == "missing":  # say what the key is for, not the mapping it is missing from
+                described = model.model_fields[fields[loc]].description if loc in fields else None
+                message = f"required ({described})" if described else "required"
+            elif err["type"] not in ("value_error", "assertion_error") and "input" in err:
                 message = f"{message}, got {err['input']!r}"
             problems.append(Problem(f"settings.{loc}" if loc else "settings", message))
         return None, problems

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakeplugin import (
+    ALL_TARGETS,
+    AZURE_PLACE,
     CLI,
     CLUSTER,
     EXAMPLE,
@@ -160,10 +162,10 @@ def test_example_is_equivalent_on_aws(env: dict[str, str]) -> None:
 
 @needs("aws", "kubernetes")
 def test_all_builtin_targets_are_equivalent(env: dict[str, str]) -> None:
-    proc = run_cli(["verify", EXAMPLE, "--provider", "all", *CLUSTER], env)
+    proc = run_cli(["verify", EXAMPLE, "--provider", "all", *ALL_TARGETS], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     verdicts = [line for line in proc.stdout.splitlines() if line and not line.startswith(" ")]
-    for name in ("aws", "kubernetes"):
+    for name in builtin_available():
         assert any(v.startswith(f"{name}: equivalent (") for v in verdicts), verdicts
     assert "verifying" not in proc.stderr  # no progress lines when stderr is not a terminal
 
@@ -178,7 +180,8 @@ def test_stack_file_settings_reach_their_provider_only(env: dict[str, str]) -> N
     types = {r["type"] for r in json.loads(plan.stdout)["resources"]}
     assert "aws:ec2/networkAcl:NetworkAcl" in types  # nacls: true from the stack file
     # kubernetes, verified alongside, is not handed the aws settings
-    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--stack", stack, "--format", "json", *GCP_REGION], env)
+    proc = run_cli(["verify", EXAMPLE, "-p", "all", "--stack", stack, "--format", "json", *GCP_REGION,
+                    *AZURE_PLACE], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {t["provider"]: t["equivalent"] for t in json.loads(proc.stdout)["targets"]} == {
         name: True for name in builtin_available()}

@@ -21,7 +21,9 @@ RETRIEVAL = """    to: vector-db
     description: retrieval"""
 # Scoped: aws has no such keys.
 K8S_SETTINGS = ("kubernetes.dns: true\nkubernetes.defaultDenyNamespaces: true\n"
-                f"kubernetes.clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]\ngcp.region: us-central1\n")
+                f"kubernetes.clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]\ngcp.region: us-central1\n"
+                # azure cannot plan without them, which would hide its part of `-p all`
+                "azure.resourceGroupName: rg-ai-inference\nazure.location: westeurope\n")
 
 
 def edited(tmp_path: Path, old: str, new: str, name: str = "new.yaml") -> Path:
@@ -69,7 +71,7 @@ def test_reordered_flows_are_no_change(env: dict[str, str], tmp_path: Path) -> N
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     doc = json.loads(proc.stdout)
     assert doc["changed"] is False and doc["opened"] == [] and doc["closed"] == []
-    assert {t["provider"] for t in doc["targets"]} == {"aws", "gcp", "kubernetes"}
+    assert {t["provider"] for t in doc["targets"]} == {"aws", "azure", "gcp", "kubernetes"}
     assert all(t["resources"] == [] for t in doc["targets"])
     table = run_cli(["diff", EXAMPLE, moved], env)
     assert table.returncode == 0 and "no change" in table.stdout
@@ -97,6 +99,9 @@ def test_per_target_resources_for_the_widened_flow(env: dict[str, str], widened:
     k8s = targets["kubernetes"]["resources"]
     assert [(r["action"], r["name"], r["inputs"], r["forcesReplacement"]) for r in k8s] == [
         ("update", "ai-inference-inference", ["spec.egress"], [])]
+    azure = targets["azure"]["resources"]  # inline rules: the two NSGs update, nothing is replaced
+    assert [(r["action"], r["name"], r["inputs"], r["forcesReplacement"]) for r in azure] == [
+        ("update", f"ai-inference-{seg}-nsg", ["securityRules"], []) for seg in ("inference", "vector-db")]
 
 
 def test_a_namespace_move_is_called_out_as_a_replacement(env: dict[str, str], tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from cloudfence.provider import checked_plan
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.query import End, resolve_end, target_answer
 from cloudfence.space import space_for
-from tests.fakeplugin import CLUSTER, CLUSTER_CIDRS, EXAMPLE, run_cli
+from tests.fakeplugin import AZURE_PLACE, CLUSTER, CLUSTER_CIDRS, EXAMPLE, run_cli
 
 VDB_EGRESS = "ai-inference-inference-out-tcp-6333-6334-to-vector-db"
 VDB_INGRESS = "ai-inference-vector-db-in-tcp-6333-6334-from-inference"
@@ -29,7 +29,7 @@ def query(env: dict[str, str], *args: object) -> tuple[int, dict[str, Any]]:
 
 def test_an_allowed_connection_names_its_flow_and_records(env: dict[str, str]) -> None:
     code, doc = query(env, "inference", "vector-db", "6333", "-p", "all",
-                      "--set", "kubernetes.defaultDenyNamespaces=true", *CLUSTER)
+                      "--set", "kubernetes.defaultDenyNamespaces=true", *CLUSTER, *AZURE_PLACE)
     assert code == 0
     assert doc["allowed"] is True and doc["ports"] == "tcp/6333"
     assert [(m["specFlows"], m["descriptions"]) for m in doc["flows"]] == [(["flows[3]"], ["retrieval"])]
@@ -40,6 +40,9 @@ def test_an_allowed_connection_names_its_flow_and_records(env: dict[str, str]) -
     assert k8s["allowed"] is True
     assert [(e["end"], e["governed"], e["records"]) for e in k8s["ends"]] == [
         ("inference", True, ["ai-inference-inference"]), ("vector-db", False, [])]
+    assert [(e["end"], e["direction"], e["records"]) for e in targets["azure"]["ends"]] == [
+        ("inference", "egress", ["ai-inference-inference-nsg"]),
+        ("vector-db", "ingress", ["ai-inference-vector-db-nsg"])]
 
 
 def test_the_table_says_the_same(env: dict[str, str]) -> None:

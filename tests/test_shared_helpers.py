@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from cloudfence.addresses import cidr_problem, record_cidr
-from cloudfence.families import collapse, compatible, segment_families, split, useful
+from cloudfence.addresses import AddressSet, cidr_problem, record_cidr
+from cloudfence.families import by_family, collapse, compatible, segment_families, split, useful, whole
 from cloudfence.intent import parse_intent
 from cloudfence.names import cidr_label, digest, unique
 from cloudfence.plan import ref, ref_name
@@ -34,6 +34,14 @@ def test_families() -> None:
     assert not useful("tcp", frozenset())
     intent = parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.0.0/24}\n  b: {}\nflows: []\n")
     assert segment_families(intent, "a") == {4} and segment_families(intent, "b") == {4, 6}
+
+
+def test_families_of_an_address_set() -> None:
+    mixed = AddressSet.from_cidrs(["10.0.0.0/8", "fd00::/8", "192.168.0.0/16"])
+    parts = by_family(mixed)
+    assert parts[4].cidrs() == [N("10.0.0.0/8"), N("192.168.0.0/16")] and parts[6].cidrs() == [N("fd00::/8")]
+    assert set(by_family(AddressSet.from_cidrs(["fd00::/8"]))) == {6} and by_family(AddressSet()) == {}
+    assert whole(4).cidrs() == [N("0.0.0.0/0")] and whole(6).cidrs() == [N("::/0")]
 
 
 def test_cidr_reading() -> None:

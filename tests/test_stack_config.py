@@ -18,7 +18,7 @@ from cloudfence.intent import load_intent
 from cloudfence.plugins import providers
 from cloudfence.provider import checked_plan
 from cloudfence.stackconfig import read_config
-from tests.fakeplugin import CLUSTER_CIDRS, EXAMPLE, GCP_REGION, ROOT, invoke
+from tests.fakeplugin import AZURE_PLACE, CLUSTER_CIDRS, EXAMPLE, GCP_REGION, ROOT, invoke
 
 STACK = EXAMPLE.parent
 AWS_STACK = STACK / "Pulumi.aws.yaml"
@@ -121,7 +121,7 @@ def test_unknown_provider_and_misspelt_setting_in_a_stack(tmp_path: Path) -> Non
 @needs_builtin
 def test_all_takes_settings_from_the_stack_and_scoped_set() -> None:
     code, out, err = invoke("plan", "--stack", AWS_STACK, "-p", "all", "--set", "kubernetes.dns=false",
-                            "--format", "json", *GCP_REGION)
+                            *AZURE_PLACE, "--format", "json", *GCP_REGION)
     assert code == 0, err
     by_name = {p["provider"]: p for p in json.loads(out)["plans"]}
     assert by_name["aws"]["settings"]["nacls"] is True

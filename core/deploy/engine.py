@@ -90,7 +90,9 @@ def plain(value: Any) -> Any:
 
 
 class _Mocks(Mocks):
-    """Echo inputs as state and give ids that name their resource, so references read clearly."""
+    """Echo inputs as state and give ids that name their resource, so references read clearly.
+    A resource's `name` output (its physical name, as azure-native Subnets reference their
+    virtual network) reads `${<logical name>.name}` the same way, unless an input sets it."""
 
     def __init__(self, preview: bool) -> None:
         self.preview = preview
@@ -103,7 +105,7 @@ class _Mocks(Mocks):
             return args.resource_id, dict(args.inputs)
         if self.preview:  # the engine knows neither ids nor outputs during a preview
             return "", {}
-        return f"${{{args.name}.id}}", dict(args.inputs)
+        return f"${{{args.name}.id}}", {"name": f"${{{args.name}.name}}", **args.inputs}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None

@@ -22,7 +22,7 @@ FAKE_ENTRY_POINTS = {
     "fakecloud": "fakecloud_provider.plugin",
     "fakecloud-leaky": "fakecloud_provider.leaky",
 }
-BUILTIN = ("aws", "gcp", "kubernetes")
+BUILTIN = ("aws", "azure", "gcp", "kubernetes")
 
 
 def write_dist_info(site: Path, dist: str, version: str, entry_points: dict[str, str]) -> Path:
@@ -77,6 +77,11 @@ K8S_STACK = EXAMPLE.parent / "Pulumi.kubernetes.yaml"
 CLUSTER_CIDRS = ["10.20.1.0/24", "10.20.2.0/24", "10.20.4.0/24", "10.20.6.0/24", "10.96.0.0/12"]
 GCP_REGION = ("--set", "gcp.region=us-central1")
 CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]", *GCP_REGION)
+# Where the example's Azure resources go: azure refuses to plan without them. Scoped, so
+# `-p all` hands them to azure only.
+AZURE_PLACE = ("--set", "azure.resourceGroupName=rg-ai-inference", "--set", "azure.location=westeurope")
+#: What `-p all` needs for the example: every built-in target's required settings.
+ALL_TARGETS = (*CLUSTER, *AZURE_PLACE)
 
 
 def run_cli(args: Sequence[str], env: dict[str, str], timeout: float = 60,

@@ -1,0 +1,75 @@
+"""The Azure provider: per segment an application security group (identity) and
+a network security group with inline rules that end in explicit deny-alls;
+in network mode also the virtual network and a subnet per segment cidr.
+
+Thin on purpose: settings.py holds the settings model, rules.py the rules each
+NSG needs, priorities.py their priorities, checks.py what Azure cannot express
+or hold, compile.py the records, evaluate.py the NSG semantics, wire.py the
+spellings. No Pulumi import here except in `sdk_class`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from cloudfence.errors import Problem
+from cloudfence.intent import Flow, Intent
+from cloudfence.plan import Plan
+from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.providers.azure.checks import check_intent
+from cloudfence.providers.azure.compile import compile_plan, implied_flows
+from cloudfence.providers.azure.evaluate import evaluate_plan
+from cloudfence.providers.azure.settings import DEFAULT_PREFIXES_PER_NSG, DEFAULT_RULES_PER_NSG, AzureSettings
+from cloudfence.providers.azure.wire import ASG, LOAD_BALANCER, NSG, SDK_CLASSES, SUBNET, VIRTUAL_NETWORK
+from cloudfence.reachability import Reachability
+from cloudfence.settings import ProviderSettings, narrow
+
+
+class AzureProvider(BaseProvider):
+    name = "azure"
+    description = ("Azure network security groups (one per segment, inline rules, explicit deny-all) with "
+                   "application security groups as segment identity")
+    settings_model = AzureSettings
+    internal_setting = "addressSpace"
+    capabilities = Capabilities(
+        protocols=frozenset({"tcp", "udp", "icmp", "icmpv6"}),  # SCTP and the rest only within any
+        icmp_types=False,
+        ipv6=True,
+        segments_need_addresses=False,
+        governs="every segment (its NSG, on its subnet or its workloads' interfaces)",
+        platform_endpoints=frozenset({LOAD_BALANCER}),
+        quotas={"rulesPerNsg": DEFAULT_RULES_PER_NSG, "prefixesPerNsg": DEFAULT_PREFIXES_PER_NSG},
+    )
+
+    #: An ARM resource is its id: the resource group and names in its path, and a
+    #: location it cannot leave, change only by delete and create. Rules, prefixes,
+    #: tags and the subnet's NSG update in place (the NSG's rules are one PUT).
+    replace_on: ClassVar[Mapping[str, frozenset[str]]] = {
+        ASG: frozenset({"resourceGroupName", "location", "applicationSecurityGroupName"}),
+        NSG: frozenset({"resourceGroupName", "location", "networkSecurityGroupName"}),
+        VIRTUAL_NETWORK: frozenset({"resourceGroupName", "location", "virtualNetworkName"}),
+        SUBNET: frozenset({"resourceGroupName", "virtualNetworkName", "subnetName"}),
+    }
+
+    def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        return super().check(intent, settings) + check_intent(intent, narrow(AzureSettings, settings))
+
+    def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
+        return compile_plan(intent, narrow(AzureSettings, settings), self.name)
+
+    def implied_flows(self, intent: Intent, settings: ProviderSettings) -> tuple[Flow, ...]:
+        """Load balancer health probes kept open by settings.loadBalancerProbes."""
+        return implied_flows(intent, narrow(AzureSettings, settings))
+
+    def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
+        return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def sdk_class(self, type_token: str) -> Callable[..., Any]:
+        if type_token not in SDK_CLASSES:
+            raise KeyError(f"the azure provider does not emit {type_token} "
+                           f"(it emits {', '.join(sorted(SDK_CLASSES))})")
+        found: Callable[..., Any] = getattr(importlib.import_module("pulumi_azure_native.network"),
+                                            SDK_CLASSES[type_token])
+        return found
