@@ -43,7 +43,23 @@ def kubernetes_settings(case: str) -> Mapping[str, Any]:
     return {"clusterCidrs": [*pods, SERVICE_RANGE]}
 
 
-SETTINGS = {"aws": aws_settings, "kubernetes": kubernetes_settings}
+INTERNAL = ["10.30.0.0/16", "2600:1f18:aa:bb00::/56"]  # the corpus's internal space
+
+
+def azure_settings(case: str) -> Mapping[str, Any]:
+    """An existing virtual network of the corpus's internal space: its subnets cannot
+    hold every case's cidrs, and segments without one need the space known."""
+    return {"resourceGroupName": "rg-conformance", "location": "westeurope",
+            "virtualNetworkName": "vnet-conformance", "addressSpace": INTERNAL}
+
+
+def gcp_settings(case: str) -> Mapping[str, Any]:
+    """An existing network whose subnetworks span the corpus's internal space."""
+    return {"network": "conformance", "subnetworkCidrs": INTERNAL}
+
+
+SETTINGS = {"aws": aws_settings, "azure": azure_settings, "gcp": gcp_settings,
+            "kubernetes": kubernetes_settings}
 
 
 def builtin() -> dict[str, Provider]:
@@ -60,7 +76,7 @@ CHECKS = [(name, check) for name, kit in KITS.items() for check in kit.checks()]
 
 
 def test_the_built_in_providers_are_all_covered():
-    assert {"aws", "kubernetes", "fakecloud"} <= set(KITS)
+    assert {"aws", "azure", "gcp", "kubernetes", "fakecloud"} <= set(KITS)
 
 
 @pytest.mark.parametrize(("name", "check"), CHECKS, ids=[str(c) for _, c in CHECKS])

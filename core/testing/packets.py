@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from cloudfence.addresses import PUBLIC, AddressSet
+from cloudfence.families import compatible
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.ports import PORTED, PortSet
 from cloudfence.reachability import EGRESS, INGRESS, NEVER, OVERLAP, Peer, Reachability
@@ -170,9 +171,12 @@ class Judge:
         if src.family and dst.family and src.family != dst.family:
             return None  # no such packet
         wanted = self.intended(src, dst)
+        family = src.family or dst.family
         for kind, diff in (("extra", self.allowed(reach, src, dst, NARROW) - wanted),
                            ("missing", wanted - self.allowed(reach, src, dst, WIDE))):
             for proto, ivs in diff.items():
+                if family and not compatible(proto, family):
+                    continue  # ICMP over IPv6, ICMPv6 over IPv4: no such packet
                 if proto in self.base.judged_protocols:
                     return Packet(kind, src, dst, proto, ivs.first() if proto in PORTED else 0)
         return None
