@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cloudfence.errors import CloudfenceError
 from cloudfence.intent import load_intent, parse_intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.ports import PortSet, parse_port
@@ -205,6 +206,18 @@ def test_security_group_protocols(inputs, ports):
 def test_protocol_numbers_outside_the_model_read_as_other():
     assert sg_ports({"ipProtocol": "50"}) == PortSet({"other": parse_port("any").get("other")})
     assert sg_ports({"ipProtocol": "tcp"}) == PortSet()  # no ports: AWS rejects it
+
+
+@pytest.mark.parametrize("inputs, says", [
+    ({"ipProtocol": "icmp", "fromPort": 8, "toPort": 0}, "a rule for some icmp types only"),
+    ({"ipProtocol": "50"}, "a rule for protocol number 50 alone"),
+])
+def test_a_rule_for_part_of_a_protocol_class_is_refused(inputs, says):
+    # read as the whole class, a plan narrowing a flow's icmp or `any` would verify green
+    plan, intent = two_groups()
+    plan = Plan(plan.spec, plan.provider, (*plan.resources, rule(INGRESS_RULE, "i", "b", **inputs)))
+    with pytest.raises(CloudfenceError, match=f"resources.i: {says}: verify cannot prove"):
+        AWS.evaluate(plan, intent)
 
 
 def test_both_ends_must_allow():

@@ -94,7 +94,27 @@ def unread_inputs(plan: Plan) -> list[Problem]:
             out.append(Problem(f"resources.{r.name}.inputs.{key}", f"an input verify does not read on "
                                f"{kind}: it may change what the records allow (e.g. IPv6 addresses "
                                "for the members); remove it, or regenerate the plan"))
+        why = _partial(r)
+        if why:
+            out.append(Problem(f"resources.{r.name}", f"{why}: verify cannot prove such a rule "
+                               "allows what a flow needs (the spec has no such form); regenerate the plan"))
     return out
+
+
+def _partial(r: Resource) -> str | None:
+    """A rule matching part of what the model holds as one class: some ICMP types, or one
+    protocol number of the many the model calls `other`. Read as all of it, a narrowing
+    (a flow's ICMP reduced to echo, `any` split into a few protocols) would go unseen."""
+    if r.type in (INGRESS_RULE, EGRESS_RULE, LEGACY_RULE, NETWORK_ACL_RULE):
+        key = "protocol" if r.type in (LEGACY_RULE, NETWORK_ACL_RULE) else "ipProtocol"
+        proto = str(r.inputs.get(key, "")).lower()
+        name = PROTOCOL_NAMES.get(proto)
+        if name is None and proto.isdigit():
+            return f"a rule for protocol number {proto} alone"
+        fields = ("icmpType", "icmpCode") if r.type == NETWORK_ACL_RULE else ("fromPort", "toPort")
+        if name in ("icmp", "icmpv6") and any(r.inputs.get(f, -1) not in (-1, None) for f in fields):
+            return f"a rule for some {name} types only"
+    return None
 
 NACL_LAYER = "nacl"
 
