@@ -149,7 +149,7 @@ class World:
         if peer.everything:
             return Points(self.opaque, AddressSet.everything())
         pts = Points(frozenset(peer.platform) | frozenset(peer.others), peer.addresses)
-        for name in peer.segments:
+        for name in peer.segments | (peer.partly if reading == WIDE else frozenset()):
             pts = pts | self.seg_points.get(name, Points(opaque=frozenset([name])))
         if peer.addresses:
             pts = pts | Points(opaque=self.matched(peer.addresses, reading))

@@ -35,6 +35,9 @@ class Peer:
     addresses: AddressSet = field(default_factory=AddressSet)
     everything: bool = False
     others: frozenset[str] = frozenset()  # declared background ends (Reachability.declare)
+    # Segments the rule reaches some members of only (a pod selector narrower than the
+    # segment's labels): counted for "nothing extra", never for "nothing missing".
+    partly: frozenset[str] = frozenset()
 
     @classmethod
     def segment(cls, name: str) -> Peer:
@@ -57,7 +60,8 @@ class Peer:
         return cls(addresses=intent.networks[endpoint.name].addresses)
 
     def names_something(self) -> bool:
-        return bool(self.everything or self.segments or self.platform or self.addresses or self.others)
+        return bool(self.everything or self.segments or self.platform or self.addresses or self.others
+                    or self.partly)
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,23 @@ def test_an_unreadable_record_is_bad_input_not_a_bug(tmp_path: Path, k8s_plan: d
     out = run("verify", str(SPEC), "-p", "kubernetes", "--plan", write(tmp_path, doc))
     assert out.returncode == 2, out.stdout + out.stderr
     assert "a record cannot be read" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_peer_selector_narrower_than_its_segment_is_not_a_proof(tmp_path: Path, k8s_plan: dict) -> None:
+    # gateway -> inference: only inference pods that also carry tier=x would be reached
+    doc = json.loads(json.dumps(k8s_plan))
+    policy = next(r for r in doc["resources"] if r["name"] == "ai-inference-inference")
+    narrowed = 0
+    for rule in policy["inputs"]["spec"].get("ingress", []):
+        for peer in rule.get("from", []):
+            sel = peer.get("podSelector") or {}
+            if sel.get("matchLabels") == {"role": "frontend"}:
+                sel["matchExpressions"] = [{"key": "tier", "operator": "In", "values": ["x"]}]
+                narrowed += 1
+    assert narrowed
+    out = run("verify", str(SPEC), "-p", "kubernetes", "--plan", write(tmp_path, doc), "--format", "json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    (target,) = json.loads(out.stdout)["targets"]
+    assert {(c["kind"], c["source"].split(" ")[0], c["destination"].split(" ")[0])
+            for c in target["counterexamples"]} & {("missing", "gateway", "inference"),
+                                                   ("unsure", "gateway", "inference")}

@@ -143,7 +143,8 @@ class Judge:
     def _matches(self, peer: Peer, point: Point, reading: int) -> bool:
         if peer.everything:
             return True
-        if point.name and point.name in peer.segments | peer.others | peer.platform:
+        partly = peer.partly if reading == WIDE else frozenset()
+        if point.name and point.name in peer.segments | partly | peer.others | peer.platform:
             return True
         return bool(peer.addresses) and self._by_address(peer, point, reading)
 

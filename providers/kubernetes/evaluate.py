@@ -62,7 +62,12 @@ def peer_of(peer: Mapping[str, Any], policy_namespace: str, world: list[Pods]) -
         addresses = AddressSet.from_cidrs([block["cidr"]]) - AddressSet.from_cidrs(block.get("except") or [])
         return Peer(addresses=addresses)
     matched = peer_ends(peer, policy_namespace, world)
-    return Peer(segments=frozenset(p.end for p in matched if not p.background),
+    pod_sel = peer.get("podSelector")
+    # A selector that matches only some pods of a segment (a label the segment does not
+    # fix, an In or DoesNotExist it need not meet) may reach none of them in practice.
+    whole = [p for p in matched if not p.background and covers(pod_sel, p.labels, p.exact)]
+    return Peer(segments=frozenset(p.end for p in whole),
+                partly=frozenset(p.end for p in matched if not p.background) - {p.end for p in whole},
                 others=frozenset(p.end for p in matched if p.background))
 
 
