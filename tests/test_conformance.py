@@ -58,8 +58,17 @@ def gcp_settings(case: str) -> Mapping[str, Any]:
     return {"network": "conformance", "subnetworkCidrs": INTERNAL}
 
 
+def gcp_account_settings(case: str) -> Mapping[str, Any]:
+    """The same network, each segment a service account instead of a network tag."""
+    segments = parse_intent(case_text(case)).segments
+    return {**gcp_settings(case), "identity": "serviceAccount",
+            "serviceAccounts": {s: f"{s}@conformance.iam.gserviceaccount.com" for s in segments}}
+
+
 SETTINGS = {"aws": aws_settings, "azure": azure_settings, "gcp": gcp_settings,
             "kubernetes": kubernetes_settings}
+# A provider run a second time under other settings: name -> (provider, settings).
+VARIANTS = {"gcp-service-accounts": ("gcp", gcp_account_settings)}
 
 
 def builtin() -> dict[str, Provider]:
@@ -68,7 +77,11 @@ def builtin() -> dict[str, Provider]:
 
 def _kits() -> dict[str, Conformance]:
     found: dict[str, Any] = {**builtin(), "fakecloud": fake_providers()["fakecloud"]}
-    return {n: Conformance(p, SETTINGS.get(n, lambda case: {})) for n, p in sorted(found.items())}
+    kits = {n: Conformance(p, SETTINGS.get(n, lambda case: {})) for n, p in sorted(found.items())}
+    for name, (provider, settings_for) in VARIANTS.items():
+        if provider in found:
+            kits[name] = Conformance(found[provider], settings_for)
+    return kits
 
 
 KITS = _kits()
@@ -76,7 +89,7 @@ CHECKS = [(name, check) for name, kit in KITS.items() for check in kit.checks()]
 
 
 def test_the_built_in_providers_are_all_covered():
-    assert {"aws", "azure", "gcp", "kubernetes", "fakecloud"} <= set(KITS)
+    assert {"aws", "azure", "gcp", "gcp-service-accounts", "kubernetes", "fakecloud"} <= set(KITS)
 
 
 @pytest.mark.parametrize(("name", "check"), CHECKS, ids=[str(c) for _, c in CHECKS])
