@@ -36,10 +36,10 @@ def parse_cidr(text: str) -> IPNetwork:
         raise CidrError(f"invalid CIDR {raw!r}: {odd!r} is not an ASCII character; write addresses "
                         "with the digits 0-9, e.g. 10.0.0.0/16")
     if "%" in text:
-        address = text.split("%", 1)[0]
-        prefix = text.rpartition("/")[2] if "/" in text else "128"
+        # the zone may sit before the prefix (fe80::1%eth0/64) or after it (fe80::/64%eth0)
+        bare = re.sub(r"%[^/]*", "", text)
         raise CidrError(f"invalid CIDR {raw!r}: IPv6 zone ids (%...) name an interface, not addresses; "
-                        f"write {address}/{prefix}")
+                        f"write {bare if '/' in bare else bare + '/128'}")
     address, slash, prefix = text.partition("/")
     if not slash:
         try:

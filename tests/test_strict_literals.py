@@ -35,6 +35,9 @@ CASES = [
     ("zone-id", spec_with(networks="networks:\n  lan: ['fe80::1%eth0/128']\n"),
      "networks.lan.include[0]: invalid CIDR 'fe80::1%eth0/128': IPv6 zone ids (%...) name an "
      "interface, not addresses; write fe80::1/128"),
+    ("zone-id-after-the-prefix", spec_with(networks="networks:\n  lan: ['fe80::/64%eth0']\n"),
+     "networks.lan.include[0]: invalid CIDR 'fe80::/64%eth0': IPv6 zone ids (%...) name an "
+     "interface, not addresses; write fe80::/64"),
     ("non-ascii-cidr", spec_with(segments="segments:\n  web: {cidr: 10.0.0.0/\u0668}\n"),
      "segments.web.cidr: invalid CIDR '10.0.0.0/\u0668': '\u0668' is not an ASCII character"),
     ("non-ascii-port", spec_with(flows="flows:\n  - {from: web, to: db, ports: [tcp/\u0664\u0664\u0663]}\n"),
