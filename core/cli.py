@@ -21,13 +21,13 @@ import click
 
 from cloudfence import plugins
 from cloudfence import verify as verification
-from cloudfence.errors import CheckError, CloudfenceError
+from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.export import check_manifests, write_export
 from cloudfence.failures import GuardedGroup, print_problems
 from cloudfence.intent import Intent
 from cloudfence.lint import load_checked
 from cloudfence.planfile import read_plan
-from cloudfence.provider import Provider, checked_plan, install_hint
+from cloudfence.provider import Provider, checked_plan, install_hint, validated
 from cloudfence.render import (
     Result,
     count,
@@ -119,7 +119,22 @@ def _resolve(spec: str | None, provider: str | None, stack_files: Sequence[str],
     if not chosen:
         raise CloudfenceError("no providers installed: install a provider plugin "
                               "(pip install -e . installs the built-in ones)")
+    _settings_from_stacks(chosen, found)
     return load(spec_path, strict), [(t, found[t.provider]) for t in chosen]
+
+
+def _settings_from_stacks(chosen: Sequence[Target], found: Mapping[str, Provider]) -> None:
+    """Settings a stack file gives are checked here, so a problem names the file and the
+    key as it is written there (config.cloudfence:providers.<provider>.<key>)."""
+    for target in chosen:
+        if target.stack is None:
+            continue
+        try:
+            validated(found[target.provider], target.settings)
+        except CheckError as exc:
+            raise CheckError([Problem(p.where.replace("settings", f"config.cloudfence:providers."
+                                                      f"{target.provider}", 1), p.message, target.stack)
+                              if p.where.startswith("settings") else p for p in exc.problems]) from None
 
 
 # ---------------------------------------------------------------- commands
@@ -381,6 +396,7 @@ def _review_targets(provider_name: str | None, stack_files: Sequence[str], setti
     if not chosen:
         raise CloudfenceError("no providers installed: install a provider plugin "
                               "(pip install -e . installs the built-in ones)")
+    _settings_from_stacks(chosen, found)
     return [(t, found[t.provider]) for t in chosen]
 
 

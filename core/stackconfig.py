@@ -241,6 +241,7 @@ class Target:
     provider: str
     settings: dict[str, Any]
     label: str  # how output names it: the provider, and the stack when several are given
+    stack: str | None = None  # the stack file its settings come from, if any
 
 
 def resolve_spec(spec: str | None, stacks: Sequence[StackConfig]) -> str:
@@ -301,5 +302,5 @@ def targets(provider: str | None, stacks: Sequence[StackConfig], settings_file: 
         for n in names:
             settings = {**stack.providers.get(n, {}), **extra.common, **extra.scoped.get(n, {})}
             label = n if len(stacks) == 1 else f"{n} ({Path(stack.where).name})"
-            out.append(Target(n, settings, label))
+            out.append(Target(n, settings, label, stack.where if n in stack.providers else None))
     return out

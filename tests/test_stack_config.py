@@ -115,7 +115,8 @@ def test_unknown_provider_and_misspelt_setting_in_a_stack(tmp_path: Path) -> Non
                      "    aws: {vpc_id: vpc-0abc1234}\n")
     code, _, err = invoke("verify", "--stack", stack)
     assert code == 2
-    assert err.startswith("error: settings.vpc_id: unknown aws setting (did you mean 'vpcId'?)")
+    assert err.startswith(f"error: {stack}: config.cloudfence:providers.aws.vpc_id: unknown aws setting "
+                          "(did you mean 'vpcId'?)")
 
 
 @needs_builtin
@@ -212,3 +213,14 @@ def test_a_stack_folder_with_its_own_core_and_providers_modules(tmp_path: Path) 
     # in-process too, the way the test suite runs stacks
     assert run_stack(tmp_path, "dev").outputs["segments"]
     assert ROOT.exists()
+
+
+@needs_builtin
+def test_a_misspelt_setting_in_a_stack_file_names_the_file_and_its_key(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(f"config:\n  cloudfence:spec: {EXAMPLE}\n  cloudfence:providers:\n"
+                     "    aws: {nacl: true}\n")
+    code, _, err = invoke("verify", "--stack", stack)
+    assert code == 2
+    assert err.startswith(f"error: {stack}: config.cloudfence:providers.aws.nacl: unknown aws setting "
+                          "(did you mean 'nacls'?)")

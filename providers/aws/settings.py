@@ -75,10 +75,20 @@ def _cidr_list(value: Any, example: str) -> list[IPNetwork]:
         if not isinstance(item, str):
             raise ValueError(f"expected a CIDR such as 10.20.0.0/16, got {item!r}")
         if "/" not in item:
+            if not _is_address(item):
+                raise ValueError(f"{item!r} is not an address or a CIDR: write one such as 10.20.0.0/16")
             one = "/128" if ":" in item else "/32"
             raise ValueError(f"{item!r} has no prefix length: write {item.strip()}{one} for one address")
         out.append(_cidr(item, "a network such as 10.20.0.0/16"))
     return out
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _disjoint(nets: list[IPNetwork]) -> tuple[IPNetwork, ...]:

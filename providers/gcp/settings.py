@@ -50,6 +50,11 @@ def _cidrs(value: Any) -> list[str]:
         if not isinstance(item, str):
             raise ValueError(f"expected a CIDR such as 10.20.0.0/16, got {item!r}")
         if "/" not in item:
+            try:
+                ipaddress.ip_address(item.strip())
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a CIDR: write one such as 10.20.0.0/16"
+                                 ) from None
             host = "32" if ":" not in item else "128"
             raise ValueError(f"{item!r} has no prefix length: write {item.strip()}/{host} for one address")
         try:
