@@ -151,6 +151,13 @@ class Intent:
         line = self.lines.get(f"flows[{flow.origins[0]}]") if flow.origins else None
         return Problem(where, message, self.file, line)
 
+    def segment_problem(self, segment: str, message: str, key: str = "cidr") -> Problem:
+        """A provider's check problem about a segment, placed at its key (`cidr` by
+        default), or at the segment when the spec does not write that key."""
+        where = f"segments.{segment}" + (f".{key}" if key else "")
+        line = self.lines.get(where) or self.lines.get(f"segments.{segment}")
+        return Problem(where, message, self.file, line)
+
 
 def load_intent(path: str | Path) -> Intent:
     return build_intent(load_spec(path))

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.providers.aws.boxes import spans
-from cloudfence.providers.aws.network import segment_problem
 from cloudfence.providers.aws.rules import (
     EGRESS,
     PrefixList,
@@ -108,7 +107,7 @@ def refusal(intent: Intent, space: Space, seg: str, rules: list[Rule], settings:
         [max((w, d) for d, w in weight(rules).items())]
     w, (direction, fam) = max(heavy)
     way = "outbound" if direction == EGRESS else "inbound"
-    return segment_problem(intent, seg, (
+    return intent.segment_problem(seg, (
         f"its security group rules weigh {w} {way} IPv{fam} ({_causes(intent, space, seg, direction, fam)}), "
         f"more than {most} group{'s' if most > 1 else ''} of {quota} rules per direction and IP family "
         f"can hold (settings.securityGroupsPerInterface, settings.rulesPerSecurityGroup; each CIDR "

@@ -29,7 +29,6 @@ from cloudfence.intervals import IntervalSet
 from cloudfence.ports import FULL, MAX_PORT, PortSet
 from cloudfence.providers.aws.boxes import ANY, Box, pack
 from cloudfence.providers.aws.names import digest
-from cloudfence.providers.aws.network import segment_problem
 from cloudfence.providers.aws.rules import EGRESS, INGRESS, families, flows_of, other_end
 from cloudfence.space import Space
 
@@ -175,7 +174,7 @@ def quota_problems(intent: Intent, entries: list[Entry], usable: int, quota: int
     for (seg, egress, fam), n in sorted(count(entries).items()):
         if n > usable:
             way = "outbound" if egress else "inbound"
-            problems.append(segment_problem(intent, seg, (
+            problems.append(intent.segment_problem(seg, (
                 f"its network ACL needs {n} {way} IPv{fam} rules (return traffic included), but the "
                 f"quota of {quota} per direction and IP family leaves {usable} beside the default "
                 f"deny: raise settings.rulesPerNetworkAcl (AWS allows up to 40), merge flows, or "

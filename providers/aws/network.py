@@ -19,12 +19,6 @@ from cloudfence.providers.aws.settings import FALLBACK_VPC_CIDR, AwsSettings
 MIN_SUBNET_PREFIX, MAX_SUBNET_PREFIX = 16, 28  # AWS subnet sizes: /16 to /28
 
 
-def segment_problem(intent: Intent, segment: str, message: str, key: str = "cidr") -> Problem:
-    where = f"segments.{segment}" + (f".{key}" if key else "")
-    line = intent.lines.get(where) or intent.lines.get(f"segments.{segment}")
-    return Problem(where, message, intent.file, line)
-
-
 def subnets(intent: Intent) -> dict[str, list[ipaddress.IPv4Network]]:
     """Segment -> the IPv4 cidrs that become its subnets (network mode only)."""
     out = {}
@@ -62,17 +56,16 @@ def network_problems(intent: Intent, settings: AwsSettings) -> list[Problem]:
     for name, seg in intent.segments.items():
         for c in seg.cidrs:
             if c.version == 6:
-                problems.append(segment_problem(
-                    intent, name, f"IPv6 cidr {c} cannot become a subnet: the VPC cloudfence creates "
+                problems.append(intent.segment_problem(
+                    name, f"IPv6 cidr {c} cannot become a subnet: the VPC cloudfence creates "
                     "is IPv4-only (AWS assigns IPv6 blocks itself); remove it, or set settings.vpcId "
                     "to attach to your dual-stack VPC"))
             elif not MIN_SUBNET_PREFIX <= c.prefixlen <= MAX_SUBNET_PREFIX:
-                problems.append(segment_problem(
-                    intent, name, f"{c} cannot become a subnet: AWS subnets are /16 to /28; split or "
+                problems.append(intent.segment_problem(
+                    name, f"{c} cannot become a subnet: AWS subnets are /16 to /28; split or "
                     "resize it, or set settings.vpcId and create the subnets yourself"))
             elif vpc is not None and not c.subnet_of(vpc):
-                problems.append(segment_problem(
-                    intent, name, f"{c} is outside the VPC CIDR {vpc}"
+                problems.append(intent.segment_problem(name, f"{c} is outside the VPC CIDR {vpc}"
                     f"{' (settings.vpcCidr)' if settings.vpc_cidr else ''}: move the segment or "
                     "set settings.vpcCidr to a range that holds every segment"))
     return problems

@@ -70,19 +70,13 @@ def endpoint_problems(intent: Intent) -> list[Problem]:
     return out
 
 
-def _segment_problem(intent: Intent, seg: str, message: str, key: str = "cidr") -> Problem:
-    where = f"segments.{seg}.{key}" if key else f"segments.{seg}"
-    line = intent.lines.get(where) or intent.lines.get(f"segments.{seg}")
-    return Problem(where, message, intent.file, line)
-
-
 def network_problems(intent: Intent, settings: AzureSettings) -> list[Problem]:
     out = []
     given = settings.internal_space()
     for seg, segment in intent.segments.items():
         if given is not None and segment.cidrs and not segment.addresses.issubset(given):
             outside = [str(c) for c in segment.cidrs if not segment.addresses.issubset(given)]
-            out.append(_segment_problem(intent, seg, (
+            out.append(intent.segment_problem(seg, (
                 f"{', '.join(outside)} is outside settings.addressSpace "
                 f"({', '.join(settings.address_space or [])}): the segment's members live in the virtual "
                 "network; widen addressSpace or move the cidr")))
@@ -90,15 +84,15 @@ def network_problems(intent: Intent, settings: AzureSettings) -> list[Problem]:
             continue
         v4 = [c for c in segment.cidrs if c.version == 4]
         if not v4:
-            out.append(_segment_problem(intent, seg, (
+            out.append(intent.segment_problem(seg, (
                 "Azure subnets need an IPv4 prefix (IPv6 is added to dual-stack subnets): add an IPv4 "
                 "cidr, or name an existing network with settings.virtualNetworkName")))
         for c in segment.cidrs:
             if c.version == 4 and c.prefixlen > 29:
-                out.append(_segment_problem(intent, seg, (
+                out.append(intent.segment_problem(seg, (
                     f"{c} is too small for an Azure subnet (at most /29): widen it")))
             if c.version == 6 and c.prefixlen != 64:
-                out.append(_segment_problem(intent, seg, (
+                out.append(intent.segment_problem(seg, (
                     f"{c}: Azure IPv6 subnets are exactly /64: give the segment a /64")))
     if settings.network_mode and not address_space(intent, settings):
         out.append(Problem("settings.addressSpace", (
@@ -112,21 +106,21 @@ def quota_problems(intent: Intent, counts: dict[str, Counts], rules_per_nsg: int
     out = []
     for seg, c in counts.items():
         if c.rules > rules_per_nsg:
-            out.append(_segment_problem(intent, seg, (
+            out.append(intent.segment_problem(seg, (
                 f"its NSG needs {c.rules} security rules (the two deny-all rules included), over the quota "
                 f"of {rules_per_nsg} (settings.rulesPerNsg): merge ports or peers into fewer flows"), key=""))
         for what, n in (("source", c.sources), ("destination", c.destinations)):
             if n > prefixes_per_nsg:
-                out.append(_segment_problem(intent, seg, (
+                out.append(intent.segment_problem(seg, (
                     f"its NSG needs {n} {what} address prefixes, over the quota of {prefixes_per_nsg} "
                     f"(settings.prefixesPerNsg): narrow or merge the networks its flows name"), key=""))
         if c.asgs > MAX_ASGS_PER_NSG:
-            out.append(_segment_problem(intent, seg, (
+            out.append(intent.segment_problem(seg, (
                 f"its NSG references {c.asgs} application security groups, over Azure's limit of "
                 f"{MAX_ASGS_PER_NSG} per NSG: split the segment's flows across fewer peer segments"), key=""))
         for direction, n in c.per_direction.items():
             if n > SLOTS:
-                out.append(_segment_problem(intent, seg, (
+                out.append(intent.segment_problem(seg, (
                     f"its NSG needs {n} {direction.lower()} allow rules, more than the {SLOTS} priorities "
                     f"below the deny-all (100-4095)"), key=""))
     return out

@@ -19,12 +19,6 @@ FORBIDDEN = tuple(ipaddress.ip_network(c) for c in (
     "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4"))
 
 
-def segment_problem(intent: Intent, segment: str, message: str, key: str = "cidr") -> Problem:
-    where = f"segments.{segment}" + (f".{key}" if key else "")
-    line = intent.lines.get(where) or intent.lines.get(f"segments.{segment}")
-    return Problem(where, message, intent.file, line)
-
-
 def subnetworks(intent: Intent) -> dict[str, list[ipaddress.IPv4Network]]:
     """Segment -> the IPv4 cidrs that become its subnetworks."""
     out = {}
@@ -42,17 +36,17 @@ def network_problems(intent: Intent, settings: GcpSettings) -> list[Problem]:
     for name, seg in intent.segments.items():
         for c in seg.cidrs:
             if c.version == 6:
-                problems.append(segment_problem(intent, name, (
+                problems.append(intent.segment_problem(name, (
                     f"IPv6 cidr {c} cannot become a subnetwork range: GCP assigns subnetworks' IPv6 "
                     "ranges itself; remove it, or set settings.network to a dual-stack network "
                     "whose ranges you know")))
             elif not MIN_PREFIX <= c.prefixlen <= MAX_PREFIX:
-                problems.append(segment_problem(intent, name, (
+                problems.append(intent.segment_problem(name, (
                     f"{c} cannot become a subnetwork: GCP primary ranges are /{MIN_PREFIX} to "
                     f"/{MAX_PREFIX}; split or resize it, or set settings.network")))
             elif any(c.overlaps(f) for f in FORBIDDEN):
                 bad = next(f for f in FORBIDDEN if c.overlaps(f))
-                problems.append(segment_problem(intent, name, (
+                problems.append(intent.segment_problem(name, (
                     f"{c} cannot become a subnetwork: it overlaps {bad}, which GCP reserves; use "
                     "a private range such as 10.0.0.0/8")))
     return problems
