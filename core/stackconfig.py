@@ -272,7 +272,13 @@ def resolve_spec(spec: str | None, stacks: Sequence[StackConfig]) -> str:
 def targets(provider: str | None, stacks: Sequence[StackConfig], settings_file: str | None,
             assignments: Sequence[str], installed: Sequence[str]) -> list[Target]:
     """What a command acts on: `-p P`, `-p all` (every installed provider), or every
-    provider the stack files name with their settings; --settings and --set on top."""
+    provider the stack files name with their settings; --settings and --set on top.
+
+    With `-p all` and stack files, each installed provider is judged once per stack
+    file that names it (with that stack's settings), grouped by provider; a provider
+    no stack names is judged once with --settings and --set alone. Handing a stack's
+    settings to a provider the stack does not deploy would judge a target nobody runs.
+    """
     extra = load_settings(settings_file, assignments)
     extra.check_providers(installed)
     if provider is not None and provider != "all" and provider not in installed:
@@ -282,25 +288,37 @@ def targets(provider: str | None, stacks: Sequence[StackConfig], settings_file: 
             raise CloudfenceError("give --provider P (or 'all'), or --stack Pulumi.<stack>.yaml")
         names = list(installed) if provider == "all" else [provider]
         return [Target(n, extra.for_provider(n), n) for n in names]
-    out = []
     for stack in stacks:
         unknown = [Problem(f"config.{NAMESPACE}:providers.{n}", f"unknown provider '{n}'"
                            f"{provider_hint(n, installed)}", stack.where)
                    for n in stack.providers if n not in installed]
         if unknown:
             raise CloudfenceError(unknown)
+    if provider == "all":
+        return [t for n in installed
+                for t in (_stack_targets(n, stacks, extra) or [Target(n, extra.for_provider(n), n)])]
+    out = []
+    for stack in stacks:
         if provider is None:
             names = list(stack.providers)
-        elif provider == "all":
-            names = list(installed)
         elif provider in stack.providers:
             names = [provider]
         else:
             raise CloudfenceError(Problem(f"config.{NAMESPACE}:providers", f"does not name provider "
                                           f"'{provider}' (it names {', '.join(stack.providers)}): drop "
                                           "--provider to act on every one", stack.where))
-        for n in names:
-            settings = {**stack.providers.get(n, {}), **extra.common, **extra.scoped.get(n, {})}
-            label = n if len(stacks) == 1 else f"{n} ({Path(stack.where).name})"
-            out.append(Target(n, settings, label, stack.where if n in stack.providers else None))
+        out += [_stack_target(n, stack, extra, len(stacks) > 1) for n in names]
     return out
+
+
+def _stack_targets(name: str, stacks: Sequence[StackConfig], extra: Settings) -> list[Target]:
+    """One target per stack file that names the provider, in the order the files were given."""
+    return [_stack_target(name, s, extra, len(stacks) > 1) for s in stacks if name in s.providers]
+
+
+def _stack_target(name: str, stack: StackConfig, extra: Settings, several: bool) -> Target:
+    """The provider with the stack's settings, --settings and --set on top; labelled with
+    the stack file when several are given, so each row says where its settings come from."""
+    settings = {**stack.providers[name], **extra.common, **extra.scoped.get(name, {})}
+    label = f"{name} ({Path(stack.where).name})" if several else name
+    return Target(name, settings, label, stack.where)
