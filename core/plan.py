@@ -80,6 +80,17 @@ class Plan:
     def by_type(self, type_token: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_token]
 
+    def entries(self, type_token: str, *path: str) -> int:
+        """How many list items the records of one type hold at an input path (inline
+        rules: `securityRules`, `spec.ingress`); a value that is no list counts none."""
+        total = 0
+        for r in self.by_type(type_token):
+            value: Any = r.inputs
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            total += len(value) if isinstance(value, list) else 0
+        return total
+
     def get(self, name: str) -> Resource:
         for r in self.resources:
             if r.name == name:

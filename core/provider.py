@@ -90,6 +90,8 @@ class Provider(Protocol):
 
     def record_rules(self, plan: Plan, intent: Intent) -> dict[str, list[RecordRule]]: ...
 
+    def count_rules(self, plan: Plan) -> int | None: ...
+
 
 class BaseProvider(ABC):
     """What every provider shares: the capability check and defaults for the
@@ -161,6 +163,13 @@ class BaseProvider(ABC):
         allow a connection. The default evaluates each record beside what it references
         (cloudfence.attribution); override where a rule needs more records to mean anything."""
         return isolated_rules(self, plan, intent)
+
+    def count_rules(self, plan: Plan) -> int | None:
+        """How many rules the plan holds, for the RULES column of `verify`: the entries the
+        target evaluates one by one (a rule record, an inline rule), not the records that
+        carry them. None, the default: the provider does not say, and verify shows '-'
+        rather than a number that might mislead."""
+        return None
 
     def check_capabilities(self, intent: Intent) -> list[Problem]:
         caps = self.capabilities

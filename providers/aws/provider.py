@@ -37,6 +37,7 @@ from cloudfence.providers.aws.settings import (
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
+    LEGACY_RULE,
     NETWORK_ACL,
     NETWORK_ACL_RULE,
     SDK_CLASSES,
@@ -118,6 +119,13 @@ class AwsProvider(BaseProvider):
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def count_rules(self, plan: Plan) -> int:
+        """Security group rules (standalone records, and any inline or legacy ones AWS
+        would enforce too) plus network ACL entries."""
+        rules = (INGRESS_RULE, EGRESS_RULE, LEGACY_RULE, NETWORK_ACL_RULE)
+        inline = plan.entries(SECURITY_GROUP, "ingress") + plan.entries(SECURITY_GROUP, "egress")
+        return sum(len(plan.by_type(t)) for t in rules) + inline
 
     def sdk_class(self, type_token: str) -> Callable[..., Any]:
         if type_token not in SDK_CLASSES:

@@ -22,7 +22,15 @@ from cloudfence.providers.azure.checks import check_intent
 from cloudfence.providers.azure.compile import compile_plan, implied_flows
 from cloudfence.providers.azure.evaluate import evaluate_plan
 from cloudfence.providers.azure.settings import DEFAULT_PREFIXES_PER_NSG, DEFAULT_RULES_PER_NSG, AzureSettings
-from cloudfence.providers.azure.wire import ASG, LOAD_BALANCER, NSG, SDK_CLASSES, SUBNET, VIRTUAL_NETWORK
+from cloudfence.providers.azure.wire import (
+    ASG,
+    LOAD_BALANCER,
+    NSG,
+    SDK_CLASSES,
+    SECURITY_RULE,
+    SUBNET,
+    VIRTUAL_NETWORK,
+)
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, narrow
 
@@ -65,6 +73,10 @@ class AzureProvider(BaseProvider):
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def count_rules(self, plan: Plan) -> int:
+        """The NSGs' security rules (inline, and any standalone ones), deny-alls included."""
+        return plan.entries(NSG, "securityRules") + len(plan.by_type(SECURITY_RULE))
 
     def sdk_class(self, type_token: str) -> Callable[..., Any]:
         if type_token not in SDK_CLASSES:

@@ -95,6 +95,10 @@ class GcpProvider(BaseProvider):
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
 
+    def count_rules(self, plan: Plan) -> int:
+        """Firewall records: each is one rule of the network, with its own priority."""
+        return len(plan.by_type(FIREWALL))
+
     def sdk_class(self, type_token: str) -> Callable[..., Any]:
         if type_token not in SDK_CLASSES:
             raise KeyError(f"the gcp provider does not emit {type_token} "

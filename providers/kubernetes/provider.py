@@ -74,6 +74,10 @@ class KubernetesProvider(BaseProvider):
             raise CheckError(problems)
         return evaluate_plan(plan, intent, self.governs(intent), self.name, options)
 
+    def count_rules(self, plan: Plan) -> int:
+        """The ingress and egress rules of the NetworkPolicies (a deny-all policy has none)."""
+        return plan.entries(POLICY_TYPE, "spec", "ingress") + plan.entries(POLICY_TYPE, "spec", "egress")
+
     def manifests(self, plan: Plan) -> dict[str, str]:
         """YAML per NetworkPolicy for `cloudfence export` (kubectl apply -f DIR)."""
         return manifests(plan)
