@@ -26,7 +26,9 @@ from cloudfence.export import check_manifests, write_export
 from cloudfence.failures import GuardedGroup, print_problems
 from cloudfence.intent import Intent
 from cloudfence.lint import load_checked
+from cloudfence.markdown import verdicts_markdown
 from cloudfence.planfile import read_plan
+from cloudfence.portability import portability
 from cloudfence.provider import Provider, checked_plan, install_hint, validated
 from cloudfence.render import (
     Result,
@@ -221,7 +223,8 @@ def _registered(intent: Intent, provider: Provider, settings: Mapping[str, Any])
 @click.argument("spec", required=False)
 @click.option("--provider", "-p", "provider_name",
               help="An installed provider, or 'all' for every installed one.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True, help="markdown: a table and the details, for a CI summary or a PR comment.")
 @click.option("--plan", "plan_file", metavar="FILE",
               help="Judge this plan JSON (as `plan --format json` writes it) instead of compiling one.")
 @settings_options
@@ -247,13 +250,16 @@ def verify(spec: str | None, provider_name: str | None, fmt: str, plan_file: str
         if show_progress:
             click.echo(f"verifying {target.label} ...", err=True)
         try:
-            verdict = verification.verify(intent, provider, target.settings)
+            compiled = checked_plan(provider, intent, target.settings)
+            verdict = verification.verify_plan(intent, provider, compiled, checked=True)
         except CheckError as exc:
             if len(chosen) == 1:
                 raise
-            results.append(Result(target.label, None, exc.problems, len(intent.flows)))
+            results.append(Result(target.label, None, exc.problems, len(intent.flows),
+                                  name=target.provider, stack=target.stack))
             continue
-        results.append(Result(target.label, verdict, [], len(intent.flows)))
+        results.append(Result(target.label, verdict, [], len(intent.flows), len(compiled.resources),
+                              provider.count_rules(compiled), target.provider, target.stack))
     _print_verdicts(results, fmt, intent)
 
 
@@ -278,12 +284,16 @@ def _verify_plan_file(spec: str | None, provider_name: str | None, fmt: str, pla
         raise CloudfenceError(f"{plan_file}: a record cannot be read ({type(exc).__name__}: {exc}): "
                               "fix it, or write the plan again with `cloudfence plan --format json`"
                               ) from None
-    _print_verdicts([Result(provider.name, verdict, [], len(intent.flows))], fmt, intent)
+    _print_verdicts([Result(provider.name, verdict, [], len(intent.flows), len(plan.resources),
+                            provider.count_rules(plan), provider.name)], fmt, intent)
 
 
 def _print_verdicts(results: list[Result], fmt: str, intent: Intent) -> None:
     if fmt == "json":
-        _print_json({"spec": intent.name, "targets": [r.to_json() for r in results]})
+        _print_json({"spec": intent.name, "targets": [r.to_json() for r in results],
+                     "portable": portability(results).to_json()})
+    elif fmt == "markdown":
+        click.echo(verdicts_markdown(results, intent.name), nl=False)
     else:
         click.echo(verdicts_text(results))
     if any(r.verdict is not None and not r.verdict.equivalent for r in results):

@@ -16,6 +16,7 @@ from typing import Any
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import REF, Plan, Resource
+from cloudfence.portability import portability, portability_lines
 from cloudfence.ports import format_ports
 from cloudfence.reach import Verdict
 from cloudfence.settings import ProviderSettings, describe
@@ -222,20 +223,41 @@ def plan_text(compiled: Plan, document: Mapping[str, Any], via_pulumi: bool,
 class Result:
     """One target's outcome in `verify`."""
 
-    provider: str
+    provider: str  # the target as output names it: the provider, and its stack file when several
     verdict: Verdict | None  # None: the provider's check rejected the spec
     problems: list[Problem]
     flows: int
+    resources: int | None = None  # records of the plan judged
+    rules: int | None = None  # the provider's count_rules; None: it does not say
+    name: str = ""  # the provider's name, where the label says more
+    stack: str | None = None  # the stack file the settings came from
 
     @property
     def judged(self) -> int:
         return self.flows - len(self.verdict.not_governed) if self.verdict else 0
 
+    @property
+    def outcome(self) -> str:
+        if self.verdict is None:
+            return "cannot express"
+        return "equivalent" if self.verdict.equivalent else "NOT equivalent"
+
+    def row(self) -> tuple[Any, ...]:
+        """TARGET, RESOURCES, RULES, VERDICT, COUNTEREXAMPLES, ASSUMPTIONS."""
+        v = self.verdict
+        return (self.provider, self.resources, self.rules, self.outcome,
+                v.total_differences if v else None, len(v.assumptions) if v else None)
+
     def to_json(self) -> dict[str, Any]:
         v = self.verdict
         return {
-            "provider": self.provider,
+            "target": self.provider,
+            "provider": self.name or self.provider,
+            "stack": self.stack,
+            "verdict": self.outcome,
             "equivalent": v.equivalent if v else None,
+            "resources": self.resources,
+            "rules": self.rules,
             "problems": [str(p) for p in self.problems],
             "counterexamples": [c.to_json() for c in v.counterexamples] if v else [],
             "totalDifferences": v.total_differences if v else 0,
@@ -247,13 +269,22 @@ class Result:
         }
 
 
+VERDICT_HEADERS = ("TARGET", "RESOURCES", "RULES", "VERDICT", "COUNTEREXAMPLES", "ASSUMPTIONS")
+
+
 def verdicts_text(results: Sequence[Result]) -> str:
-    """What `verify` prints: a verdict per target, counterexamples as a table."""
+    """What `verify` prints: with several targets a table of them, then each target's
+    verdict with its counterexamples, then where the targets differ. One target is its
+    verdict alone: there is nothing to compare."""
     out: list[str] = []
+    if len(results) > 1:
+        out += [table((r.row() for r in results), VERDICT_HEADERS), ""]
     for i, r in enumerate(results):
         if i:
             out.append("")
         out += _verdict_lines(r)
+    if len(results) > 1:
+        out += ["", *portability_lines(portability(results))]
     return "\n".join(out)
 
 
@@ -268,10 +299,7 @@ def _verdict_lines(r: Result) -> list[str]:
         out = [f"{r.provider}: equivalent ({counts})"]
     else:
         out = [f"{r.provider}: NOT equivalent ({count(v.total_differences, 'difference')}; {counts})"]
-        rows = [(c.kind, c.explanation, c.source, c.destination, c.protocol,
-                 "-" if c.port is None else c.port, c.ports or "-") for c in v.counterexamples]
-        out.append(table(rows, ("KIND", "EXPLANATION", "SOURCE", "DESTINATION", "PROTOCOL", "PORT",
-                                "PORTS"), indent="  "))
+        out.append(table(counterexample_rows(v), COUNTEREXAMPLE_HEADERS, indent="  "))
         if v.total_differences > len(v.counterexamples):
             out.append(f"  ... {v.total_differences - len(v.counterexamples)} more "
                        "(--format json lists the same first ones)")
@@ -279,6 +307,14 @@ def _verdict_lines(r: Result) -> list[str]:
     out += [f"  not governed by {r.provider}: {flow}" for flow in v.not_governed]
     out += [f"  assumes: {a}" for a in v.assumptions]
     return out
+
+
+COUNTEREXAMPLE_HEADERS = ("KIND", "EXPLANATION", "SOURCE", "DESTINATION", "PROTOCOL", "PORT", "PORTS")
+
+
+def counterexample_rows(v: Verdict) -> list[tuple[Any, ...]]:
+    return [(c.kind, c.explanation, c.source, c.destination, c.protocol,
+             "-" if c.port is None else c.port, c.ports or "-") for c in v.counterexamples]
 
 
 def settings_text(model: type[ProviderSettings]) -> str:
