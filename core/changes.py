@@ -275,7 +275,7 @@ def changes_markdown(ch: Changes) -> str:
     out = [f"### cloudfence diff: `{ch.old}` → `{ch.new}`", ""]
     if not ch.changed:
         out.append("No change.")
-        return "\n".join(out)
+        return "\n".join(out) + "\n"
     if ch.connections:
         out += ["| | from | to | ports | only for |", "|---|---|---|---|---|"]
         out += [f"| {'**opened**' if c.change == OPENED else 'closed'} | `{c.src.name}` | `{c.dst.name}` | "
