@@ -44,7 +44,10 @@ def verdicts_markdown(results: Sequence[Result], spec: str) -> str:
     out += _portability(portability(results))
     for r in results:
         out += ["", *_target(r)]
-    return "\n".join(out).rstrip() + "\n"
+    text = "\n".join(out).rstrip() + "\n"
+    # An HTML block runs to the next blank line: end with one, so that Markdown appended
+    # to the same summary (diff's) is not read as part of it.
+    return text + "\n" if text.endswith("</details>\n") else text
 
 
 def _portability(p: Portability) -> list[str]:
