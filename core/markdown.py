@@ -51,11 +51,13 @@ def verdicts_markdown(results: Sequence[Result], spec: str) -> str:
 
 
 def _portability(p: Portability) -> list[str]:
+    n = len(p.targets)
     if p.portable:
-        out = [f"**Portable**: each of the {count(len(p.targets), 'target')} ({p.short(p.targets)}) "
-               "expresses the spec and is equivalent."]
+        who = p.targets[0] if n == 1 else f"each of the {n} targets ({p.short(p.targets)})"
+        out = [f"**Portable**: {who} expresses the spec and is equivalent."]
     else:
-        out = [f"**Not portable** across the {count(len(p.targets), 'target')}."]
+        where = f"on {p.targets[0]}" if n == 1 else f"across the {n} targets"
+        out = [f"**Not portable** {where}."]
     items = []
     for r in p.refused:
         fine = f", fine on {p.short(r.fine_on)}" if r.fine_on else ""

@@ -234,3 +234,22 @@ def test_fake_targets_table_in_process(fakes: dict) -> None:
     assert [(r[0], r[2], r[3]) for r in rows] == [("fakecloud", "-", "equivalent"),
                                                   ("fakecloud-leaky", "-", "NOT equivalent")]
     assert rows[0][1].isdigit() and int(rows[0][1]) > 0
+
+
+@needs_builtin
+def test_one_target_in_markdown_and_from_a_plan_file(env: dict[str, str], tmp_path: Path) -> None:
+    proc = run_cli(["verify", "--stack", K8S_STACK, "--format", "markdown"], env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    at = lines.index(MD_HEADER)
+    assert re.fullmatch(r"\| kubernetes \| \d+ \| \d+ \| equivalent \| 0 \| \d+ \|", lines[at + 2])
+    assert lines[at + 3] == ""
+    assert "**Portable**: kubernetes expresses the spec and is equivalent." in lines
+    plan = tmp_path / "k8s.plan.json"
+    plan.write_text(run_cli(["plan", "--stack", K8S_STACK, "--format", "json"], env).stdout)
+    resources = json.loads(plan.read_text())["resources"]
+    judged = run_cli(["verify", EXAMPLE, "-p", "kubernetes", "--plan", plan, "--format", "json"], env)
+    assert judged.returncode == 0, judged.stderr
+    (target,) = json.loads(judged.stdout)["targets"]
+    assert (target["verdict"], target["resources"], target["rules"]) == (
+        "equivalent", len(resources), expected_rules("kubernetes", resources))
