@@ -140,11 +140,11 @@ def _read(doc: Any, path: str, intent: Intent, provider: Provider) -> DeployedRe
         part = provider.state_records(state, intent)
         _refuse_secrets(part.resources, path)
         return dataclasses.replace(part, notes=(*part.notes, *_unread_neighbours(state, part, provider)))
-    part = provider.deployed_records(doc, intent, path)
-    if part is None:
+    native = provider.deployed_records(doc, intent, path)
+    if native is None:
         raise CloudfenceError(Problem("", f"not deployed state provider {provider.name} reads: "
                                       f"{FORMATS_HINT}", path))
-    return part
+    return native
 
 
 def _refuse_secrets(records: Sequence[Resource], path: str) -> None:
@@ -160,7 +160,7 @@ def _unread_neighbours(state: Sequence[StateResource], part: DeployedRecords,
     """Resources of the target's packages that verify does not read but that reference a record
     it does (an instance that attaches a group ...): named, so the verdict says what it left out."""
     kept = {r.name for r in part.resources}
-    packages = {t.split(":", 1)[0] for t in provider.deployed_types}
+    packages = {t.split(":", 1)[0] for t in getattr(provider, "deployed_types", ())}
     out = []
     for r in state:
         if r.name in kept or r.type.split(":", 1)[0] not in packages:

@@ -98,9 +98,9 @@ def _policy(item: Any, where: str, file: str, problems: list[Problem], name: str
     _check_spec(spec, f"{at}spec", file, problems)
     if len(problems) > before:
         return None
-    labels = metadata.get("labels") if isinstance(metadata.get("labels"), dict) else {}
+    labels: dict[str, Any] = metadata["labels"] if isinstance(metadata.get("labels"), dict) else {}
     inputs = {"apiVersion": API_VERSION, "kind": "NetworkPolicy",
-              "metadata": {"name": metadata["name"], "namespace": namespace, "labels": dict(labels)},
+              "metadata": {"name": metadata["name"], "namespace": namespace, "labels": labels},
               "spec": spec}
     return Resource(POLICY_TYPE, name or f"{namespace}/{metadata['name']}", inputs)
 
