@@ -80,7 +80,12 @@ def deployed_plan(paths: Sequence[str], intent: Intent, provider: Provider,
     drift: list[tuple[str, str, str]] = []
     problems: list[Problem] = []
     for path in paths:
-        part = _records(load_document(path), path, intent, provider)
+        doc = load_document(path)
+        part = _records(doc, path, intent, provider)
+        if is_state(doc) and not part.resources:
+            problems.append(Problem("deployment.resources", f"holds no resource provider {provider.name} "
+                                    "reads: export the stack that deploys it, or name another provider",
+                                    path))
         for r in part.resources:
             if r.name in resources and resources[r.name] != r:
                 problems.append(Problem(f"record {r.name}", f"differs from the record of that name in "

@@ -262,3 +262,16 @@ def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], do
     proc = run_cli(["verify", SPEC, *AWS, "--deployed", path, "--plan", path], env)
     assert proc.returncode == 2
     assert "give one of them" in proc.stderr
+
+
+def test_each_target_of_a_stack_is_judged_from_the_same_state(env: dict[str, str], docs: dict,
+                                                              tmp_path: Path) -> None:
+    aws_stack = str(EXAMPLE.parent / "Pulumi.aws.yaml")  # names aws and kubernetes
+    state = write(tmp_path, "state.json", docs["aws-state"])
+    code, out, _ = verify(env, "--stack", aws_stack, "--deployed", state)
+    assert code == 2
+    targets = {t["provider"]: t for t in out["targets"]}
+    assert targets["aws"]["equivalent"] is True
+    assert targets["kubernetes"]["equivalent"] is None
+    (problem,) = targets["kubernetes"]["problems"]
+    assert problem.startswith(f"{state}: deployment.resources: holds no resource provider kubernetes reads")
