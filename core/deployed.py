@@ -115,8 +115,6 @@ def verify_deployed(paths: Sequence[str], intent: Intent, provider: Provider,
     plan, read = deployed_plan(paths, intent, provider, raw)
     try:
         verdict = verify_plan(intent, provider, plan, limit=limit)
-    except (CheckError, CloudfenceError):
-        raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CloudfenceError(f"{', '.join(paths)}: a deployed record cannot be read ({type(exc).__name__}: "
                               f"{exc}): verify cannot judge it") from None

@@ -275,3 +275,28 @@ def test_each_target_of_a_stack_is_judged_from_the_same_state(env: dict[str, str
     assert targets["kubernetes"]["equivalent"] is None
     (problem,) = targets["kubernetes"]["problems"]
     assert problem.startswith(f"{state}: deployment.resources: holds no resource provider kubernetes reads")
+
+
+def test_state_records_verify_cannot_read_are_refused(env: dict[str, str], docs: dict,
+                                                      tmp_path: Path) -> None:
+    state = copy.deepcopy(docs["k8s-state"])
+    stack = state["deployment"]["resources"][0]["urn"]
+    state["deployment"]["resources"].append({
+        "urn": stack.replace("pulumi:pulumi:Stack::ai-inference-prod",
+                             "kubernetes:cilium.io/v2:CiliumNetworkPolicy::allow-all"),
+        "custom": True, "id": "data/allow-all", "type": "kubernetes:cilium.io/v2:CiliumNetworkPolicy",
+        "inputs": {"spec": {"endpointSelector": {}}}, "outputs": {}})
+    path = write(tmp_path, "cilium.json", state)
+    proc = run_cli(["verify", SPEC, *K8S, "--deployed", path], env)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith(f"error: {path}: record allow-all: kubernetes:cilium.io/v2:"
+                                  "CiliumNetworkPolicy is a network policy verify does not read")
+
+    state = copy.deepcopy(docs["aws-state"])
+    vpc = next(r for r in state["deployment"]["resources"] if r["type"] == "aws:ec2/vpc:Vpc")
+    vpc["outputs"]["ipv6CidrBlock"] = "2600:1f18:abcd:1200::/56"  # associated in the console
+    path = write(tmp_path, "ipv6.json", state)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2
+    assert f"error: {path}: record ai-inference.inputs.ipv6CidrBlock: an input verify does not read" \
+        in proc.stderr

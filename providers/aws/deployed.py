@@ -31,6 +31,9 @@ from cloudfence.pulumistate import StateResource
 
 # Inputs that change nothing a rule allows (deletion behaviour, provider-level tags, naming).
 _INERT = frozenset({"revokeRulesOnDelete", "tagsAll", "namePrefix"})
+# Outputs that give members addresses the records do not show (an IPv6 block added later).
+_ADDRESSING = frozenset({"ipv6CidrBlock", "ipv6IpamPoolId"})
+ACL_ASSOCIATION = "aws:ec2/networkAclAssociation:NetworkAclAssociation"
 _PERMISSION = frozenset({"IpProtocol", "FromPort", "ToPort", "IpRanges", "Ipv6Ranges", "PrefixListIds",
                          "UserIdGroupPairs"})
 _RULE_FIELDS = frozenset({"SecurityGroupRuleId", "GroupId", "GroupOwnerId", "IsEgress", "IpProtocol",
@@ -149,6 +152,12 @@ def state_records(state: Sequence[StateResource], intent: Intent) -> DeployedRec
     """The stack's network records with what AWS reported at the last refresh: a rule's
     current fields, a group's current tags, and the rules of a group no resource holds."""
     records = [_refreshed(r) for r in state if r.type in READ_INPUTS]
+    kept = {r.name for r in records}
+    moved = [Problem(f"record {r.name}", f"{r.type} moves a subnet of the stack to another network ACL: "
+                     "verify does not read it, and the subnet's filtering depends on it")
+             for r in state if r.type == ACL_ASSOCIATION and ref_name(r.inputs.get("subnetId")) in kept]
+    if moved:
+        raise CloudfenceError(moved)
     groups = {r.name: r for r in state if r.type == SECURITY_GROUP}
     accounted = set(_held_rules(records))
     notes = []
@@ -168,15 +177,18 @@ def state_records(state: Sequence[StateResource], intent: Intent) -> DeployedRec
         if outside:
             notes.append(f"group {record.name}: {outside} rule(s) that no resource of the stack holds (added "
                          "outside Pulumi, as the refreshed state shows) are judged with it")
-    kept = [r for r in records if r.type == SECURITY_GROUP]
-    return DeployedRecords(tuple(records), tuple(notes + list(_reference_notes(records, kept))),
-                           tuple(untagged(kept, intent)))
+    groups_kept = [r for r in records if r.type == SECURITY_GROUP]
+    return DeployedRecords(tuple(records), tuple(notes + list(_reference_notes(records, groups_kept))),
+                           tuple(untagged(groups_kept, intent)))
 
 
 def _refreshed(r: StateResource) -> Resource:
     """Inputs, each field the evaluator reads taken from the refreshed outputs where they hold it."""
     read = READ_INPUTS[r.type] - {"ingress", "egress"}
     inputs = {k: v for k, v in r.inputs.items() if k not in _INERT}
+    for key in _ADDRESSING & set(r.outputs):
+        if r.outputs[key]:  # assigned outside Pulumi: evaluate refuses what it does not read
+            inputs[key] = r.outputs[key]
     for key in read:
         if key in r.outputs and (key in inputs or r.outputs[key] not in (None, "", [], {})):
             inputs[key] = r.outputs[key]

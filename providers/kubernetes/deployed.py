@@ -63,6 +63,10 @@ def state_records(state: Sequence[StateResource], intent: Intent, file: str = ""
     records = []
     for r in state:
         if r.type != POLICY_TYPE:
+            if "networkpolicy" in r.type.lower():  # a patch, or a CNI's own policy kind
+                problems.append(Problem(f"record {r.name}", f"{r.type} is a network policy verify does not "
+                                        f"read (it reads {POLICY_TYPE}): it may allow what the spec does not",
+                                        file))
             continue
         live = r.outputs if isinstance(r.outputs.get("spec"), dict) else r.inputs
         obj = {"apiVersion": API_VERSION, "kind": "NetworkPolicy", "metadata": live.get("metadata") or
