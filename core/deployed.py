@@ -119,7 +119,7 @@ def verify_deployed(paths: Sequence[str], intent: Intent, provider: Provider,
         raise CloudfenceError(f"{', '.join(paths)}: a deployed record cannot be read ({type(exc).__name__}: "
                               f"{exc}): verify cannot judge it") from None
     extra = [Counterexample("export", seg, where, "", "", None, why) for seg, where, why in read.drift]
-    shown = list(verdict.counterexamples) + extra
+    shown = extra + list(verdict.counterexamples)  # drift first: the limit never hides it
     return dataclasses.replace(
         verdict, equivalent=verdict.equivalent and not extra,
         counterexamples=tuple(shown[:max(limit, len(extra))]),
