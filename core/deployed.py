@@ -139,7 +139,7 @@ def _records(doc: Any, path: str, intent: Intent, provider: Provider) -> Deploye
 
 def _read(doc: Any, path: str, intent: Intent, provider: Provider) -> DeployedRecords:
     if is_state(doc):
-        state = read_state(doc, path)
+        state = read_state(doc, path, frozenset(getattr(provider, "deployed_types", ())))
         part = provider.state_records(state, intent)
         _refuse_secrets(part.resources, path)
         return dataclasses.replace(part, notes=(*part.notes, *_unread_neighbours(state, part, provider)))

@@ -10,7 +10,7 @@ evaluators read deployed records exactly as they read compiled ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,10 @@ def is_state(doc: Any) -> bool:
     return isinstance(doc, dict) and "deployment" in doc and "version" in doc
 
 
-def read_state(doc: dict[str, Any], file: str) -> list[StateResource]:
-    """The custom resources of a state export, each named and linked as a plan record."""
+def read_state(doc: dict[str, Any], file: str, linked: Collection[str] | None = None) -> list[StateResource]:
+    """The custom resources of a state export, each named and linked as a plan record. Only
+    ids of resources of the `linked` types (None: all) become references: a Kubernetes
+    Namespace's id is its name, which a policy's `metadata.namespace` holds as a plain value."""
     if doc.get("version") != STATE_VERSION:
         raise CloudfenceError(Problem("version", f"state export version {doc.get('version')!r}: cloudfence "
                                       f"reads version {STATE_VERSION} (pulumi stack export)", file))
@@ -61,8 +63,8 @@ def read_state(doc: dict[str, Any], file: str) -> list[StateResource]:
             continue
         if r.get("custom") is False or r["type"].startswith("pulumi:"):
             continue  # stacks, components and provider instances hold no rules
-        if r.get("delete") or r.get("pendingReplacement"):
-            continue  # pending deletion: `pulumi refresh` or the next update settles it
+        if r.get("pendingReplacement"):
+            continue  # deleted already, its replacement not yet created
         for key in ("inputs", "outputs"):
             if not isinstance(r.get(key, {}), dict):
                 problems.append(Problem(f"{where}.{key}", "expected an object", file))
@@ -70,7 +72,8 @@ def read_state(doc: dict[str, Any], file: str) -> list[StateResource]:
     if problems:
         raise CloudfenceError(problems)
     names = _names(found, file)
-    ids = {r["id"]: names[where] for where, r in found if isinstance(r.get("id"), str) and r["id"]}
+    ids = {r["id"]: names[where] for where, r in found if isinstance(r.get("id"), str) and r["id"]
+           and (linked is None or r["type"] in linked)}
     out = []
     for where, r in found:
         out.append(StateResource(
@@ -84,7 +87,9 @@ def read_state(doc: dict[str, Any], file: str) -> list[StateResource]:
 def _names(found: list[tuple[str, dict[str, Any]]], file: str) -> dict[str, str]:
     """The URN's last part, unless two resources share it (different types or parents):
     then those are named by type and name, so no record hides another."""
-    short = {where: r["urn"].rsplit("::", 1)[-1] for where, r in found}
+    # An old resource awaiting deletion after a replacement still exists, so it is judged too.
+    short = {where: r["urn"].rsplit("::", 1)[-1] + (" (pending deletion)" if r.get("delete") else "")
+             for where, r in found}
     taken: dict[str, int] = {}
     for name in short.values():
         taken[name] = taken.get(name, 0) + 1

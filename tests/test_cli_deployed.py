@@ -116,6 +116,11 @@ def test_kubectl_selector_widened_is_an_extra_connection(env: dict[str, str], do
 def test_pulumi_state_shows_an_edit_made_after_pulumi_up(env: dict[str, str], docs: dict,
         tmp_path: Path) -> None:
     doc = copy.deepcopy(docs["k8s-state"])
+    stack = doc["deployment"]["resources"][0]["urn"]
+    doc["deployment"]["resources"].append({  # its id is "data", as the policies' namespace is
+        "urn": stack.replace("pulumi:pulumi:Stack::ai-inference-prod", "kubernetes:core/v1:Namespace::data"),
+        "custom": True, "id": "data", "type": "kubernetes:core/v1:Namespace",
+        "inputs": {"metadata": {"name": "data"}}, "outputs": {"metadata": {"name": "data"}}})
     assert verify(env, *K8S, "--deployed", write(tmp_path, "state.json", doc))[0] == 0
     live = next(r for r in doc["deployment"]["resources"] if r["urn"].endswith("::ai-inference-feature-db"))
     live["outputs"]["spec"]["ingress"][0]["from"] = []  # kubectl edit: scrape from anywhere
