@@ -305,3 +305,31 @@ def test_state_records_verify_cannot_read_are_refused(env: dict[str, str], docs:
     assert proc.returncode == 2
     assert f"error: {path}: record ai-inference.inputs.ipv6CidrBlock: an input verify does not read" \
         in proc.stderr
+
+
+# ----------------------------------------------- files as the tools print them
+
+FIXTURES = Path(__file__).parent / "fixtures" / "deployed"
+SHOP = str(FIXTURES / "shop.yaml")
+
+
+def test_kubectl_yaml_as_printed_is_equivalent(env: dict[str, str]) -> None:
+    policies = FIXTURES / "kubectl-networkpolicies.yaml"
+    proc = run_cli(["verify", SHOP, "-p", "kubernetes", "--deployed", policies], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("kubernetes: equivalent (")
+
+
+def test_aws_cli_files_as_printed_show_the_rule_added_by_hand(env: dict[str, str]) -> None:
+    groups = FIXTURES / "describe-security-groups.json"
+    proc = run_cli(["verify", SHOP, "-p", "aws", "--set", "vpcCidr=10.0.0.0/16", "--deployed", groups], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("aws: equivalent (")
+    rules = FIXTURES / "describe-security-group-rules-ssh-added.json"
+    proc = run_cli(["verify", SHOP, "-p", "aws", "--set", "vpcCidr=10.0.0.0/16", "--deployed", groups,
+                    "--deployed", rules, "--format", "json"], env)
+    assert proc.returncode == 1
+    (target,) = json.loads(proc.stdout)["targets"]
+    assert [(c["kind"], c["destination"], c["protocol"], c["ports"]) for c in target["counterexamples"]] == [
+        ("extra", "db (10.0.2.1)", "tcp", "22")]
+    assert target["counterexamples"][0]["source"].startswith("internet (")
