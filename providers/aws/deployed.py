@@ -18,6 +18,7 @@ from typing import Any
 from cloudfence.errors import CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import DeployedRecords, Resource, ref, ref_name
+from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.evaluate import READ_INPUTS
 from cloudfence.providers.aws.names import TAG_SEGMENT, TAG_SPEC
 from cloudfence.providers.aws.wire import (
@@ -200,7 +201,7 @@ _Atom = tuple[str, str, str, Any, Any, str, str]
 
 def _norm(direction: str, group: str, proto: Any, lo: Any, hi: Any, kind: str, peer: Any) -> _Atom:
     name = PROTOCOL_NAMES.get(str(proto).lower(), str(proto).lower())
-    if name == "any":
+    if name == ANY:
         lo = hi = None
     return (direction, group, name, lo, hi, kind, str(peer))
 
