@@ -21,6 +21,7 @@ import click
 
 from cloudfence import plugins
 from cloudfence import verify as verification
+from cloudfence.deployed import verify_deployed
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.export import check_manifests, write_export
 from cloudfence.failures import GuardedGroup, print_problems
@@ -227,18 +228,24 @@ def _registered(intent: Intent, provider: Provider, settings: Mapping[str, Any])
               show_default=True, help="markdown: a table and the details, for a CI summary or a PR comment.")
 @click.option("--plan", "plan_file", metavar="FILE",
               help="Judge this plan JSON (as `plan --format json` writes it) instead of compiling one.")
+@click.option("--deployed", "deployed_files", multiple=True, metavar="FILE",
+              help="Judge deployed state (repeatable): a `pulumi stack export`, `kubectl get "
+                   "networkpolicies -A -o json|yaml`, or `aws ec2 describe-security-groups` / "
+                   "`describe-security-group-rules` JSON; settings from --stack / --set.")
 @settings_options
 @strict_option
 @_handles_errors
 def verify(spec: str | None, provider_name: str | None, fmt: str, plan_file: str | None,
-           settings_file: str | None, assignments: tuple[str, ...], stack_files: tuple[str, ...],
-           strict: bool) -> None:
+           deployed_files: tuple[str, ...], settings_file: str | None, assignments: tuple[str, ...],
+           stack_files: tuple[str, ...], strict: bool) -> None:
     """Prove, per target, that the compiled plan allows exactly what SPEC says.
 
     Exit status: 0 when every target is equivalent; 1 when any target is not
     (counterexamples are printed); 2 for bad input, or when a target cannot
     express the spec and no target was found different.
     """
+    if plan_file is not None and deployed_files:
+        raise CloudfenceError("--plan and --deployed each name what to judge: give one of them")
     if plan_file is not None:
         _verify_plan_file(spec, provider_name, fmt, plan_file, settings_file, assignments, stack_files,
                           strict)
@@ -250,10 +257,13 @@ def verify(spec: str | None, provider_name: str | None, fmt: str, plan_file: str
         if show_progress:
             click.echo(f"verifying {target.label} ...", err=True)
         try:
-            compiled = checked_plan(provider, intent, target.settings)
-            verdict = verification.verify_plan(intent, provider, compiled, checked=True)
-        except CheckError as exc:
-            if len(chosen) == 1:
+            if deployed_files:
+                verdict, compiled = verify_deployed(deployed_files, intent, provider, target.settings)
+            else:
+                compiled = checked_plan(provider, intent, target.settings)
+                verdict = verification.verify_plan(intent, provider, compiled, checked=True)
+        except CloudfenceError as exc:
+            if len(chosen) == 1 or not (deployed_files or isinstance(exc, CheckError)):
                 raise
             results.append(Result(target.label, None, exc.problems, len(intent.flows),
                                   name=target.provider, stack=target.stack))

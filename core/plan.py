@@ -143,3 +143,16 @@ def ordered(resources: Iterable[Resource]) -> tuple[Resource, ...]:
     for r in items:
         visit(r)
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class DeployedRecords:
+    """Plan records a provider read from deployed state (`verify --deployed`), with what the
+    reading rests on and what differs that the records themselves cannot show."""
+
+    resources: tuple[Resource, ...]
+    # Printed with the verdict as assumptions: what was read, and what was not.
+    notes: tuple[str, ...] = ()
+    # (segment, place, what differs): reported as export differences, e.g. a group of the
+    # spec that lost its segment tag, so its members are judged as no segment's.
+    drift: tuple[tuple[str, str, str], ...] = ()

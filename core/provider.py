@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -19,8 +19,9 @@ from cloudfence.attribution import RecordRule, changed_inputs, isolated_rules
 from cloudfence.bridges import bridge_problems
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Flow, Intent
-from cloudfence.plan import Plan, Resource
+from cloudfence.plan import DeployedRecords, Plan, Resource
 from cloudfence.ports import PROTOCOLS
+from cloudfence.pulumistate import StateResource
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, validate_settings
 from cloudfence.space import space_for
@@ -91,6 +92,10 @@ class Provider(Protocol):
     def record_rules(self, plan: Plan, intent: Intent) -> dict[str, list[RecordRule]]: ...
 
     def count_rules(self, plan: Plan) -> int | None: ...
+
+    def deployed_records(self, doc: Any, intent: Intent, file: str) -> DeployedRecords | None: ...
+
+    def state_records(self, state: Sequence[StateResource], intent: Intent) -> DeployedRecords: ...
 
 
 class BaseProvider(ABC):
@@ -170,6 +175,23 @@ class BaseProvider(ABC):
         carry them. None, the default: the provider does not say, and verify shows '-'
         rather than a number that might mislead."""
         return None
+
+    #: The type tokens `evaluate` reads: in a Pulumi state export, the resources of these
+    #: types are this target's records (`verify --deployed`); none: it reads no deployed state.
+    deployed_types: ClassVar[frozenset[str]] = frozenset()
+
+    def deployed_records(self, doc: Any, intent: Intent, file: str) -> DeployedRecords | None:
+        """The records of a Plan from one of the target's own documents (a kubectl List, the
+        AWS CLI's JSON), for `verify --deployed`; None: the document is none of its formats.
+        A defect raises CloudfenceError naming the place in `file`."""
+        return None
+
+    def state_records(self, state: Sequence[StateResource], intent: Intent) -> DeployedRecords:
+        """The target's records from a Pulumi state export: each resource of a type it reads,
+        with its inputs. Override to read what the refreshed outputs show beyond them."""
+        if not self.deployed_types:
+            raise CheckError(f"provider {self.name} reads no deployed state: verify its plan instead")
+        return DeployedRecords(tuple(r.record() for r in state if r.type in self.deployed_types))
 
     def check_capabilities(self, intent: Intent) -> list[Problem]:
         caps = self.capabilities

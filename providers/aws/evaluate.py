@@ -165,8 +165,9 @@ def hidden_region(plan: Plan, intent: Intent) -> AddressSet:
     """Where members of a segment without a cidr may be: in the VPC, less every segment cidr."""
     vpcs = [r.inputs.get("cidrBlock") for r in plan.by_type(VPC)]
     cidrs = [c for c in vpcs if isinstance(c, str)]
-    if not cidrs and not vpcs:
-        listed = (plan.settings or {}).get("vpcCidrs") or []
+    if not cidrs and not vpcs:  # an existing VPC, or deployed groups read without their VPC
+        settings = plan.settings or {}
+        listed = settings.get("vpcCidrs") or [settings.get("vpcCidr")]
         cidrs = [c for c in listed if isinstance(c, str)]
     if cidrs:
         region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs])

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from cloudfence.addresses import GLOBAL_V6, AddressSet
 from cloudfence.bridges import bridge_problems
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
-from cloudfence.plan import Plan
+from cloudfence.plan import DeployedRecords, Plan
 from cloudfence.provider import BaseProvider, Capabilities
-from cloudfence.providers.aws import nacl
+from cloudfence.providers.aws import deployed, nacl
 from cloudfence.providers.aws.compile import compile_plan
-from cloudfence.providers.aws.evaluate import evaluate_plan
+from cloudfence.providers.aws.evaluate import READ_INPUTS, evaluate_plan
 from cloudfence.providers.aws.internal import AwsSpace, aws_space, resolved
 from cloudfence.providers.aws.layout import layout
 from cloudfence.providers.aws.network import network_problems, subnets
@@ -45,6 +45,7 @@ from cloudfence.providers.aws.wire import (
     SUBNET,
     VPC,
 )
+from cloudfence.pulumistate import StateResource
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, narrow
 
@@ -126,6 +127,16 @@ class AwsProvider(BaseProvider):
         rules = (INGRESS_RULE, EGRESS_RULE, LEGACY_RULE, NETWORK_ACL_RULE)
         inline = plan.entries(SECURITY_GROUP, "ingress") + plan.entries(SECURITY_GROUP, "egress")
         return sum(len(plan.by_type(t)) for t in rules) + inline
+
+    deployed_types: ClassVar[frozenset[str]] = frozenset(READ_INPUTS)
+
+    def deployed_records(self, doc: Any, intent: Intent, file: str) -> DeployedRecords | None:
+        """`aws ec2 describe-security-groups` / `describe-security-group-rules` JSON."""
+        return deployed.cli_records(doc, intent, file) if deployed.is_cli(doc) else None
+
+    def state_records(self, state: Sequence[StateResource], intent: Intent) -> DeployedRecords:
+        """The stack's network records as AWS reported them at the last refresh."""
+        return deployed.state_records(state, intent)
 
     def sdk_class(self, type_token: str) -> Callable[..., Any]:
         if type_token not in SDK_CLASSES:

@@ -6,18 +6,20 @@ API semantics in evaluate.py. No Pulumi import here except in `sdk_class`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from cloudfence.errors import CheckError, Problem
 from cloudfence.intent import Flow, Intent
-from cloudfence.plan import Plan, Resource
+from cloudfence.plan import DeployedRecords, Plan, Resource
 from cloudfence.provider import BaseProvider, Capabilities
 from cloudfence.providers.kubernetes.checks import check_intent
 from cloudfence.providers.kubernetes.compile import compile_plan, dns_flows
+from cloudfence.providers.kubernetes.deployed import is_kubectl, kubectl_records, state_records
 from cloudfence.providers.kubernetes.evaluate import evaluate_plan
 from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.wire import CLUSTER_DNS, POLICY_TYPE, Options
+from cloudfence.pulumistate import StateResource
 from cloudfence.reachability import Reachability
 from cloudfence.settings import ProviderSettings, narrow, validate_settings
 from cloudfence.space import space_for
@@ -77,6 +79,16 @@ class KubernetesProvider(BaseProvider):
     def count_rules(self, plan: Plan) -> int:
         """The ingress and egress rules of the NetworkPolicies (a deny-all policy has none)."""
         return plan.entries(POLICY_TYPE, "spec", "ingress") + plan.entries(POLICY_TYPE, "spec", "egress")
+
+    deployed_types: ClassVar[frozenset[str]] = frozenset({POLICY_TYPE})
+
+    def deployed_records(self, doc: Any, intent: Intent, file: str) -> DeployedRecords | None:
+        """`kubectl get networkpolicies -A -o json|yaml`: every policy of the cluster."""
+        return kubectl_records(doc, intent, file) if is_kubectl(doc) else None
+
+    def state_records(self, state: Sequence[StateResource], intent: Intent) -> DeployedRecords:
+        """The stack's policies as the API server returned them at the last refresh."""
+        return state_records(state, intent)
 
     def manifests(self, plan: Plan) -> dict[str, str]:
         """YAML per NetworkPolicy for `cloudfence export` (kubectl apply -f DIR)."""
