@@ -28,6 +28,7 @@ from cloudfence.failures import GuardedGroup, print_problems
 from cloudfence.intent import Intent
 from cloudfence.lint import load_checked
 from cloudfence.markdown import verdicts_markdown
+from cloudfence.plan import Plan
 from cloudfence.planfile import read_plan
 from cloudfence.portability import portability
 from cloudfence.provider import Provider, checked_plan, install_hint, validated
@@ -201,23 +202,24 @@ def plan(spec: str | None, provider_name: str | None, fmt: str, via_pulumi: bool
         compiled = checked_plan(provider, intent, target.settings)
         document = compiled.to_json()
         if via_pulumi:
-            document = _registered(intent, provider, target.settings)
+            document = _registered(intent, provider, target.settings, compiled)
         documents.append(document)
-        texts.append(plan_text(compiled, document, via_pulumi, provider.summarize))
+        texts.append(plan_text(compiled, document, via_pulumi, provider.summarize, target.label))
     if fmt == "json":
         _print_json(documents[0] if len(documents) == 1 else {"plans": documents})
         return
     click.echo("\n\n".join(texts))
 
 
-def _registered(intent: Intent, provider: Provider, settings: Mapping[str, Any]) -> dict[str, Any]:
+def _registered(intent: Intent, provider: Provider, settings: Mapping[str, Any],
+                compiled: Plan) -> dict[str, Any]:
     """The plan as registered under the Pulumi mock runtime (the only path that loads Pulumi)."""
     try:
         from cloudfence.deploy.emitter import registered_plan
     except ImportError as exc:
         raise CloudfenceError(f"--via-pulumi needs the Pulumi SDK ({exc.name} is not installed): "
                               f"{install_hint(provider)}") from None
-    return registered_plan(intent, provider, settings)
+    return registered_plan(intent, provider, settings, compiled)
 
 
 @main.command(short_help="Prove each target allows exactly what the spec says.")

@@ -187,8 +187,9 @@ def intent_json(intent: Intent) -> dict[str, Any]:
 
 
 def plan_text(compiled: Plan, document: Mapping[str, Any], via_pulumi: bool,
-              custom: Callable[[Resource], str | None] | None = None) -> str:
-    """What `plan` prints: one line per record, implied flows, exports."""
+              custom: Callable[[Resource], str | None] | None = None, label: str | None = None) -> str:
+    """What `plan` prints: one line per record, implied flows, exports. `label` names the
+    target where several stacks give the same provider (`gcp (Pulumi.gcp-sa.yaml)`)."""
     resources = document["resources"]
     by_name = {r.name: r for r in compiled.resources}
     rows = []
@@ -200,7 +201,7 @@ def plan_text(compiled: Plan, document: Mapping[str, Any], via_pulumi: bool,
             text = summarize(r["inputs"], r["name"])
         rows.append((short_type(r["type"]), r["name"], text))
     how = "registered under the Pulumi mock runtime" if via_pulumi else "planned"
-    out = [f"{compiled.spec} on {compiled.provider}: {count(len(resources), 'resource')} {how}"]
+    out = [f"{compiled.spec} on {label or compiled.provider}: {count(len(resources), 'resource')} {how}"]
     if rows:
         out.append(table(rows, ("TYPE", "NAME", "SUMMARY"), indent="  "))
     if via_pulumi:

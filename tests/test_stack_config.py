@@ -69,6 +69,18 @@ def test_providers_in_the_order_written() -> None:
 
 
 @needs_builtin
+def test_plan_of_several_stacks_names_the_stack_of_each_table() -> None:
+    gcp, gcp_sa = STACK / "Pulumi.gcp.yaml", STACK / "Pulumi.gcp-sa.yaml"
+    code, out, err = invoke("plan", "--stack", gcp, "--stack", gcp_sa)
+    assert code == 0, err
+    headings = [line.split(":")[0] for line in out.splitlines() if line.startswith("ai-inference on ")]
+    assert headings == ["ai-inference on gcp (Pulumi.gcp.yaml)", "ai-inference on gcp (Pulumi.gcp-sa.yaml)"]
+    code, out, err = invoke("plan", "--stack", gcp)
+    assert code == 0, err
+    assert out.startswith("ai-inference on gcp: ")
+
+
+@needs_builtin
 def test_verify_stack_judges_every_target_it_names() -> None:
     code, out, err = invoke("verify", "--stack", AWS_STACK, "--format", "json")
     assert code == 0, err

@@ -60,7 +60,19 @@ class Segmentation(pulumi.ComponentResource):
         except CloudfenceError as exc:
             # RunError shows the message without a Python traceback in `pulumi up`.
             raise pulumi.RunError(f"cloudfence: {exc}") from None
-        name = name or intent.name
+        self._register(name or intent.name, intent, compiled, opts)
+
+    @classmethod
+    def from_plans(cls, name: str, intent: Intent, compiled: list[tuple[Provider, Plan]],
+                   opts: pulumi.ResourceOptions | None = None) -> Segmentation:
+        """The component for plans already checked and compiled (`checked_plan`), so a caller
+        that has them (`plan --via-pulumi`) registers them without compiling them again."""
+        self = cls.__new__(cls)
+        self._register(name, intent, compiled, opts)
+        return self
+
+    def _register(self, name: str, intent: Intent, compiled: list[tuple[Provider, Plan]],
+                  opts: pulumi.ResourceOptions | None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         exports: dict[str, dict[str, Any]] = {seg: {} for seg in intent.segments}
         try:

@@ -78,18 +78,22 @@ def require_sdk(provider: Provider, plan: Plan) -> None:
         sdk_class(provider, token)
 
 
-def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]) -> dict[str, Any]:
+def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any],
+                    plan: Plan | None = None) -> dict[str, Any]:
     """Run the emitter under the mock runtime and return what was registered,
-    in the plan JSON shape, so it can be compared with `plan` byte for byte."""
+    in the plan JSON shape, so it can be compared with `plan` byte for byte.
+    `plan`: what `checked_plan` made of these arguments, when the caller has it already."""
     from cloudfence.deploy.component import Segmentation
     from cloudfence.deploy.engine import run_program
     from cloudfence.plan import Resource
 
-    plan = checked_plan(provider, intent, settings)
+    if plan is None:
+        plan = checked_plan(provider, intent, settings)
     require_sdk(provider, plan)
+    compiled = [(provider, plan)]
 
     def program() -> None:
-        Segmentation(intent.name, intent=intent, providers={provider.name: dict(settings)})
+        Segmentation.from_plans(intent.name, intent, compiled)
 
     result = run_program(program, project=intent.name, stack=provider.name)
     order = {r.name: i for i, r in enumerate(plan.resources)}
