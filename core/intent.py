@@ -8,6 +8,7 @@ re-interpret the YAML.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -228,7 +229,7 @@ class _Builder:
 
     def segments(self) -> dict[str, Segment]:
         out: dict[str, Segment] = {}
-        owned: list[tuple[IPNetwork, str]] = []
+        owned = _Owned()
         if not self.m.segments:
             self.err(("segments",), "no segments: declare at least one segment")
         for name, seg in self.m.segments.items():
@@ -248,8 +249,7 @@ class _Builder:
                 net = self.cidr(p, text)
                 if net is None:
                     continue
-                clash = next(((o, other) for o, other in owned
-                              if net.version == o.version and net.overlaps(o)), None)
+                clash = owned.first_overlap(net)
                 if clash is not None:
                     other_net, other = clash
                     if other != name:
@@ -261,7 +261,7 @@ class _Builder:
                         self.err(p, f"{net} overlaps {other_net} listed before in this segment: "
                                  f"keep {net if _within(other_net, net) else other_net} only")
                     continue
-                owned.append((net, name))
+                owned.add(net, name)
                 cidrs.append(net)
             out[name] = Segment(
                 name=name,
@@ -427,6 +427,39 @@ class _Builder:
                          "write a literal such as tcp/443")
                 ok = False
         return ports if ok else None
+
+
+class _Owned:
+    """The segments' cidrs so far, pairwise disjoint (an overlapping one is refused, not
+    added), sorted by first address: the first one added that overlaps a new cidr is
+    found by bisection, not by a pass over all of them."""
+
+    def __init__(self) -> None:
+        self.starts: dict[int, list[int]] = {4: [], 6: []}
+        self.entries: dict[int, list[tuple[int, int, IPNetwork, str]]] = {4: [], 6: []}
+
+    def first_overlap(self, net: IPNetwork) -> tuple[IPNetwork, str] | None:
+        starts, entries = self.starts[net.version], self.entries[net.version]
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        i = bisect.bisect_right(starts, lo) - 1
+        if i < 0 or entries[i][1] < lo:  # the one starting at or before lo ends before it
+            i += 1
+        hits = []
+        while i < len(starts) and starts[i] <= hi:
+            hits.append(entries[i])
+            i += 1
+        if not hits:
+            return None
+        _, _, other_net, other = min(hits, key=lambda e: e[0])
+        return other_net, other
+
+    def add(self, net: IPNetwork, name: str) -> None:
+        starts, entries = self.starts[net.version], self.entries[net.version]
+        start = int(net.network_address)
+        i = bisect.bisect_left(starts, start)
+        starts.insert(i, start)
+        order = sum(len(e) for e in self.entries.values())
+        entries.insert(i, (order, int(net.broadcast_address), net, name))
 
 
 def _collapse(nets: Iterable[IPNetwork]) -> list[IPNetwork]:
