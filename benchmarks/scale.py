@@ -7,7 +7,7 @@ from a named network (with exclusions) and, for one segment in ten each way, wit
 all have a cidr, so every provider has work. Each N runs in a fresh subprocess, so
 its peak RSS is its own: one process loads the spec and checks, compiles and
 verifies it for every provider (the `verify -p all` path); a second one (up to
-N = 1000, "skipped" above) registers each provider's plan under the Pulumi mock
+N = 1000 or --emit-max, "skipped" above) registers each provider's plan under the Pulumi mock
 runtime, as `plan --via-pulumi` does.
 
 Prints, per N and provider: load (read + normalise, once per N), check+compile,
@@ -90,7 +90,8 @@ def settings_for(name: str) -> dict[str, Any]:
     """Settings under which every provider plans the spec (as a stack file would give them)."""
     return {
         "aws": {"vpcCidr": "10.20.0.0/16"},
-        "azure": {"resourceGroupName": "rg-scale", "location": "westeurope", "addressSpace": ["10.20.0.0/16"]},
+        "azure": {"resourceGroupName": "rg-scale", "location": "westeurope",
+                  "addressSpace": ["10.20.0.0/16"]},
         "gcp": {"project": "scale-bench", "region": "us-central1", "rulesPerProject": 100_000},
         "kubernetes": {"clusterCidrs": [PODS, "10.96.0.0/12"]},
     }[name]
@@ -114,7 +115,8 @@ def run_compile(n: int, names: list[str]) -> dict[str, Any]:
     text = scale_spec(n)
     t0, c0 = time.perf_counter(), time.process_time()
     intent = parse_intent(text, f"<scale {n}>")
-    out: dict[str, Any] = {"segments": n, "flows": len(intent.flows), "spec_kb": round(len(text.encode()) / 1000, 1),
+    out: dict[str, Any] = {"segments": n, "flows": len(intent.flows),
+                           "spec_kb": round(len(text.encode()) / 1000, 1),
                            "load_s": time.perf_counter() - t0, "load_cpu_s": time.process_time() - c0,
                            "providers": {}}
     installed = providers()
@@ -151,7 +153,8 @@ def run_emit(n: int, names: list[str]) -> dict[str, Any]:
         try:
             t0, c0 = time.perf_counter(), time.process_time()
             registered = registered_plan(intent, installed[name], settings_for(name))
-            out["providers"][name] = {"emit_s": time.perf_counter() - t0, "emit_cpu_s": time.process_time() - c0,
+            out["providers"][name] = {"emit_s": time.perf_counter() - t0,
+                                      "emit_cpu_s": time.process_time() - c0,
                                       "registered": len(registered["resources"])}
         except Exception as exc:
             out["providers"][name] = {"failed": str(exc).splitlines()[0][:160]}
@@ -170,11 +173,11 @@ def _child(step: str, n: int, names: list[str]) -> dict[str, Any]:
     return result
 
 
-def measure(n: int, names: list[str], emit: bool) -> dict[str, Any]:
+def measure(n: int, names: list[str], emit_max: int) -> dict[str, Any]:
     report = _child("compile", n, names)
     if "failed" in report:
         return {"segments": n, **report}
-    if emit and n <= EMIT_MAX:
+    if n <= emit_max:
         emitted = _child("emit", n, names)
         report["emit_peak_mb"] = emitted.get("peak_mb")
         for name, m in report["providers"].items():
@@ -211,7 +214,8 @@ def _print_table(reports: list[dict[str, Any]]) -> None:
                 continue
             emit = f"{m['emit_s']:.2f}" if "emit_s" in m else str(m["emit"])[:8]
             verdict = "equivalent" if m["equivalent"] else f"NOT equivalent ({m['differences']})"
-            print(f"{r['segments']:>5} {r['flows']:>6} {name:<11} {r['load_s']:>7.2f} {m['compile_s']:>10.2f} "
+            print(f"{r['segments']:>5} {r['flows']:>6} {name:<11} {r['load_s']:>7.2f} "
+                  f"{m['compile_s']:>10.2f} "
                   f"{m['verify_s']:>9.2f} {emit:>8} {m['resources']:>10} {m['rules']:>7}  {verdict}")
         emit_mb = r["emit_peak_mb"]
         shown = f"{emit_mb:.0f} MB" if isinstance(emit_mb, float) else str(emit_mb)
@@ -224,9 +228,11 @@ def _print_table(reports: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,1000,3000", help="segment counts (default 10,100,1000,3000)")
+    parser.add_argument("--sizes", default="10,100,1000,3000",
+                        help="segment counts (default 10,100,1000,3000)")
     parser.add_argument("--providers", default=",".join(PROVIDERS), help="providers to measure, if installed")
-    parser.add_argument("--no-emit", action="store_true", help="skip the emit under Pulumi mocks")
+    parser.add_argument("--emit-max", type=int, default=EMIT_MAX,
+                        help=f"largest N to emit under the Pulumi mocks (default {EMIT_MAX}; 0: none)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", choices=["compile", "emit"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -242,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [n for n in wanted if n in installed]
     if not names:
         sys.exit(f"none of {args.providers} is installed (installed: {', '.join(installed) or 'none'})")
-    reports = [_rounded(measure(n, names, not args.no_emit)) for n in sizes]
+    reports = [_rounded(measure(n, names, args.emit_max)) for n in sizes]
     if args.json:
         print(json.dumps({"sizes": reports}, indent=2))
         return

@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, CidrError, IPNetwork, parse_cidr
@@ -43,7 +44,7 @@ class Segment:
     kubernetes: KubernetesSelector | None
     cidrs: tuple[IPNetwork, ...]
 
-    @property
+    @cached_property
     def addresses(self) -> AddressSet:
         return AddressSet.from_cidrs(self.cidrs)
 
@@ -62,7 +63,7 @@ class Network:
     blocks: tuple[Block, ...]
     builtin: bool = False  # the built-in `internet`: public space (cloudfence.space)
 
-    @property
+    @cached_property
     def addresses(self) -> AddressSet:
         """What the spec lists (exclusions subtracted). What a network means on a
         target (less every segment's cidr, `internet` less the internal space) is
@@ -141,10 +142,27 @@ class Intent:
         return AddressSet()
 
     def flows_from(self, segment: str) -> list[Flow]:
-        return [f for f in self.flows if f.src.is_segment and f.src.name == segment]
+        return list(self._by_segment[0].get(segment, ()))
 
     def flows_to(self, segment: str) -> list[Flow]:
-        return [f for f in self.flows if f.dst.is_segment and f.dst.name == segment]
+        return list(self._by_segment[1].get(segment, ()))
+
+    @cached_property
+    def flows_by_key(self) -> dict[str, Flow]:
+        """Each flow by its `key` (what a record's rules name)."""
+        return {f.key: f for f in self.flows}
+
+    @cached_property
+    def _by_segment(self) -> tuple[dict[str, list[Flow]], dict[str, list[Flow]]]:
+        """The flows from and to each segment, in flow order: providers ask per segment."""
+        out: dict[str, list[Flow]] = {}
+        into: dict[str, list[Flow]] = {}
+        for f in self.flows:
+            if f.src.is_segment:
+                out.setdefault(f.src.name, []).append(f)
+            if f.dst.is_segment:
+                into.setdefault(f.dst.name, []).append(f)
+        return out, into
 
     def problem(self, flow: Flow, message: str, side: str = "") -> Problem:
         """A provider's check problem, placed at the spec flow it came from."""

@@ -24,6 +24,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cloudfence.addresses import AddressSet
@@ -218,7 +219,7 @@ class _World:
             vnet = AddressSet.from_cidrs(_prefixes(settings["addressSpace"]))
         return cls(intent, asgs, vnet)
 
-    @property
+    @cached_property
     def segments(self) -> frozenset[str]:
         return frozenset(n for n, s in self.intent.segments.items() if not s.cidrs)
 
@@ -227,10 +228,12 @@ class _World:
         return Points(addresses=seg.addresses) if seg.cidrs else Points(opaque=frozenset([name]))
 
     def every_segment(self) -> Points:
-        out = Points(opaque=self.segments)
-        for seg in self.intent.segments.values():
-            out = out | Points(addresses=seg.addresses)
-        return out
+        return self._every_segment
+
+    @cached_property
+    def _every_segment(self) -> Points:
+        cidrs = [c for seg in self.intent.segments.values() for c in seg.cidrs]
+        return Points(opaque=self.segments, addresses=AddressSet.from_cidrs(cidrs))
 
     def everything(self) -> Points:
         return Points(self.segments | {LOAD_BALANCER}, AddressSet.everything())
