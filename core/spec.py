@@ -254,7 +254,7 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str)
 
 _CParser: Any
 try:
-    from yaml.cyaml import CParser as _CParser
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
 except ImportError:  # PyYAML built without libyaml: the careful path alone
     _CParser = None
 
@@ -291,7 +291,7 @@ def _fast_load(text: str) -> tuple[Any, dict[Path_, int]] | None:
 
 
 def _node_value(event: Any) -> Any:
-    tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+    tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
     if tag == _STR:
         return event.value
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)

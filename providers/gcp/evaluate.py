@@ -152,8 +152,9 @@ class _Targeted:
         self.records = records
         self.index: dict[tuple[str, tuple[str, str] | None], list[int]] = {}
         for i, rec in enumerate(records):
-            targets = ([(TAG, t) for t in _strings(rec.inputs.get("targetTags"))] +
-                       [(SERVICE_ACCOUNT, a) for a in _strings(rec.inputs.get("targetServiceAccounts"))])
+            targets: list[tuple[str, str] | None] = [
+                *((TAG, t) for t in _strings(rec.inputs.get("targetTags"))),
+                *((SERVICE_ACCOUNT, a) for a in _strings(rec.inputs.get("targetServiceAccounts")))]
             for target in dict.fromkeys(targets or [None]):
                 self.index.setdefault((_direction(rec), target), []).append(i)
 
