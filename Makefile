@@ -43,6 +43,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/verify_scaling.py
 	$(PY) benchmarks/networks.py
+	$(PY) benchmarks/scale.py --emit-max 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build out *.egg-info

@@ -8,10 +8,12 @@ re-interpret the YAML.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, CidrError, IPNetwork, parse_cidr
@@ -42,7 +44,7 @@ class Segment:
     kubernetes: KubernetesSelector | None
     cidrs: tuple[IPNetwork, ...]
 
-    @property
+    @cached_property
     def addresses(self) -> AddressSet:
         return AddressSet.from_cidrs(self.cidrs)
 
@@ -61,7 +63,7 @@ class Network:
     blocks: tuple[Block, ...]
     builtin: bool = False  # the built-in `internet`: public space (cloudfence.space)
 
-    @property
+    @cached_property
     def addresses(self) -> AddressSet:
         """What the spec lists (exclusions subtracted). What a network means on a
         target (less every segment's cidr, `internet` less the internal space) is
@@ -140,10 +142,27 @@ class Intent:
         return AddressSet()
 
     def flows_from(self, segment: str) -> list[Flow]:
-        return [f for f in self.flows if f.src.is_segment and f.src.name == segment]
+        return list(self._by_segment[0].get(segment, ()))
 
     def flows_to(self, segment: str) -> list[Flow]:
-        return [f for f in self.flows if f.dst.is_segment and f.dst.name == segment]
+        return list(self._by_segment[1].get(segment, ()))
+
+    @cached_property
+    def flows_by_key(self) -> dict[str, Flow]:
+        """Each flow by its `key` (what a record's rules name)."""
+        return {f.key: f for f in self.flows}
+
+    @cached_property
+    def _by_segment(self) -> tuple[dict[str, list[Flow]], dict[str, list[Flow]]]:
+        """The flows from and to each segment, in flow order: providers ask per segment."""
+        out: dict[str, list[Flow]] = {}
+        into: dict[str, list[Flow]] = {}
+        for f in self.flows:
+            if f.src.is_segment:
+                out.setdefault(f.src.name, []).append(f)
+            if f.dst.is_segment:
+                into.setdefault(f.dst.name, []).append(f)
+        return out, into
 
     def problem(self, flow: Flow, message: str, side: str = "") -> Problem:
         """A provider's check problem, placed at the spec flow it came from."""
@@ -228,7 +247,7 @@ class _Builder:
 
     def segments(self) -> dict[str, Segment]:
         out: dict[str, Segment] = {}
-        owned: list[tuple[IPNetwork, str]] = []
+        owned = _Owned()
         if not self.m.segments:
             self.err(("segments",), "no segments: declare at least one segment")
         for name, seg in self.m.segments.items():
@@ -248,8 +267,7 @@ class _Builder:
                 net = self.cidr(p, text)
                 if net is None:
                     continue
-                clash = next(((o, other) for o, other in owned
-                              if net.version == o.version and net.overlaps(o)), None)
+                clash = owned.first_overlap(net)
                 if clash is not None:
                     other_net, other = clash
                     if other != name:
@@ -261,7 +279,7 @@ class _Builder:
                         self.err(p, f"{net} overlaps {other_net} listed before in this segment: "
                                  f"keep {net if _within(other_net, net) else other_net} only")
                     continue
-                owned.append((net, name))
+                owned.add(net, name)
                 cidrs.append(net)
             out[name] = Segment(
                 name=name,
@@ -427,6 +445,39 @@ class _Builder:
                          "write a literal such as tcp/443")
                 ok = False
         return ports if ok else None
+
+
+class _Owned:
+    """The segments' cidrs so far, pairwise disjoint (an overlapping one is refused, not
+    added), sorted by first address: the first one added that overlaps a new cidr is
+    found by bisection, not by a pass over all of them."""
+
+    def __init__(self) -> None:
+        self.starts: dict[int, list[int]] = {4: [], 6: []}
+        self.entries: dict[int, list[tuple[int, int, IPNetwork, str]]] = {4: [], 6: []}
+
+    def first_overlap(self, net: IPNetwork) -> tuple[IPNetwork, str] | None:
+        starts, entries = self.starts[net.version], self.entries[net.version]
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        i = bisect.bisect_right(starts, lo) - 1
+        if i < 0 or entries[i][1] < lo:  # the one starting at or before lo ends before it
+            i += 1
+        hits = []
+        while i < len(starts) and starts[i] <= hi:
+            hits.append(entries[i])
+            i += 1
+        if not hits:
+            return None
+        _, _, other_net, other = min(hits, key=lambda e: e[0])
+        return other_net, other
+
+    def add(self, net: IPNetwork, name: str) -> None:
+        starts, entries = self.starts[net.version], self.entries[net.version]
+        start = int(net.network_address)
+        i = bisect.bisect_left(starts, start)
+        starts.insert(i, start)
+        order = sum(len(e) for e in self.entries.values())
+        entries.insert(i, (order, int(net.broadcast_address), net, name))
 
 
 def _collapse(nets: Iterable[IPNetwork]) -> list[IPNetwork]:

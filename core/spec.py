@@ -151,6 +151,9 @@ def parse_document(text: str, file: str = "<spec>") -> Document:
         raise SpecError(Problem("", f"spec is over the {MAX_SPEC_BYTES:,}-byte limit", file))
     if not text.strip():
         raise SpecError(Problem("", "spec is empty: start with 'version: 1'", file))
+    fast = _fast_load(text)
+    if fast is not None:
+        return Document(fast[0], fast[1], file)
     node = _compose(text, file)
     if node is None:
         raise SpecError(Problem("", "spec is empty: start with 'version: 1'", file))
@@ -245,6 +248,121 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str)
     except yaml.YAMLError as exc:
         raise SpecError(Problem(format_path(path), f"cannot read value: {exc}", file,
                                 node.start_mark.line + 1)) from None
+
+
+# ------------------------------------------------------- fast path (libyaml)
+
+_CParser: Any
+try:
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+except ImportError:  # PyYAML built without libyaml: the careful path alone
+    _CParser = None
+
+
+class _Careful(Exception):
+    """The document needs the careful path: it is malformed, refused, or unusual."""
+
+
+class _CoreResolver(yaml.resolver.Resolver):
+    yaml_implicit_resolvers = _CoreLoader.yaml_implicit_resolvers
+
+
+_resolver = _CoreResolver()
+_STR = "tag:yaml.org,2002:str"
+# Tabs, byte order marks and the Unicode line breaks: where PyYAML and libyaml part ways.
+_UNUSUAL = re.compile("[\t\ufeff\x85\u2028\u2029]")
+
+
+def _fast_load(text: str) -> tuple[Any, dict[Path_, int]] | None:
+    """Data and key-path lines of a plain, well-formed document in one pass over
+    libyaml's events, or None: then the careful path below reads the document again
+    and gives every refusal and error exactly as it always has. The pass accepts only
+    what the careful path accepts the same way: no alias, anchor or explicit tag, one
+    document, no merge or duplicate or non-scalar key, at most MAX_DEPTH levels."""
+    if _CParser is None or _UNUSUAL.search(text):
+        return None
+    parser = _CParser(text)
+    try:
+        return _build(parser)
+    except Exception:  # any surprise at all goes the careful way
+        return None
+    finally:
+        parser.dispose()
+
+
+def _node_value(event: Any) -> Any:
+    tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    if tag == _STR:
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    return _constructor.yaml_constructors[tag](_constructor, node)
+
+
+_SKIP = (yaml.StreamStartEvent, yaml.DocumentEndEvent, yaml.StreamEndEvent)
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+
+
+def _build(parser: Any) -> tuple[Any, dict[Path_, int]]:
+    tree = _Tree()
+    documents = 0
+    while parser.check_event():
+        event = parser.get_event()
+        kind = type(event)
+        if kind is yaml.DocumentStartEvent:
+            documents += 1
+        elif kind in _ENDS:
+            tree.stack.pop()
+        elif kind not in _SKIP:
+            if kind is yaml.AliasEvent or event.anchor is not None or event.tag is not None:
+                raise _Careful
+            tree.add(event, kind)
+    if len(tree.root) != 1 or documents != 1:
+        raise _Careful
+    return tree.root[0], tree.lines
+
+
+class _Tree:
+    """Plain data and the line of each key path, built event by event as `_to_python`
+    builds them from nodes."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path_, int] = {}
+        self.root: list[Any] = []
+        # One frame per open collection: [container, its path, the key awaiting a value].
+        self.stack: list[list[Any]] = [[self.root, (), None]]
+
+    def add(self, event: Any, kind: type) -> None:
+        frame = self.stack[-1]
+        container, path, key = frame
+        line = event.start_mark.line + 1
+        if type(container) is dict:
+            if key is None:  # the event is a key
+                if kind is not yaml.ScalarEvent or event.value == "<<" or event.value in container:
+                    raise _Careful
+                self.lines[(*path, event.value)] = line
+                frame[2] = event.value
+                return
+            frame[2] = None
+        elif len(self.stack) > 1:
+            key = len(container)
+        elif self.root or kind is not yaml.MappingStartEvent:  # a spec is one mapping
+            raise _Careful
+        if key is not None:
+            path = (*path, key)
+        self.lines.setdefault(path, line)
+        value: Any
+        if kind is yaml.ScalarEvent:
+            value = _node_value(event)
+        elif kind in _STARTS and len(self.stack) <= MAX_DEPTH:
+            value = {} if kind is yaml.MappingStartEvent else []
+            self.stack.append([value, path, None])
+        else:
+            raise _Careful
+        if type(container) is dict:
+            container[key] = value
+        else:
+            container.append(value)
 
 
 # ------------------------------------------------------------------ shape

@@ -182,7 +182,7 @@ def _filter_records(intent: Intent, rules: list[Rule], entries: list[Entry], nam
     owners = _cidr_owners(intent)
     named = unique([(rule_keys[id(r)], _rule_base(spec, r)) for r in rules]
                    + [(entry_keys[id(e)], _entry_base(spec, e, owners)) for e in entries], names.reserved)
-    flows = {f.key: f for f in intent.flows}
+    flows = intent.flows_by_key
     out = [_rule_record(intent, r, named[rule_keys[id(r)]], names.groups, names.sg, flows,
                         names.prefix_list) for r in rules]
     by_acl: dict[tuple[str, bool], list[Entry]] = {}

@@ -23,6 +23,7 @@ from cloudfence.providers.azure.rules import (
     SEGMENT,
     Rule,
     flows_with,
+    rules_by_segment,
     segment_rules,
 )
 from cloudfence.providers.azure.settings import AzureSettings
@@ -99,12 +100,13 @@ def compile_plan(intent: Intent, settings: AzureSettings, provider: str = "azure
             "tags": tags(spec),
         }))
 
+    by_segment = rules_by_segment(rules)
     for seg, segment in intent.segments.items():
         n = names(spec, seg)
         resources.append(Resource(ASG, n["asg"], {**common, "tags": tags(spec, seg)}))
         resources.append(Resource(NSG, n["nsg"], {
             **common,
-            "securityRules": security_rules(spec, [r for r in rules if r.segment == seg], intent),
+            "securityRules": security_rules(spec, by_segment.get(seg, []), intent),
             "tags": tags(spec, seg),
         }))
         exports[seg] = {"applicationSecurityGroupId": ref(n["asg"]), "networkSecurityGroupId": ref(n["nsg"])}
@@ -125,7 +127,7 @@ def security_rules(spec: str, rules: list[Rule], intent: Intent) -> list[dict[st
     """The NSG's `securityRules`: allows by priority per direction, each direction
     ending with its deny-all."""
     out: list[dict[str, Any]] = []
-    flows = {f.key: f for f in intent.flows}
+    flows = intent.flows_by_key
     for direction in (INBOUND, OUTBOUND):
         mine = sorted((r for r in rules if r.direction == direction), key=lambda r: r.name)
         prio = priorities(r.name for r in mine)

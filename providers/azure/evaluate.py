@@ -20,10 +20,12 @@ narrower, so verify reports an opening rather than hiding one.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cloudfence.addresses import AddressSet
@@ -101,15 +103,15 @@ def _filters(plan: Plan, intent: Intent) -> tuple[dict[str, list[Resource]], dic
     out: dict[str, list[Resource]] = defaultdict(list)
     subnet_of: dict[str, list[Resource | None]] = defaultdict(list)
     subnets: dict[str, list[str]] = defaultdict(list)
+    located = _Located(intent)
     for subnet in plan.by_type(SUBNET):
-        held = AddressSet.from_cidrs(_prefixes(subnet.inputs.get("addressPrefixes") or [])
-                                     + _prefixes(subnet.inputs.get("addressPrefix") or []))
+        held = (_prefixes(subnet.inputs.get("addressPrefixes") or [])
+                + _prefixes(subnet.inputs.get("addressPrefix") or []))
         assoc = subnet.inputs.get("networkSecurityGroup")
         nsg = nsgs.get(_ref_name(assoc.get("id")) or "") if isinstance(assoc, dict) else None
-        for seg, segment in intent.segments.items():
-            if segment.cidrs and segment.addresses & held:
-                subnet_of[seg].append(nsg)
-                subnets[seg].append(subnet.name)
+        for seg in located.overlapping(held):
+            subnet_of[seg].append(nsg)
+            subnets[seg].append(subnet.name)
     for seg in intent.segments:
         if seg in subnet_of:
             if all(n is not None for n in subnet_of[seg]):
@@ -119,6 +121,31 @@ def _filters(plan: Plan, intent: Intent) -> tuple[dict[str, list[Resource]], dic
             continue
         out[seg] = [n for n in nsgs.values() if _segment_tag(n) == seg]
     return out, subnets
+
+
+class _Located:
+    """The segments' cidrs sorted by first address (the spec keeps them disjoint), so the
+    segments a subnet overlaps are found by bisection, not by a pass over all segments."""
+
+    def __init__(self, intent: Intent) -> None:
+        order = {seg: i for i, seg in enumerate(intent.segments)}
+        cidrs = sorted((c.version, int(c.network_address), int(c.broadcast_address), order[seg], seg)
+                       for seg, segment in intent.segments.items() for c in segment.cidrs)
+        self.cidrs = cidrs
+        self.starts = [(v, lo) for v, lo, *_ in cidrs]
+
+    def overlapping(self, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> list[str]:
+        """In the spec's order of segments."""
+        hits: dict[str, int] = {}
+        for net in nets:
+            lo, hi = int(net.network_address), int(net.broadcast_address)
+            i = max(bisect.bisect_right(self.starts, (net.version, lo)) - 1, 0)
+            while i < len(self.cidrs) and self.starts[i] <= (net.version, hi):
+                version, start, end, rank, seg = self.cidrs[i]
+                if version == net.version and start <= hi and end >= lo:
+                    hits[seg] = rank
+                i += 1
+        return sorted(hits, key=hits.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -218,7 +245,7 @@ class _World:
             vnet = AddressSet.from_cidrs(_prefixes(settings["addressSpace"]))
         return cls(intent, asgs, vnet)
 
-    @property
+    @cached_property
     def segments(self) -> frozenset[str]:
         return frozenset(n for n, s in self.intent.segments.items() if not s.cidrs)
 
@@ -227,10 +254,12 @@ class _World:
         return Points(addresses=seg.addresses) if seg.cidrs else Points(opaque=frozenset([name]))
 
     def every_segment(self) -> Points:
-        out = Points(opaque=self.segments)
-        for seg in self.intent.segments.values():
-            out = out | Points(addresses=seg.addresses)
-        return out
+        return self._every_segment
+
+    @cached_property
+    def _every_segment(self) -> Points:
+        cidrs = [c for seg in self.intent.segments.values() for c in seg.cidrs]
+        return Points(opaque=self.segments, addresses=AddressSet.from_cidrs(cidrs))
 
     def everything(self) -> Points:
         return Points(self.segments | {LOAD_BALANCER}, AddressSet.everything())

@@ -85,12 +85,15 @@ def _family_addresses(space: Space, segment: str) -> AddressSet:
 
 def segment_rules(intent: Intent, space: Space, flows: list[Flow]) -> list[Rule]:
     rules: list[Rule] = []
+    ends: dict[tuple[str, Endpoint], list[Flow]] = {}  # (direction, the segment's end): its flows
+    for f in flows:
+        ends.setdefault((OUTBOUND, f.src), []).append(f)
+        ends.setdefault((INBOUND, f.dst), []).append(f)
     for seg in intent.segments:
         usable = _family_addresses(space, seg)
         for direction in (OUTBOUND, INBOUND):
             here = Endpoint("segment", seg)
-            mine = [f for f in flows if (f.src if direction == OUTBOUND else f.dst) == here]
-            for flow in mine:
+            for flow in ends.get((direction, here), ()):
                 peer = flow.dst if direction == OUTBOUND else flow.src
                 rules.extend(_peer_rules(space, seg, direction, peer, flow, usable))
     return rules
@@ -117,6 +120,14 @@ def _peer_rules(space: Space, seg: str, direction: str, peer: Endpoint, flow: Fl
     return out
 
 
+def rules_by_segment(rules: list[Rule]) -> dict[str, list[Rule]]:
+    """Each segment's rules, in order."""
+    out: dict[str, list[Rule]] = {}
+    for r in rules:
+        out.setdefault(r.segment, []).append(r)
+    return out
+
+
 @dataclass(frozen=True)
 class Counts:
     rules: int  # deny-all rules included
@@ -129,8 +140,9 @@ class Counts:
 def count(intent: Intent, rules: list[Rule]) -> dict[str, Counts]:
     """Per segment, what its NSG uses of Azure's limits."""
     out = {}
+    by_segment = rules_by_segment(rules)
     for seg in intent.segments:
-        mine = [r for r in rules if r.segment == seg]
+        mine = by_segment.get(seg, [])
         prefixes = {d: sum(len(r.prefixes) for r in mine if r.direction == d) for d in (INBOUND, OUTBOUND)}
         asgs = {seg} | {r.peer for r in mine if r.peer_kind == SEGMENT}
         out[seg] = Counts(len(mine) + 2, prefixes[INBOUND], prefixes[OUTBOUND], len(asgs),

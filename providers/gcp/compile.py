@@ -67,7 +67,7 @@ def compile_plan(intent: Intent, settings: GcpSettings, provider: str = "gcp") -
 
     rules = firewall_rules(intent, settings, ids)
     names = unique([(r.key, rule_base(spec, r)) for r in rules], reserved, NAME_LIMIT)
-    flows = {f.key: f for f in intent.flows}
+    flows = intent.flows_by_key
     for r in rules:
         resources.append(Resource(FIREWALL, names[r.key], {
             "network": network,

@@ -71,11 +71,11 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     hidden = space_for(intent, settings).hidden
     regions = {seg: hidden for seg, s in intent.segments.items() if not s.cidrs}
     universe = Scope(EVERYTHING, tuple(sorted((seg, r) for seg, r in regions.items() if r)))
-    records = _on_the_network(plan)
+    targeted = _Targeted(_on_the_network(plan))
     for seg in sorted(governed):
         own = {(granted[seg].kind, granted[seg].value)} if seg in granted else set()
         for direction, way in ((INGRESS, IN), (EGRESS, OUT)):
-            rules = [rule for rec in records if _direction(rec) == direction and _applies(rec, own)
+            rules = [rule for rec in targeted.applying(direction, own)
                      for rule in _read(rec, direction, intent, members, regions)]
             implied_allow = direction == EGRESS
             rules.append(Rule(IMPLIED_PRIORITY, implied_allow, universe, PortSet.any()))
@@ -144,13 +144,26 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _applies(rec: Resource, own: set[tuple[str, str]]) -> bool:
-    """Targets name the segment's tag or service account, or nothing (every workload)."""
-    tags = _strings(rec.inputs.get("targetTags"))
-    accounts = _strings(rec.inputs.get("targetServiceAccounts"))
-    if not tags and not accounts:
-        return True
-    return any((TAG, t) in own for t in tags) or any((SERVICE_ACCOUNT, a) in own for a in accounts)
+class _Targeted:
+    """The records by direction and by the identity they target (none: every workload), so
+    a segment's records are found by its identity, not by reading all for every segment."""
+
+    def __init__(self, records: list[Resource]) -> None:
+        self.records = records
+        self.index: dict[tuple[str, tuple[str, str] | None], list[int]] = {}
+        for i, rec in enumerate(records):
+            targets: list[tuple[str, str] | None] = [
+                *((TAG, t) for t in _strings(rec.inputs.get("targetTags"))),
+                *((SERVICE_ACCOUNT, a) for a in _strings(rec.inputs.get("targetServiceAccounts")))]
+            for target in dict.fromkeys(targets or [None]):
+                self.index.setdefault((_direction(rec), target), []).append(i)
+
+    def applying(self, direction: str, own: set[tuple[str, str]]) -> list[Resource]:
+        """In plan order: the untargeted records and those naming one of `own`."""
+        found = set(self.index.get((direction, None), ()))
+        for ident in own:
+            found.update(self.index.get((direction, ident), ()))
+        return [self.records[i] for i in sorted(found)]
 
 
 def _ranges(values: Iterable[str]) -> AddressSet:

@@ -37,6 +37,7 @@ from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, POLICY_TYPE, Options
 from cloudfence.providers.kubernetes.world import (
     Pods,
+    PodWorld,
     Policy,
     background_pods,
     covers,
@@ -54,7 +55,7 @@ JUDGED = frozenset({"tcp", "udp", "sctp"})
 DIRECTIONS = {"Ingress": (INGRESS, "ingress", "from"), "Egress": (EGRESS, "egress", "to")}
 
 
-def peer_of(peer: Mapping[str, Any], policy_namespace: str, world: list[Pods]) -> Peer:
+def peer_of(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -> Peer:
     if "ipBlock" in peer:
         if "podSelector" in peer or "namespaceSelector" in peer:
             raise ValueError("a NetworkPolicy peer with ipBlock may have no other selector")
@@ -108,7 +109,7 @@ def read_policies(plan: Plan) -> list[Policy]:
     return out
 
 
-def end_rules(pods: Pods, policies: list[Policy], world: list[Pods],
+def end_rules(pods: Pods, policies: list[Policy], world: PodWorld,
               resolve: Callable[[Mapping[str, Any], str], Peer]) -> dict[str, list[tuple[Peer, PortSet]]]:
     """What one end's policies allow, per direction. Covered by a policy listing
     the direction: isolated, and the rules of every policy that may select its
@@ -141,7 +142,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     policies = read_policies(plan)
     segments = segment_pods(intent, governed)
     background = background_pods(intent, governed, policies)
-    world = [*segments, *background]
+    world = PodWorld([*segments, *background])
     cluster = options.internal_space()
     # Where pods of no segment may be: the cluster's ranges (or, unknown, the
     # private ranges) less every segment's cidr, which holds only its members.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cloudfence.intent import Intent
@@ -63,6 +64,22 @@ class Pods:
     @property
     def background(self) -> bool:
         return self.segment is None
+
+
+class PodWorld(list[Pods]):
+    """Every end of the world, built once: the open ends (pods that may carry more
+    labels) of each namespace are found by name, not by a pass over the world."""
+
+    @cached_property
+    def _open(self) -> dict[str, list[Pods]]:
+        out: dict[str, list[Pods]] = {}
+        for p in self:
+            if not p.exact:
+                out.setdefault(p.namespace, []).append(p)
+        return out
+
+    def open_in(self, namespace: str) -> list[Pods]:
+        return self._open.get(namespace, [])
 
 
 # ------------------------------------------------------------- selectors
@@ -284,12 +301,12 @@ def background_pods(intent: Intent, governed: Iterable[str], policies: list[Poli
     return out
 
 
-def reaches(selector: Mapping[str, Any] | None, pods: Pods, world: list[Pods]) -> bool:
+def reaches(selector: Mapping[str, Any] | None, pods: Pods, world: PodWorld) -> bool:
     """The selector matches some of these pods: some way they may be labelled
     that does not make them another segment's (or the cluster DNS) pods."""
     if pods.exact:
         return selector_matches(selector, dict(pods.labels))
-    segments = [p for p in world if not p.exact and p.end != pods.end and p.namespace == pods.namespace]
+    segments = [p for p in world.open_in(pods.namespace) if p.end != pods.end]
     for labels in witness_labels(selector, dict(pods.labels)):
         have = dict(labels)
         if not any(all(have.get(k) == v for k, v in s.labels) for s in segments):
@@ -297,7 +314,7 @@ def reaches(selector: Mapping[str, Any] | None, pods: Pods, world: list[Pods]) -
     return False
 
 
-def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: list[Pods]) -> list[Pods]:
+def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -> list[Pods]:
     """The pods of the world a selector peer may reach: namespaceSelector AND
     podSelector in one peer; podSelector alone means the policy's namespace;
     namespaceSelector alone means every pod of those namespaces."""
