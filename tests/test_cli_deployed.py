@@ -203,6 +203,29 @@ def test_aws_group_without_its_segment_tag_is_named(env: dict[str, str], docs: d
     assert ("missing", "gateway (10.20.1.1)", "inference (10.20.2.1)", "tcp", "80") in differences(out)
 
 
+def test_aws_groups_of_another_spec_in_the_vpc_do_not_stand_in_for_its_segments(
+        env: dict[str, str], docs: dict, tmp_path: Path) -> None:
+    doc = copy.deepcopy(docs["groups"])
+    staging = []
+    for g in doc["SecurityGroups"]:  # a second spec deployed in the same VPC, same segment names
+        twin = copy.deepcopy(g)
+        twin["GroupId"] = g["GroupId"].replace("sg-0", "sg-1")
+        twin["Tags"] = [{**t, "Value": t["Value"].replace("ai-inference", "staging")} for t in g["Tags"]]
+        for perm in twin["IpPermissions"] + twin["IpPermissionsEgress"]:
+            for pair in perm["UserIdGroupPairs"]:
+                pair["GroupId"] = pair["GroupId"].replace("sg-0", "sg-1")
+        staging.append(twin)
+    inference = group(doc, "inference")
+    inference["IpPermissionsEgress"] = [p for p in inference["IpPermissionsEgress"]
+                                        if p.get("FromPort") != 5432]
+    doc["SecurityGroups"] += staging
+    code, out, _ = verify(env, *AWS, "--deployed", write(tmp_path, "groups.json", doc))
+    assert code == 1
+    assert differences(out) == [("missing", "inference (10.20.2.1)", "feature-db (10.20.4.1)", "tcp", "5432")]
+    (target,) = out["targets"]
+    assert any("tagged for another spec" in a and staging[0]["GroupId"] in a for a in target["assumptions"])
+
+
 def test_aws_pulumi_state_judges_refreshed_rules(env: dict[str, str], docs: dict,
         tmp_path: Path) -> None:
     doc = copy.deepcopy(docs["aws-state"])

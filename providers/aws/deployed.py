@@ -63,8 +63,9 @@ def cli_records(doc: Mapping[str, Any], intent: Intent, file: str) -> DeployedRe
             records.append(found)
     if problems:
         raise CloudfenceError(problems)
+    records, notes = own_segments(records, intent)
     groups = [r for r in records if r.type == SECURITY_GROUP]
-    notes = list(_reference_notes(records, groups))
+    notes += _reference_notes(records, groups)
     if not groups:
         notes.append(f"{file} describes no security group: its rules count only with their groups' tags "
                      "(give describe-security-groups too: --deployed groups.json --deployed rules.json)")
@@ -178,9 +179,10 @@ def state_records(state: Sequence[StateResource], intent: Intent) -> DeployedRec
         if outside:
             notes.append(f"group {record.name}: {outside} rule(s) that no resource of the stack holds (added "
                          "outside Pulumi, as the refreshed state shows) are judged with it")
+    records, foreign = own_segments(records, intent)
     groups_kept = [r for r in records if r.type == SECURITY_GROUP]
-    return DeployedRecords(tuple(records), tuple(notes + list(_reference_notes(records, groups_kept))),
-                           tuple(untagged(groups_kept, intent)))
+    notes += foreign + list(_reference_notes(records, groups_kept))
+    return DeployedRecords(tuple(records), tuple(notes), tuple(untagged(groups_kept, intent)))
 
 
 def _refreshed(r: StateResource) -> Resource:
@@ -251,6 +253,24 @@ def _atom(direction: str, group: str, entry: Mapping[str, Any]) -> _Atom:
 # ------------------------------------------------------------ both
 
 
+def own_segments(records: Sequence[Resource], intent: Intent) -> tuple[list[Resource], list[str]]:
+    """A group tagged with another spec is none of this spec's segments, whatever segment tag it
+    carries: two specs in one VPC may both name a segment `db`, and the other's rules must
+    neither stand in for this one's nor hide that this one's are gone."""
+    out, others = [], []
+    for r in records:
+        tags = r.inputs.get("tags") or {}
+        spec = tags.get(TAG_SPEC) if isinstance(tags, dict) else None
+        if r.type == SECURITY_GROUP and TAG_SEGMENT in tags and spec is not None and spec != intent.name:
+            kept = {k: v for k, v in tags.items() if k != TAG_SEGMENT}
+            r = Resource(r.type, r.name, {**r.inputs, "tags": kept})
+            others.append(r.name)
+        out.append(r)
+    notes = [f"group(s) {', '.join(others)} tagged for another spec: no segment's here (a reference to "
+             "one matches anyone)"] if others else []
+    return out, notes
+
+
 def _segment_name(group: Resource, intent: Intent) -> str | None:
     """The segment a group is named for (`<spec>-<segment>`, Pulumi's suffix aside), if any."""
     tags = group.inputs.get("tags") or {}
@@ -267,8 +287,8 @@ def untagged(groups: Sequence[Resource], intent: Intent) -> Iterator[tuple[str, 
     """Groups of the spec (by its spec tag or its name) that carry no segment tag."""
     for g in groups:
         tags = g.inputs.get("tags") or {}
-        if TAG_SEGMENT in tags:
-            continue
+        if TAG_SEGMENT in tags or tags.get(TAG_SPEC, intent.name) != intent.name:
+            continue  # a segment's, or another spec's
         seg = _segment_name(g, intent)
         if seg is None and tags.get(TAG_SPEC) != intent.name:
             continue
