@@ -255,6 +255,35 @@ def test_aws_pulumi_state_judges_refreshed_rules(env: dict[str, str], docs: dict
 # --------------------------------------------------------------- bad input
 
 
+def test_aws_pulumi_state_judges_network_acl_entries_added_outside_pulumi(env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    state = deployed.stack_export(deployed.compiled("aws", {"vpcCidr": "10.20.0.0/16", "nacls": True}))
+    resources = state["deployment"]["resources"]
+    acls = {r["id"]: r for r in resources if r["type"] == "aws:ec2/networkAcl:NetworkAcl"}
+    for acl in acls.values():  # the refreshed ACL lists every entry, its rule resources' too
+        acl["outputs"].update(ingress=[], egress=[])
+    for r in resources:
+        if r["type"] == "aws:ec2/networkAclRule:NetworkAclRule":
+            o = r["outputs"]
+            acls[o["networkAclId"]]["outputs"]["egress" if o["egress"] else "ingress"].append({
+                "ruleNo": o["ruleNumber"], "action": o["ruleAction"], "protocol": o["protocol"],
+                "cidrBlock": o.get("cidrBlock", ""), "ipv6CidrBlock": o.get("ipv6CidrBlock", ""),
+                "fromPort": o.get("fromPort", 0), "toPort": o.get("toPort", 0), "icmpType": 0, "icmpCode": 0})
+    args = ("-p", "aws", "--set", "vpcCidr=10.20.0.0/16", "--set", "aws.nacls=true")
+    code, out, err = verify(env, *args, "--deployed", write(tmp_path, "state.json", state))
+    assert code == 0, (out, err)
+    db = next(a for a in acls.values() if a["urn"].endswith("::ai-inference-feature-db-acl"))
+    db["outputs"]["ingress"].append({"ruleNo": 1, "action": "deny", "protocol": "-1",
+                                     "cidrBlock": "0.0.0.0/0", "ipv6CidrBlock": "", "fromPort": 0,
+                                     "toPort": 0, "icmpType": 0, "icmpCode": 0})
+    code, out, _ = verify(env, *args, "--deployed", write(tmp_path, "state.json", state))
+    assert code == 1
+    assert ("missing", "inference (10.20.2.1)", "feature-db (10.20.4.1)", "tcp", "5432") in differences(out)
+    (target,) = out["targets"]
+    assert any(a.startswith("network ACL ai-inference-feature-db-acl: 1 of its entries") for a in
+               target["assumptions"])
+
+
 def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], docs: dict,
         tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"

@@ -25,6 +25,8 @@ from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
     LEGACY_RULE,
+    NETWORK_ACL,
+    NETWORK_ACL_RULE,
     PROTOCOL_NAMES,
     SECURITY_GROUP,
 )
@@ -179,6 +181,12 @@ def state_records(state: Sequence[StateResource], intent: Intent) -> DeployedRec
         if outside:
             notes.append(f"group {record.name}: {outside} rule(s) that no resource of the stack holds (added "
                          "outside Pulumi, as the refreshed state shows) are judged with it")
+    for acl in (r for r in state if r.type == NETWORK_ACL):
+        found = list(_acl_entries(acl, records))
+        if found:
+            records += found
+            notes.append(f"network ACL {acl.name}: {len(found)} of its entries no resource of the stack "
+                         "holds (added outside Pulumi, as the refreshed state shows) are judged with it")
     records, foreign = own_segments(records, intent)
     groups_kept = [r for r in records if r.type == SECURITY_GROUP]
     notes += foreign + list(_reference_notes(records, groups_kept))
@@ -196,6 +204,36 @@ def _refreshed(r: StateResource) -> Resource:
         if key in r.outputs and (key in inputs or r.outputs[key] not in (None, "", [], {})):
             inputs[key] = r.outputs[key]
     return Resource(r.type, r.name, {k: v for k, v in inputs.items() if v is not None or k not in read})
+
+
+def _acl_entries(acl: StateResource, records: Sequence[Resource]) -> Iterator[Resource]:
+    """The entries a network ACL's refreshed `ingress`/`egress` list that no NetworkAclRule of the
+    stack holds (a rule number is unique per ACL and direction), as NetworkAclRule records."""
+    held = {(bool(r.inputs.get("egress")), r.inputs.get("ruleNumber")) for r in records
+            if r.type == NETWORK_ACL_RULE and ref_name(r.inputs.get("networkAclId")) == acl.name}
+    problems = []
+    for key in ("ingress", "egress"):
+        entries = acl.outputs.get(key) or []
+        for i, e in enumerate(entries if isinstance(entries, list) else [entries]):
+            where = f"record {acl.name}.outputs.{key}[{i}]"
+            if not isinstance(e, dict) or not isinstance(e.get("ruleNo"), int):
+                problems.append(Problem(where, "expected a network ACL entry with ruleNo"))
+                continue
+            if (key == "egress", e["ruleNo"]) in held:
+                continue
+            proto = str(e.get("protocol", ""))
+            inputs: dict[str, Any] = {"networkAclId": ref(acl.name), "ruleNumber": e["ruleNo"],
+                                      "egress": key == "egress", "protocol": proto,
+                                      "ruleAction": e.get("action"),
+                                      **_ports(e.get("fromPort"), e.get("toPort"))}
+            for field in ("cidrBlock", "ipv6CidrBlock"):
+                if e.get(field):
+                    inputs[field] = e[field]
+            if PROTOCOL_NAMES.get(proto.lower()) in ("icmp", "icmpv6"):
+                inputs.update(icmpType=e.get("icmpType"), icmpCode=e.get("icmpCode"))
+            yield Resource(NETWORK_ACL_RULE, f"{acl.name}-{key}-{e['ruleNo']}", inputs)
+    if problems:
+        raise CloudfenceError(problems)
 
 
 _Atom = tuple[str, str, str, Any, Any, str, str]
