@@ -24,7 +24,7 @@ from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import DeployedRecords, Plan, Resource, find_refs
 from cloudfence.provider import Provider, validated
-from cloudfence.pulumistate import StateResource, is_state, read_state, secret_paths
+from cloudfence.pulumistate import StateResource, is_state, read_state, sealed
 from cloudfence.reach import Counterexample, Verdict
 from cloudfence.settings import ProviderSettings
 from cloudfence.verify import verify_plan
@@ -154,10 +154,9 @@ def _read(doc: Any, path: str, intent: Intent, provider: Provider) -> DeployedRe
 
 def _refuse_secrets(records: Sequence[Resource], path: str) -> None:
     """A sealed secret in a record could hide anything: refuse rather than judge it absent."""
-    sealed = [p for r in records for p in secret_paths(r.inputs, f"record {r.name}.inputs")]
-    if sealed:
-        raise CloudfenceError([Problem(p, "is a secret the export does not show: export the stack with "
-                                       "`pulumi stack export --show-secrets`", path) for p in sealed])
+    problems = [p for r in records for p in sealed(r.inputs, f"record {r.name}.inputs", path)]
+    if problems:
+        raise CloudfenceError(problems)
 
 
 def _unread_neighbours(state: Sequence[StateResource], part: DeployedRecords,

@@ -137,3 +137,9 @@ def secret_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in secret_paths(v, f"{path}[{i}]")]
     return []
+
+
+def sealed(value: Any, path: str, file: str = "") -> list[Problem]:
+    """A secret the export did not reveal could hide anything: refused where it is."""
+    return [Problem(p, "is a secret the export does not show: export the stack with "
+                    "`pulumi stack export --show-secrets`", file) for p in secret_paths(value, path)]

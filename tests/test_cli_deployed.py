@@ -316,6 +316,17 @@ def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], do
     name = rule["urn"].rsplit("::", 1)[1]
     assert f"error: {path}: record {name}.inputs.cidrIpv4: is a secret" in proc.stderr
 
+    state = copy.deepcopy(docs["aws-state"])  # a group's refreshed rules sealed: they may hold anything
+    sg = next(r for r in state["deployment"]["resources"]
+              if r["type"] == "aws:ec2/securityGroup:SecurityGroup")
+    sg["outputs"]["ingress"] = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                                "ciphertext": "v1:abc"}
+    path = write(tmp_path, "sealed-group.json", state)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    name = sg["urn"].rsplit("::", 1)[1]
+    assert f"error: {path}: record {name}.outputs.ingress: is a secret" in proc.stderr
+
     proc = run_cli(["verify", SPEC, *AWS, "--deployed", path, "--plan", path], env)
     assert proc.returncode == 2
     assert "give one of them" in proc.stderr

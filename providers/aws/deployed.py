@@ -30,7 +30,7 @@ from cloudfence.providers.aws.wire import (
     PROTOCOL_NAMES,
     SECURITY_GROUP,
 )
-from cloudfence.pulumistate import StateResource
+from cloudfence.pulumistate import StateResource, sealed
 
 # Inputs that change nothing a rule allows (deletion behaviour, provider-level tags, naming).
 _INERT = frozenset({"revokeRulesOnDelete", "tagsAll", "namePrefix"})
@@ -162,6 +162,11 @@ def state_records(state: Sequence[StateResource], intent: Intent) -> DeployedRec
              for r in state if r.type == ACL_ASSOCIATION and ref_name(r.inputs.get("subnetId")) in kept]
     if moved:
         raise CloudfenceError(moved)
+    hidden = [p for r in state if r.name in kept and r.type in (SECURITY_GROUP, NETWORK_ACL)
+              for key in ("ingress", "egress")
+              for p in sealed(r.outputs.get(key), f"record {r.name}.outputs.{key}")]
+    if hidden:  # the rules AWS holds now are what the refreshed outputs show
+        raise CloudfenceError(hidden)
     groups = {r.name: r for r in state if r.type == SECURITY_GROUP}
     accounted = set(_held_rules(records))
     notes = []
