@@ -332,6 +332,21 @@ def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], do
     assert "give one of them" in proc.stderr
 
 
+def test_pulumi_state_with_an_interrupted_update_is_refused(env: dict[str, str], docs: dict,
+                                                            tmp_path: Path) -> None:
+    state = copy.deepcopy(docs["aws-state"])
+    rule = next(r for r in state["deployment"]["resources"] if r["type"].endswith("SecurityGroupIngressRule"))
+    urn = rule["urn"].rsplit("::", 1)[0] + "::debug-ssh"
+    state["deployment"]["pending_operations"] = [{"type": "creating", "resource": {
+        "urn": urn, "custom": True, "type": rule["type"],
+        "inputs": {**rule["inputs"], "cidrIpv4": "0.0.0.0/0", "fromPort": 22, "toPort": 22}}}]
+    path = write(tmp_path, "pending.json", state)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    assert f"error: {path}: deployment.pending_operations[0]: an interrupted update left creating {urn}" \
+        in proc.stderr
+
+
 def test_each_target_of_a_stack_is_judged_from_the_same_state(env: dict[str, str], docs: dict,
                                                               tmp_path: Path) -> None:
     aws_stack = str(EXAMPLE.parent / "Pulumi.aws.yaml")  # names aws and kubernetes
