@@ -65,6 +65,8 @@ def test_kubectl_list_as_compiled_is_equivalent(env: dict[str, str], docs: dict,
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("kubernetes: equivalent (")
     assert "assumes: deployed: 7 NetworkPolicies of spec ai-inference and 0 of other writers" in proc.stdout
+    assert "assumes: policies of other kinds (AdminNetworkPolicy, a CNI's own such as CiliumNetworkPolicy) " \
+        "are not in `kubectl get networkpolicies` and not judged" in proc.stdout
 
 
 def test_kubectl_policy_added_by_hand_is_an_extra_connection(env: dict[str, str], docs: dict,
@@ -128,6 +130,8 @@ def test_pulumi_state_shows_an_edit_made_after_pulumi_up(env: dict[str, str], do
     assert code == 1
     found = differences(out)
     assert found and all(d[0] == "extra" and d[2] == "feature-db" and d[4] == "9090-9102" for d in found)
+    assert any(a.startswith("a state export holds the stack's own policies only") for a in
+               out["targets"][0]["assumptions"])
 
 
 # --------------------------------------------------------------------- aws
@@ -141,6 +145,7 @@ def test_aws_cli_groups_and_rules_as_compiled_are_equivalent(env: dict[str, str]
         proc = run_cli(["verify", SPEC, *AWS, *files], env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.startswith("aws: equivalent (")
+        assert "assumes: network ACLs are not in these files and not judged" in proc.stdout
 
 
 def test_aws_rule_added_by_hand_is_an_extra_connection(env: dict[str, str], docs: dict,

@@ -71,6 +71,8 @@ def cli_records(doc: Mapping[str, Any], intent: Intent, file: str) -> DeployedRe
     if not groups:
         notes.append(f"{file} describes no security group: its rules count only with their groups' tags "
                      "(give describe-security-groups too: --deployed groups.json --deployed rules.json)")
+    notes.append("network ACLs are not in these files and not judged: a subnet's ACL may deny what the "
+                 "groups allow (a Pulumi state export holds the stack's)")
     if any(r.inputs.get("prefixListId") for r in records):
         notes.append("a rule naming a prefix list matches any address: the AWS CLI files do not hold its "
                      "entries (a Pulumi state export does)")

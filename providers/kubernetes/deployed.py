@@ -28,6 +28,12 @@ _PORT = frozenset({"protocol", "port", "endPort"})
 _IP_BLOCK = frozenset({"cidr", "except"})
 
 
+OTHER_KINDS = ("policies of other kinds (AdminNetworkPolicy, a CNI's own such as CiliumNetworkPolicy) are "
+               "not in `kubectl get networkpolicies` and not judged")
+OUTSIDE_STACK = ("a state export holds the stack's own policies only: one applied outside it is not judged "
+                 "(judge `kubectl get networkpolicies -A -o json` for every policy of the cluster)")
+
+
 def is_kubectl(doc: Any) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("kind"), str) and "apiVersion" in doc and (
         doc["kind"] in ("List", "NetworkPolicyList", "NetworkPolicy"))
@@ -54,7 +60,7 @@ def kubectl_records(doc: Mapping[str, Any], intent: Intent, file: str) -> Deploy
         records[record.name] = record
     if problems:
         raise CloudfenceError(problems)
-    return DeployedRecords(tuple(records.values()), notes=tuple(_notes(records.values(), intent)))
+    return DeployedRecords(tuple(records.values()), notes=(*_notes(records.values(), intent), OTHER_KINDS))
 
 
 def state_records(state: Sequence[StateResource], intent: Intent, file: str = "") -> DeployedRecords:
@@ -76,7 +82,7 @@ def state_records(state: Sequence[StateResource], intent: Intent, file: str = ""
             records.append(found)
     if problems:
         raise CloudfenceError(problems)
-    return DeployedRecords(tuple(records), notes=tuple(_notes(records, intent)))
+    return DeployedRecords(tuple(records), notes=(*_notes(records, intent), OUTSIDE_STACK))
 
 
 def _policy(item: Any, where: str, file: str, problems: list[Problem], name: str = "") -> Resource | None:
