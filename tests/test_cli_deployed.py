@@ -337,6 +337,24 @@ def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], do
     assert "give one of them" in proc.stderr
 
 
+@pytest.mark.parametrize("peer, place, message", [
+    ({}, "from[0]", "a peer names none of podSelector, namespaceSelector, ipBlock"),
+    ({"podSelector": {"matchExpressions": [{"key": "app", "operator": "Equals", "values": ["x"]}]}},
+     "from[0].podSelector.matchExpressions[0]", "expected a key, an operator (In, NotIn, Exists"),
+    ({"podSelector": {"matchLabels": {"app": ["x"]}}}, "from[0].podSelector.matchLabels",
+     "expected labels with string values"),
+])
+def test_kubectl_peer_verify_cannot_read_is_named(env: dict[str, str], docs: dict, tmp_path: Path,
+                                                  peer: dict, place: str, message: str) -> None:
+    doc = copy.deepcopy(docs["kubectl"])
+    policy(doc, "ai-inference-gateway")["spec"]["ingress"][0]["from"] = [peer]
+    index = [i["metadata"]["name"] for i in doc["items"]].index("ai-inference-gateway")
+    path = write(tmp_path, "peer.json", doc)
+    proc = run_cli(["verify", SPEC, *K8S, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    assert f"error: {path}: items[{index}].spec.ingress[0].{place}: {message}" in proc.stderr
+
+
 def test_pulumi_state_with_an_interrupted_update_is_refused(env: dict[str, str], docs: dict,
                                                             tmp_path: Path) -> None:
     state = copy.deepcopy(docs["aws-state"])
