@@ -355,6 +355,29 @@ def test_kubectl_peer_verify_cannot_read_is_named(env: dict[str, str], docs: dic
     assert f"error: {path}: items[{index}].spec.ingress[0].{place}: {message}" in proc.stderr
 
 
+def test_aws_cli_peer_verify_cannot_read_is_named(env: dict[str, str], docs: dict, tmp_path: Path) -> None:
+    groups = copy.deepcopy(docs["groups"])
+    db = group(groups, "feature-db")
+    db["IpPermissions"].append({"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [],
+                                "UserIdGroupPairs": [{"GroupName": "legacy", "UserId": deployed.ACCOUNT}]})
+    index = groups["SecurityGroups"].index(db)
+    path = write(tmp_path, "groups.json", groups)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    perm = len(db["IpPermissions"]) - 1
+    assert f"error: {path}: SecurityGroups[{index}].IpPermissions[{perm}].UserIdGroupPairs[0]: expected an " \
+        "entry with GroupId" in proc.stderr
+
+    rules = copy.deepcopy(docs["rules"])
+    rules["SecurityGroupRules"][0].pop("CidrIpv4", None)
+    rules["SecurityGroupRules"][0]["ReferencedGroupInfo"] = {"UserId": deployed.ACCOUNT}
+    path = write(tmp_path, "rules.json", rules)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    assert f"error: {path}: SecurityGroupRules[0].ReferencedGroupInfo: expected the referenced group's " \
+        "GroupId" in proc.stderr
+
+
 def test_pulumi_state_with_an_interrupted_update_is_refused(env: dict[str, str], docs: dict,
                                                             tmp_path: Path) -> None:
     state = copy.deepcopy(docs["aws-state"])

@@ -43,6 +43,8 @@ _RULE_FIELDS = frozenset({"SecurityGroupRuleId", "GroupId", "GroupOwnerId", "IsE
                           "FromPort", "ToPort", "CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupInfo",
                           "Description", "Tags", "SecurityGroupRuleArn"})
 _PULUMI_SUFFIX = re.compile(r"-[0-9a-f]{7}$")  # Pulumi's auto-name suffix on GroupName
+_PEER_FIELDS = (("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6"), ("PrefixListIds", "PrefixListId"),
+                ("UserIdGroupPairs", "GroupId"))
 _PEER_KEYS = {"v4": "cidrIpv4", "v6": "cidrIpv6", "pl": "prefixListId", "sg": "referencedSecurityGroupId"}
 
 
@@ -102,9 +104,7 @@ def _group(group: Any, where: str, file: str, problems: list[Problem]) -> list[R
             if not isinstance(perm, dict) or not isinstance(perm.get("IpProtocol"), str):
                 problems.append(Problem(at, "expected a permission with IpProtocol", file))
                 continue
-            for field in sorted(set(perm) - _PERMISSION):
-                problems.append(Problem(f"{at}.{field}", "a field verify does not read: it may change "
-                                        "what the rule allows", file))
+            _check_permission(perm, at, file, problems)
             for k, (kind, value, text) in enumerate(_permission_peers(perm)):
                 inputs = {"securityGroupId": ref(gid), "ipProtocol": perm["IpProtocol"],
                           _PEER_KEYS[kind]: value, **_ports(perm.get("FromPort"), perm.get("ToPort"))}
@@ -114,10 +114,21 @@ def _group(group: Any, where: str, file: str, problems: list[Problem]) -> list[R
     return out
 
 
+def _check_permission(perm: Mapping[str, Any], at: str, file: str, problems: list[Problem]) -> None:
+    """Fields and peers verify reads, and no other: one it cannot read may allow anything."""
+    for field in sorted(set(perm) - _PERMISSION):
+        problems.append(Problem(f"{at}.{field}", "a field verify does not read: it may change "
+                                "what the rule allows", file))
+    for key, field in _PEER_FIELDS:
+        for m, item in enumerate(perm.get(key) or []):
+            if not isinstance(item, dict) or not isinstance(item.get(field), str):
+                problems.append(Problem(f"{at}.{key}[{m}]", f"expected an entry with {field}: an entry "
+                                        "verify cannot read may allow anything", file))
+
+
 def _permission_peers(perm: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
     """(kind, peer, description) for each peer of one IpPermission."""
-    for key, field, kind in (("IpRanges", "CidrIp", "v4"), ("Ipv6Ranges", "CidrIpv6", "v6"),
-                             ("PrefixListIds", "PrefixListId", "pl"), ("UserIdGroupPairs", "GroupId", "sg")):
+    for (key, field), kind in zip(_PEER_FIELDS, ("v4", "v6", "pl", "sg"), strict=True):
         for item in perm.get(key) or []:
             if isinstance(item, dict) and isinstance(item.get(field), str):
                 value = ref(item[field]) if kind == "sg" else item[field]
@@ -147,6 +158,9 @@ def _cli_rule(rule: Any, where: str, file: str, problems: list[Problem]) -> Reso
     referenced = rule.get("ReferencedGroupInfo")
     if isinstance(referenced, dict) and isinstance(referenced.get("GroupId"), str):
         inputs["referencedSecurityGroupId"] = ref(referenced["GroupId"])
+    elif referenced is not None:
+        problems.append(Problem(f"{where}.ReferencedGroupInfo", "expected the referenced group's GroupId: a "
+                                "peer verify cannot read may allow anything", file))
     rtype = EGRESS_RULE if rule.get("IsEgress") else INGRESS_RULE
     return Resource(rtype, rule["SecurityGroupRuleId"], inputs)
 
