@@ -134,6 +134,22 @@ def test_pulumi_state_shows_an_edit_made_after_pulumi_up(env: dict[str, str], do
                out["targets"][0]["assumptions"])
 
 
+def test_pulumi_state_names_a_helm_release_as_not_judged(env: dict[str, str], docs: dict,
+                                                          tmp_path: Path) -> None:
+    doc = copy.deepcopy(docs["k8s-state"])
+    stack = doc["deployment"]["resources"][0]["urn"]
+    doc["deployment"]["resources"].append({  # its chart's policies are no resources of the state
+        "urn": stack.replace("pulumi:pulumi:Stack::ai-inference-prod",
+                             "kubernetes:helm.sh/v3:Release::ingress"),
+        "custom": True, "id": "serving/ingress", "type": "kubernetes:helm.sh/v3:Release",
+        "inputs": {"chart": "ingress-nginx", "namespace": "serving"}, "outputs": {"status": {}}})
+    code, out, _ = verify(env, *K8S, "--deployed", write(tmp_path, "state.json", doc))
+    assert code == 0
+    assert "not judged: kubernetes:helm.sh/v3:Release ingress: the objects its chart installs (policies " \
+        "too) are not resources of the state (judge `kubectl get networkpolicies -A -o json`)" \
+        in out["targets"][0]["assumptions"]
+
+
 # --------------------------------------------------------------------- aws
 
 

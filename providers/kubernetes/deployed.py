@@ -30,6 +30,7 @@ _EXPRESSION = frozenset({"key", "operator", "values"})
 _OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
 
 
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 OTHER_KINDS = ("policies of other kinds (AdminNetworkPolicy, a CNI's own such as CiliumNetworkPolicy) are "
                "not in `kubectl get networkpolicies` and not judged")
 OUTSIDE_STACK = ("a state export holds the stack's own policies only: one applied outside it is not judged "
@@ -84,7 +85,10 @@ def state_records(state: Sequence[StateResource], intent: Intent, file: str = ""
             records.append(found)
     if problems:
         raise CloudfenceError(problems)
-    return DeployedRecords(tuple(records), notes=(*_notes(records, intent), OUTSIDE_STACK))
+    charts = [f"not judged: {r.type} {r.name}: the objects its chart installs (policies too) are not "
+              "resources of the state (judge `kubectl get networkpolicies -A -o json`)"
+              for r in state if r.type == HELM_RELEASE]
+    return DeployedRecords(tuple(records), notes=(*_notes(records, intent), OUTSIDE_STACK, *charts))
 
 
 def _policy(item: Any, where: str, file: str, problems: list[Problem], name: str = "") -> Resource | None:
