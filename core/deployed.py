@@ -23,6 +23,7 @@ import yaml
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import DeployedRecords, Plan, Resource, find_refs
+from cloudfence.plugins import providers
 from cloudfence.provider import Provider, validated
 from cloudfence.pulumistate import StateResource, is_state, read_state, sealed
 from cloudfence.reach import Counterexample, Verdict
@@ -79,8 +80,14 @@ def deployed_plan(paths: Sequence[str], intent: Intent, provider: Provider,
     notes: list[str] = []
     drift: list[tuple[str, str, str]] = []
     problems: list[Problem] = []
-    for path in paths:
-        doc = load_document(path)
+    docs = [(path, load_document(path)) for path in paths]
+    foreign = {path for path, doc in docs if _foreign(doc, intent, provider, path)}
+    if len(foreign) == len(docs):
+        foreign = set()  # none is this target's: each is refused, naming the formats it reads
+    for path, doc in docs:
+        if path in foreign:
+            notes.append(f"{path} is another target's deployed state: not read by {provider.name}")
+            continue
         part = _records(doc, path, intent, provider)
         if is_state(doc) and not part.resources:
             problems.append(Problem("deployment.resources", f"holds no resource provider {provider.name} "
@@ -127,6 +134,22 @@ def verify_deployed(paths: Sequence[str], intent: Intent, provider: Provider,
         counterexamples=tuple(shown[:max(limit, len(extra))]),
         total_differences=verdict.total_differences + len(extra),
         assumptions=(*verdict.assumptions, *read.notes)), plan
+
+
+def _foreign(doc: Any, intent: Intent, provider: Provider, path: str) -> bool:
+    """A kubectl or AWS CLI file that this target does not read but another installed one does
+    (one stack deploys both): each target reads its own files."""
+    if is_state(doc) or provider.deployed_records(doc, intent, path) is not None:
+        return False
+    for name, other in providers().items():
+        if name == provider.name:
+            continue
+        try:
+            if other.deployed_records(doc, intent, path) is not None:
+                return True
+        except CloudfenceError:
+            return True  # its format, with a defect that target reports
+    return False
 
 
 def _records(doc: Any, path: str, intent: Intent, provider: Provider) -> DeployedRecords:

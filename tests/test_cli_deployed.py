@@ -422,6 +422,21 @@ def test_each_target_of_a_stack_is_judged_from_the_same_state(env: dict[str, str
     assert problem.startswith(f"{state}: deployment.resources: holds no resource provider kubernetes reads")
 
 
+def test_each_target_of_a_stack_reads_its_own_native_files(env: dict[str, str], docs: dict,
+                                                            tmp_path: Path) -> None:
+    aws_stack = str(EXAMPLE.parent / "Pulumi.aws.yaml")  # names aws and kubernetes
+    groups = write(tmp_path, "groups.json", docs["groups"])
+    policies = write(tmp_path, "np.json", docs["kubectl"])
+    code, out, err = verify(env, "--stack", aws_stack, "--deployed", groups, "--deployed", policies)
+    assert code == 0, err
+    targets = {t["provider"]: t for t in out["targets"]}
+    assert targets["aws"]["equivalent"] is True and targets["kubernetes"]["equivalent"] is True
+    assert f"{policies} is another target's deployed state: not read by aws" in targets["aws"]["assumptions"]
+    proc = run_cli(["verify", SPEC, *K8S, "--deployed", groups], env)  # none of them its own: refused
+    assert proc.returncode == 2
+    assert "groups.json: not deployed state provider kubernetes reads" in proc.stderr
+
+
 def test_state_records_verify_cannot_read_are_refused(env: dict[str, str], docs: dict,
                                                       tmp_path: Path) -> None:
     state = copy.deepcopy(docs["k8s-state"])
