@@ -66,9 +66,20 @@ def load_document(path: str) -> Any:
         raise CloudfenceError(Problem("", f"not a JSON or YAML document ({why})", path, line)) from None
     except RecursionError:
         raise CloudfenceError(Problem("", "nested too deeply to read", path)) from None
+    return _one(docs, path)
+
+
+def _one(docs: list[Any], path: str) -> Any:
+    """The YAML stream as one document: several objects are a List of them."""
     if not docs:
         raise CloudfenceError(Problem("", f"is empty: {FORMATS_HINT}", path))
-    return docs[0] if len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": docs}
+    if len(docs) == 1:
+        return docs[0]
+    lists = [i + 1 for i, d in enumerate(docs) if isinstance(d, dict) and isinstance(d.get("items"), list)]
+    if lists:  # its places would be items[i] of a list the file does not hold
+        raise CloudfenceError(Problem("", f"document {lists[0]} of {len(docs)} is a list: give each list as "
+                                      "its own file (--deployed a.yaml --deployed b.yaml)", path))
+    return {"apiVersion": "v1", "kind": "List", "items": docs}
 
 
 def deployed_plan(paths: Sequence[str], intent: Intent, provider: Provider,

@@ -313,6 +313,12 @@ def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], do
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.startswith(f"error: {broken}:2: not a JSON document")
 
+    stream = tmp_path / "two-lists.yaml"  # two `kubectl get -o yaml` outputs, one after the other
+    stream.write_text(yaml.safe_dump(docs["kubectl"]) + "---\n" + yaml.safe_dump(docs["kubectl"]))
+    proc = run_cli(["verify", SPEC, *K8S, "--deployed", stream], env)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {stream}: document 1 of 2 is a list: give each list as its own")
+
     doc = copy.deepcopy(docs["kubectl"])
     policy(doc, "ai-inference-gateway")["spec"]["ingress"][0]["from"][0]["serviceAccountSelector"] = {}
     path = write(tmp_path, "unknown.json", doc)
