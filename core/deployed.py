@@ -160,6 +160,8 @@ def _foreign(doc: Any, intent: Intent, provider: Provider, path: str) -> bool:
                 return True
         except CloudfenceError:
             return True  # its format, with a defect that target reports
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a plugin that cannot tell: the file is not known to be its
     return False
 
 
