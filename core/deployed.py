@@ -23,8 +23,9 @@ import yaml
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import DeployedRecords, Plan, Resource, find_refs
+from cloudfence.plugins import providers
 from cloudfence.provider import Provider, validated
-from cloudfence.pulumistate import StateResource, is_state, read_state, secret_paths
+from cloudfence.pulumistate import StateResource, is_state, read_state, sealed
 from cloudfence.reach import Counterexample, Verdict
 from cloudfence.settings import ProviderSettings
 from cloudfence.verify import verify_plan
@@ -65,9 +66,20 @@ def load_document(path: str) -> Any:
         raise CloudfenceError(Problem("", f"not a JSON or YAML document ({why})", path, line)) from None
     except RecursionError:
         raise CloudfenceError(Problem("", "nested too deeply to read", path)) from None
+    return _one(docs, path)
+
+
+def _one(docs: list[Any], path: str) -> Any:
+    """The YAML stream as one document: several objects are a List of them."""
     if not docs:
         raise CloudfenceError(Problem("", f"is empty: {FORMATS_HINT}", path))
-    return docs[0] if len(docs) == 1 else {"apiVersion": "v1", "kind": "List", "items": docs}
+    if len(docs) == 1:
+        return docs[0]
+    lists = [i + 1 for i, d in enumerate(docs) if isinstance(d, dict) and isinstance(d.get("items"), list)]
+    if lists:  # its places would be items[i] of a list the file does not hold
+        raise CloudfenceError(Problem("", f"document {lists[0]} of {len(docs)} is a list: give each list as "
+                                      "its own file (--deployed a.yaml --deployed b.yaml)", path))
+    return {"apiVersion": "v1", "kind": "List", "items": docs}
 
 
 def deployed_plan(paths: Sequence[str], intent: Intent, provider: Provider,
@@ -79,8 +91,14 @@ def deployed_plan(paths: Sequence[str], intent: Intent, provider: Provider,
     notes: list[str] = []
     drift: list[tuple[str, str, str]] = []
     problems: list[Problem] = []
-    for path in paths:
-        doc = load_document(path)
+    docs = [(path, load_document(path)) for path in paths]
+    foreign = {path for path, doc in docs if _foreign(doc, intent, provider, path)}
+    if len(foreign) == len(docs):
+        foreign = set()  # none is this target's: each is refused, naming the formats it reads
+    for path, doc in docs:
+        if path in foreign:
+            notes.append(f"{path} is another target's deployed state: not read by {provider.name}")
+            continue
         part = _records(doc, path, intent, provider)
         if is_state(doc) and not part.resources:
             problems.append(Problem("deployment.resources", f"holds no resource provider {provider.name} "
@@ -129,6 +147,24 @@ def verify_deployed(paths: Sequence[str], intent: Intent, provider: Provider,
         assumptions=(*verdict.assumptions, *read.notes)), plan
 
 
+def _foreign(doc: Any, intent: Intent, provider: Provider, path: str) -> bool:
+    """A kubectl or AWS CLI file that this target does not read but another installed one does
+    (one stack deploys both): each target reads its own files."""
+    if is_state(doc) or provider.deployed_records(doc, intent, path) is not None:
+        return False
+    for name, other in providers().items():
+        if name == provider.name:
+            continue
+        try:
+            if other.deployed_records(doc, intent, path) is not None:
+                return True
+        except CloudfenceError:
+            return True  # its format, with a defect that target reports
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a plugin that cannot tell: the file is not known to be its
+    return False
+
+
 def _records(doc: Any, path: str, intent: Intent, provider: Provider) -> DeployedRecords:
     try:
         return _read(doc, path, intent, provider)
@@ -154,10 +190,9 @@ def _read(doc: Any, path: str, intent: Intent, provider: Provider) -> DeployedRe
 
 def _refuse_secrets(records: Sequence[Resource], path: str) -> None:
     """A sealed secret in a record could hide anything: refuse rather than judge it absent."""
-    sealed = [p for r in records for p in secret_paths(r.inputs, f"record {r.name}.inputs")]
-    if sealed:
-        raise CloudfenceError([Problem(p, "is a secret the export does not show: export the stack with "
-                                       "`pulumi stack export --show-secrets`", path) for p in sealed])
+    problems = [p for r in records for p in sealed(r.inputs, f"record {r.name}.inputs", path)]
+    if problems:
+        raise CloudfenceError(problems)
 
 
 def _unread_neighbours(state: Sequence[StateResource], part: DeployedRecords,

@@ -54,7 +54,8 @@ def read_state(doc: dict[str, Any], file: str, linked: Collection[str] | None = 
     if not isinstance(raw, list):
         raise CloudfenceError(Problem("deployment.resources", "expected the list of resources "
                                       "`pulumi stack export` writes", file))
-    problems: list[Problem] = []
+    problems = _pending(deployment.get("pending_operations") if isinstance(deployment, dict) else None,
+                        file, linked)
     found: list[tuple[str, dict[str, Any]]] = []
     for i, r in enumerate(raw):
         where = f"deployment.resources[{i}]"
@@ -81,6 +82,24 @@ def read_state(doc: dict[str, Any], file: str, linked: Collection[str] | None = 
             inputs=_linked(_plain(r.get("inputs") or {}), ids),
             outputs=_linked(_plain(r.get("outputs") or {}), ids),
             parent=str(r.get("parent") or "")))
+    return out
+
+
+def _pending(ops: Any, file: str, linked: Collection[str] | None) -> list[Problem]:
+    """An update that stopped midway leaves `pending_operations`: a resource being created may
+    exist in the cloud with no entry in `resources`, so the state cannot say what is deployed."""
+    out = []
+    for i, op in enumerate(ops if isinstance(ops, list) else [ops] if ops else []):
+        res = op.get("resource") if isinstance(op, dict) else None
+        rtype = res.get("type") if isinstance(res, dict) else None
+        if linked is not None and isinstance(rtype, str) and rtype not in linked:
+            continue
+        what = "an operation"
+        if isinstance(op, dict) and isinstance(res, dict):
+            what = f"{op.get('type')} {res.get('urn')}"
+        out.append(Problem(f"deployment.pending_operations[{i}]", f"an interrupted update left {what} "
+                           "pending: it may exist unrecorded; resolve it with `pulumi refresh` and export "
+                           "again", file))
     return out
 
 
@@ -137,3 +156,9 @@ def secret_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in secret_paths(v, f"{path}[{i}]")]
     return []
+
+
+def sealed(value: Any, path: str, file: str = "") -> list[Problem]:
+    """A secret the export did not reveal could hide anything: refused where it is."""
+    return [Problem(p, "is a secret the export does not show: export the stack with "
+                    "`pulumi stack export --show-secrets`", file) for p in secret_paths(value, path)]

@@ -65,6 +65,8 @@ def test_kubectl_list_as_compiled_is_equivalent(env: dict[str, str], docs: dict,
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("kubernetes: equivalent (")
     assert "assumes: deployed: 7 NetworkPolicies of spec ai-inference and 0 of other writers" in proc.stdout
+    assert "assumes: policies of other kinds (AdminNetworkPolicy, a CNI's own such as CiliumNetworkPolicy) " \
+        "are not in `kubectl get networkpolicies` and not judged" in proc.stdout
 
 
 def test_kubectl_policy_added_by_hand_is_an_extra_connection(env: dict[str, str], docs: dict,
@@ -128,6 +130,24 @@ def test_pulumi_state_shows_an_edit_made_after_pulumi_up(env: dict[str, str], do
     assert code == 1
     found = differences(out)
     assert found and all(d[0] == "extra" and d[2] == "feature-db" and d[4] == "9090-9102" for d in found)
+    assert any(a.startswith("a state export holds the stack's own policies only") for a in
+               out["targets"][0]["assumptions"])
+
+
+def test_pulumi_state_names_a_helm_release_as_not_judged(env: dict[str, str], docs: dict,
+                                                          tmp_path: Path) -> None:
+    doc = copy.deepcopy(docs["k8s-state"])
+    stack = doc["deployment"]["resources"][0]["urn"]
+    doc["deployment"]["resources"].append({  # its chart's policies are no resources of the state
+        "urn": stack.replace("pulumi:pulumi:Stack::ai-inference-prod",
+                             "kubernetes:helm.sh/v3:Release::ingress"),
+        "custom": True, "id": "serving/ingress", "type": "kubernetes:helm.sh/v3:Release",
+        "inputs": {"chart": "ingress-nginx", "namespace": "serving"}, "outputs": {"status": {}}})
+    code, out, _ = verify(env, *K8S, "--deployed", write(tmp_path, "state.json", doc))
+    assert code == 0
+    assert "not judged: kubernetes:helm.sh/v3:Release ingress: the objects its chart installs (policies " \
+        "too) are not resources of the state (judge `kubectl get networkpolicies -A -o json`)" \
+        in out["targets"][0]["assumptions"]
 
 
 # --------------------------------------------------------------------- aws
@@ -141,6 +161,7 @@ def test_aws_cli_groups_and_rules_as_compiled_are_equivalent(env: dict[str, str]
         proc = run_cli(["verify", SPEC, *AWS, *files], env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.startswith("aws: equivalent (")
+        assert "assumes: network ACLs are not in these files and not judged" in proc.stdout
 
 
 def test_aws_rule_added_by_hand_is_an_extra_connection(env: dict[str, str], docs: dict,
@@ -203,6 +224,29 @@ def test_aws_group_without_its_segment_tag_is_named(env: dict[str, str], docs: d
     assert ("missing", "gateway (10.20.1.1)", "inference (10.20.2.1)", "tcp", "80") in differences(out)
 
 
+def test_aws_groups_of_another_spec_in_the_vpc_do_not_stand_in_for_its_segments(
+        env: dict[str, str], docs: dict, tmp_path: Path) -> None:
+    doc = copy.deepcopy(docs["groups"])
+    staging = []
+    for g in doc["SecurityGroups"]:  # a second spec deployed in the same VPC, same segment names
+        twin = copy.deepcopy(g)
+        twin["GroupId"] = g["GroupId"].replace("sg-0", "sg-1")
+        twin["Tags"] = [{**t, "Value": t["Value"].replace("ai-inference", "staging")} for t in g["Tags"]]
+        for perm in twin["IpPermissions"] + twin["IpPermissionsEgress"]:
+            for pair in perm["UserIdGroupPairs"]:
+                pair["GroupId"] = pair["GroupId"].replace("sg-0", "sg-1")
+        staging.append(twin)
+    inference = group(doc, "inference")
+    inference["IpPermissionsEgress"] = [p for p in inference["IpPermissionsEgress"]
+                                        if p.get("FromPort") != 5432]
+    doc["SecurityGroups"] += staging
+    code, out, _ = verify(env, *AWS, "--deployed", write(tmp_path, "groups.json", doc))
+    assert code == 1
+    assert differences(out) == [("missing", "inference (10.20.2.1)", "feature-db (10.20.4.1)", "tcp", "5432")]
+    (target,) = out["targets"]
+    assert any("tagged for another spec" in a and staging[0]["GroupId"] in a for a in target["assumptions"])
+
+
 def test_aws_pulumi_state_judges_refreshed_rules(env: dict[str, str], docs: dict,
         tmp_path: Path) -> None:
     doc = copy.deepcopy(docs["aws-state"])
@@ -232,6 +276,35 @@ def test_aws_pulumi_state_judges_refreshed_rules(env: dict[str, str], docs: dict
 # --------------------------------------------------------------- bad input
 
 
+def test_aws_pulumi_state_judges_network_acl_entries_added_outside_pulumi(env: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    state = deployed.stack_export(deployed.compiled("aws", {"vpcCidr": "10.20.0.0/16", "nacls": True}))
+    resources = state["deployment"]["resources"]
+    acls = {r["id"]: r for r in resources if r["type"] == "aws:ec2/networkAcl:NetworkAcl"}
+    for acl in acls.values():  # the refreshed ACL lists every entry, its rule resources' too
+        acl["outputs"].update(ingress=[], egress=[])
+    for r in resources:
+        if r["type"] == "aws:ec2/networkAclRule:NetworkAclRule":
+            o = r["outputs"]
+            acls[o["networkAclId"]]["outputs"]["egress" if o["egress"] else "ingress"].append({
+                "ruleNo": o["ruleNumber"], "action": o["ruleAction"], "protocol": o["protocol"],
+                "cidrBlock": o.get("cidrBlock", ""), "ipv6CidrBlock": o.get("ipv6CidrBlock", ""),
+                "fromPort": o.get("fromPort", 0), "toPort": o.get("toPort", 0), "icmpType": 0, "icmpCode": 0})
+    args = ("-p", "aws", "--set", "vpcCidr=10.20.0.0/16", "--set", "aws.nacls=true")
+    code, out, err = verify(env, *args, "--deployed", write(tmp_path, "state.json", state))
+    assert code == 0, (out, err)
+    db = next(a for a in acls.values() if a["urn"].endswith("::ai-inference-feature-db-acl"))
+    db["outputs"]["ingress"].append({"ruleNo": 1, "action": "deny", "protocol": "-1",
+                                     "cidrBlock": "0.0.0.0/0", "ipv6CidrBlock": "", "fromPort": 0,
+                                     "toPort": 0, "icmpType": 0, "icmpCode": 0})
+    code, out, _ = verify(env, *args, "--deployed", write(tmp_path, "state.json", state))
+    assert code == 1
+    assert ("missing", "inference (10.20.2.1)", "feature-db (10.20.4.1)", "tcp", "5432") in differences(out)
+    (target,) = out["targets"]
+    assert any(a.startswith("network ACL ai-inference-feature-db-acl: 1 of its entries") for a in
+               target["assumptions"])
+
+
 def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], docs: dict,
         tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
@@ -239,6 +312,12 @@ def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], do
     proc = run_cli(["verify", SPEC, *K8S, "--deployed", broken], env)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.startswith(f"error: {broken}:2: not a JSON document")
+
+    stream = tmp_path / "two-lists.yaml"  # two `kubectl get -o yaml` outputs, one after the other
+    stream.write_text(yaml.safe_dump(docs["kubectl"]) + "---\n" + yaml.safe_dump(docs["kubectl"]))
+    proc = run_cli(["verify", SPEC, *K8S, "--deployed", stream], env)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {stream}: document 1 of 2 is a list: give each list as its own")
 
     doc = copy.deepcopy(docs["kubectl"])
     policy(doc, "ai-inference-gateway")["spec"]["ingress"][0]["from"][0]["serviceAccountSelector"] = {}
@@ -264,9 +343,76 @@ def test_bad_deployed_files_exit_2_naming_file_and_place(env: dict[str, str], do
     name = rule["urn"].rsplit("::", 1)[1]
     assert f"error: {path}: record {name}.inputs.cidrIpv4: is a secret" in proc.stderr
 
+    state = copy.deepcopy(docs["aws-state"])  # a group's refreshed rules sealed: they may hold anything
+    sg = next(r for r in state["deployment"]["resources"]
+              if r["type"] == "aws:ec2/securityGroup:SecurityGroup")
+    sg["outputs"]["ingress"] = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                                "ciphertext": "v1:abc"}
+    path = write(tmp_path, "sealed-group.json", state)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    name = sg["urn"].rsplit("::", 1)[1]
+    assert f"error: {path}: record {name}.outputs.ingress: is a secret" in proc.stderr
+
     proc = run_cli(["verify", SPEC, *AWS, "--deployed", path, "--plan", path], env)
     assert proc.returncode == 2
     assert "give one of them" in proc.stderr
+
+
+@pytest.mark.parametrize("peer, place, message", [
+    ({}, "from[0]", "a peer names none of podSelector, namespaceSelector, ipBlock"),
+    ({"podSelector": {"matchExpressions": [{"key": "app", "operator": "Equals", "values": ["x"]}]}},
+     "from[0].podSelector.matchExpressions[0]", "expected a key, an operator (In, NotIn, Exists"),
+    ({"podSelector": {"matchLabels": {"app": ["x"]}}}, "from[0].podSelector.matchLabels",
+     "expected labels with string values"),
+])
+def test_kubectl_peer_verify_cannot_read_is_named(env: dict[str, str], docs: dict, tmp_path: Path,
+                                                  peer: dict, place: str, message: str) -> None:
+    doc = copy.deepcopy(docs["kubectl"])
+    policy(doc, "ai-inference-gateway")["spec"]["ingress"][0]["from"] = [peer]
+    index = [i["metadata"]["name"] for i in doc["items"]].index("ai-inference-gateway")
+    path = write(tmp_path, "peer.json", doc)
+    proc = run_cli(["verify", SPEC, *K8S, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    assert f"error: {path}: items[{index}].spec.ingress[0].{place}: {message}" in proc.stderr
+
+
+def test_aws_cli_peer_verify_cannot_read_is_named(env: dict[str, str], docs: dict, tmp_path: Path) -> None:
+    groups = copy.deepcopy(docs["groups"])
+    db = group(groups, "feature-db")
+    db["IpPermissions"].append({"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [],
+                                "UserIdGroupPairs": [{"GroupName": "legacy", "UserId": deployed.ACCOUNT}]})
+    index = groups["SecurityGroups"].index(db)
+    path = write(tmp_path, "groups.json", groups)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    perm = len(db["IpPermissions"]) - 1
+    assert f"error: {path}: SecurityGroups[{index}].IpPermissions[{perm}].UserIdGroupPairs[0]: expected an " \
+        "entry with GroupId" in proc.stderr
+
+    rules = copy.deepcopy(docs["rules"])
+    rules["SecurityGroupRules"][0].pop("CidrIpv4", None)
+    rules["SecurityGroupRules"][0]["ReferencedGroupInfo"] = {"UserId": deployed.ACCOUNT}
+    path = write(tmp_path, "rules.json", rules)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    assert f"error: {path}: SecurityGroupRules[0].ReferencedGroupInfo: expected the referenced group's " \
+        "GroupId" in proc.stderr
+
+
+def test_pulumi_state_with_an_interrupted_update_is_refused(env: dict[str, str], docs: dict,
+                                                            tmp_path: Path) -> None:
+    state = copy.deepcopy(docs["aws-state"])
+    rule = next(r for r in state["deployment"]["resources"] if r["type"].endswith("SecurityGroupIngressRule"))
+    urn = rule["urn"].rsplit("::", 1)[0] + "::debug-ssh"
+    state["deployment"]["pending_operations"] = [{"type": "creating", "resource": {
+        "urn": urn, "custom": True, "type": rule["type"],
+        "inputs": {**rule["inputs"], "cidrIpv4": "0.0.0.0/0", "fromPort": 22, "toPort": 22}}}]
+    path = write(tmp_path, "pending.json", state)
+    proc = run_cli(["verify", SPEC, *AWS, "--deployed", path], env)
+    assert proc.returncode == 2, proc.stdout
+    assert f"error: {path}: deployment.pending_operations[0]: an interrupted update left creating {urn}" \
+        in proc.stderr
 
 
 def test_each_target_of_a_stack_is_judged_from_the_same_state(env: dict[str, str], docs: dict,
@@ -280,6 +426,21 @@ def test_each_target_of_a_stack_is_judged_from_the_same_state(env: dict[str, str
     assert targets["kubernetes"]["equivalent"] is None
     (problem,) = targets["kubernetes"]["problems"]
     assert problem.startswith(f"{state}: deployment.resources: holds no resource provider kubernetes reads")
+
+
+def test_each_target_of_a_stack_reads_its_own_native_files(env: dict[str, str], docs: dict,
+                                                            tmp_path: Path) -> None:
+    aws_stack = str(EXAMPLE.parent / "Pulumi.aws.yaml")  # names aws and kubernetes
+    groups = write(tmp_path, "groups.json", docs["groups"])
+    policies = write(tmp_path, "np.json", docs["kubectl"])
+    code, out, err = verify(env, "--stack", aws_stack, "--deployed", groups, "--deployed", policies)
+    assert code == 0, err
+    targets = {t["provider"]: t for t in out["targets"]}
+    assert targets["aws"]["equivalent"] is True and targets["kubernetes"]["equivalent"] is True
+    assert f"{policies} is another target's deployed state: not read by aws" in targets["aws"]["assumptions"]
+    proc = run_cli(["verify", SPEC, *K8S, "--deployed", groups], env)  # none of them its own: refused
+    assert proc.returncode == 2
+    assert "groups.json: not deployed state provider kubernetes reads" in proc.stderr
 
 
 def test_state_records_verify_cannot_read_are_refused(env: dict[str, str], docs: dict,

@@ -25,10 +25,12 @@ from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
     LEGACY_RULE,
+    NETWORK_ACL,
+    NETWORK_ACL_RULE,
     PROTOCOL_NAMES,
     SECURITY_GROUP,
 )
-from cloudfence.pulumistate import StateResource
+from cloudfence.pulumistate import StateResource, sealed
 
 # Inputs that change nothing a rule allows (deletion behaviour, provider-level tags, naming).
 _INERT = frozenset({"revokeRulesOnDelete", "tagsAll", "namePrefix"})
@@ -41,6 +43,8 @@ _RULE_FIELDS = frozenset({"SecurityGroupRuleId", "GroupId", "GroupOwnerId", "IsE
                           "FromPort", "ToPort", "CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupInfo",
                           "Description", "Tags", "SecurityGroupRuleArn"})
 _PULUMI_SUFFIX = re.compile(r"-[0-9a-f]{7}$")  # Pulumi's auto-name suffix on GroupName
+_PEER_FIELDS = (("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6"), ("PrefixListIds", "PrefixListId"),
+                ("UserIdGroupPairs", "GroupId"))
 _PEER_KEYS = {"v4": "cidrIpv4", "v6": "cidrIpv6", "pl": "prefixListId", "sg": "referencedSecurityGroupId"}
 
 
@@ -63,11 +67,14 @@ def cli_records(doc: Mapping[str, Any], intent: Intent, file: str) -> DeployedRe
             records.append(found)
     if problems:
         raise CloudfenceError(problems)
+    records, notes = own_segments(records, intent)
     groups = [r for r in records if r.type == SECURITY_GROUP]
-    notes = list(_reference_notes(records, groups))
+    notes += _reference_notes(records, groups)
     if not groups:
         notes.append(f"{file} describes no security group: its rules count only with their groups' tags "
                      "(give describe-security-groups too: --deployed groups.json --deployed rules.json)")
+    notes.append("network ACLs are not in these files and not judged: a subnet's ACL may deny what the "
+                 "groups allow (a Pulumi state export holds the stack's)")
     if any(r.inputs.get("prefixListId") for r in records):
         notes.append("a rule naming a prefix list matches any address: the AWS CLI files do not hold its "
                      "entries (a Pulumi state export does)")
@@ -97,9 +104,7 @@ def _group(group: Any, where: str, file: str, problems: list[Problem]) -> list[R
             if not isinstance(perm, dict) or not isinstance(perm.get("IpProtocol"), str):
                 problems.append(Problem(at, "expected a permission with IpProtocol", file))
                 continue
-            for field in sorted(set(perm) - _PERMISSION):
-                problems.append(Problem(f"{at}.{field}", "a field verify does not read: it may change "
-                                        "what the rule allows", file))
+            _check_permission(perm, at, file, problems)
             for k, (kind, value, text) in enumerate(_permission_peers(perm)):
                 inputs = {"securityGroupId": ref(gid), "ipProtocol": perm["IpProtocol"],
                           _PEER_KEYS[kind]: value, **_ports(perm.get("FromPort"), perm.get("ToPort"))}
@@ -109,10 +114,21 @@ def _group(group: Any, where: str, file: str, problems: list[Problem]) -> list[R
     return out
 
 
+def _check_permission(perm: Mapping[str, Any], at: str, file: str, problems: list[Problem]) -> None:
+    """Fields and peers verify reads, and no other: one it cannot read may allow anything."""
+    for field in sorted(set(perm) - _PERMISSION):
+        problems.append(Problem(f"{at}.{field}", "a field verify does not read: it may change "
+                                "what the rule allows", file))
+    for key, field in _PEER_FIELDS:
+        for m, item in enumerate(perm.get(key) or []):
+            if not isinstance(item, dict) or not isinstance(item.get(field), str):
+                problems.append(Problem(f"{at}.{key}[{m}]", f"expected an entry with {field}: an entry "
+                                        "verify cannot read may allow anything", file))
+
+
 def _permission_peers(perm: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
     """(kind, peer, description) for each peer of one IpPermission."""
-    for key, field, kind in (("IpRanges", "CidrIp", "v4"), ("Ipv6Ranges", "CidrIpv6", "v6"),
-                             ("PrefixListIds", "PrefixListId", "pl"), ("UserIdGroupPairs", "GroupId", "sg")):
+    for (key, field), kind in zip(_PEER_FIELDS, ("v4", "v6", "pl", "sg"), strict=True):
         for item in perm.get(key) or []:
             if isinstance(item, dict) and isinstance(item.get(field), str):
                 value = ref(item[field]) if kind == "sg" else item[field]
@@ -142,6 +158,9 @@ def _cli_rule(rule: Any, where: str, file: str, problems: list[Problem]) -> Reso
     referenced = rule.get("ReferencedGroupInfo")
     if isinstance(referenced, dict) and isinstance(referenced.get("GroupId"), str):
         inputs["referencedSecurityGroupId"] = ref(referenced["GroupId"])
+    elif referenced is not None:
+        problems.append(Problem(f"{where}.ReferencedGroupInfo", "expected the referenced group's GroupId: a "
+                                "peer verify cannot read may allow anything", file))
     rtype = EGRESS_RULE if rule.get("IsEgress") else INGRESS_RULE
     return Resource(rtype, rule["SecurityGroupRuleId"], inputs)
 
@@ -159,6 +178,11 @@ def state_records(state: Sequence[StateResource], intent: Intent) -> DeployedRec
              for r in state if r.type == ACL_ASSOCIATION and ref_name(r.inputs.get("subnetId")) in kept]
     if moved:
         raise CloudfenceError(moved)
+    hidden = [p for r in state if r.name in kept and r.type in (SECURITY_GROUP, NETWORK_ACL)
+              for key in ("ingress", "egress")
+              for p in sealed(r.outputs.get(key), f"record {r.name}.outputs.{key}")]
+    if hidden:  # the rules AWS holds now are what the refreshed outputs show
+        raise CloudfenceError(hidden)
     groups = {r.name: r for r in state if r.type == SECURITY_GROUP}
     accounted = set(_held_rules(records))
     notes = []
@@ -178,9 +202,16 @@ def state_records(state: Sequence[StateResource], intent: Intent) -> DeployedRec
         if outside:
             notes.append(f"group {record.name}: {outside} rule(s) that no resource of the stack holds (added "
                          "outside Pulumi, as the refreshed state shows) are judged with it")
+    for acl in (r for r in state if r.type == NETWORK_ACL):
+        found = list(_acl_entries(acl, records))
+        if found:
+            records += found
+            notes.append(f"network ACL {acl.name}: {len(found)} of its entries no resource of the stack "
+                         "holds (added outside Pulumi, as the refreshed state shows) are judged with it")
+    records, foreign = own_segments(records, intent)
     groups_kept = [r for r in records if r.type == SECURITY_GROUP]
-    return DeployedRecords(tuple(records), tuple(notes + list(_reference_notes(records, groups_kept))),
-                           tuple(untagged(groups_kept, intent)))
+    notes += foreign + list(_reference_notes(records, groups_kept))
+    return DeployedRecords(tuple(records), tuple(notes), tuple(untagged(groups_kept, intent)))
 
 
 def _refreshed(r: StateResource) -> Resource:
@@ -194,6 +225,36 @@ def _refreshed(r: StateResource) -> Resource:
         if key in r.outputs and (key in inputs or r.outputs[key] not in (None, "", [], {})):
             inputs[key] = r.outputs[key]
     return Resource(r.type, r.name, {k: v for k, v in inputs.items() if v is not None or k not in read})
+
+
+def _acl_entries(acl: StateResource, records: Sequence[Resource]) -> Iterator[Resource]:
+    """The entries a network ACL's refreshed `ingress`/`egress` list that no NetworkAclRule of the
+    stack holds (a rule number is unique per ACL and direction), as NetworkAclRule records."""
+    held = {(bool(r.inputs.get("egress")), r.inputs.get("ruleNumber")) for r in records
+            if r.type == NETWORK_ACL_RULE and ref_name(r.inputs.get("networkAclId")) == acl.name}
+    problems = []
+    for key in ("ingress", "egress"):
+        entries = acl.outputs.get(key) or []
+        for i, e in enumerate(entries if isinstance(entries, list) else [entries]):
+            where = f"record {acl.name}.outputs.{key}[{i}]"
+            if not isinstance(e, dict) or not isinstance(e.get("ruleNo"), int):
+                problems.append(Problem(where, "expected a network ACL entry with ruleNo"))
+                continue
+            if (key == "egress", e["ruleNo"]) in held:
+                continue
+            proto = str(e.get("protocol", ""))
+            inputs: dict[str, Any] = {"networkAclId": ref(acl.name), "ruleNumber": e["ruleNo"],
+                                      "egress": key == "egress", "protocol": proto,
+                                      "ruleAction": e.get("action"),
+                                      **_ports(e.get("fromPort"), e.get("toPort"))}
+            for field in ("cidrBlock", "ipv6CidrBlock"):
+                if e.get(field):
+                    inputs[field] = e[field]
+            if PROTOCOL_NAMES.get(proto.lower()) in ("icmp", "icmpv6"):
+                inputs.update(icmpType=e.get("icmpType"), icmpCode=e.get("icmpCode"))
+            yield Resource(NETWORK_ACL_RULE, f"{acl.name}-{key}-{e['ruleNo']}", inputs)
+    if problems:
+        raise CloudfenceError(problems)
 
 
 _Atom = tuple[str, str, str, Any, Any, str, str]
@@ -251,6 +312,24 @@ def _atom(direction: str, group: str, entry: Mapping[str, Any]) -> _Atom:
 # ------------------------------------------------------------ both
 
 
+def own_segments(records: Sequence[Resource], intent: Intent) -> tuple[list[Resource], list[str]]:
+    """A group tagged with another spec is none of this spec's segments, whatever segment tag it
+    carries: two specs in one VPC may both name a segment `db`, and the other's rules must
+    neither stand in for this one's nor hide that this one's are gone."""
+    out, others = [], []
+    for r in records:
+        tags = r.inputs.get("tags") or {}
+        spec = tags.get(TAG_SPEC) if isinstance(tags, dict) else None
+        if r.type == SECURITY_GROUP and TAG_SEGMENT in tags and spec is not None and spec != intent.name:
+            kept = {k: v for k, v in tags.items() if k != TAG_SEGMENT}
+            r = Resource(r.type, r.name, {**r.inputs, "tags": kept})
+            others.append(r.name)
+        out.append(r)
+    notes = [f"group(s) {', '.join(others)} tagged for another spec: no segment's here (a reference to "
+             "one matches anyone)"] if others else []
+    return out, notes
+
+
 def _segment_name(group: Resource, intent: Intent) -> str | None:
     """The segment a group is named for (`<spec>-<segment>`, Pulumi's suffix aside), if any."""
     tags = group.inputs.get("tags") or {}
@@ -267,8 +346,8 @@ def untagged(groups: Sequence[Resource], intent: Intent) -> Iterator[tuple[str, 
     """Groups of the spec (by its spec tag or its name) that carry no segment tag."""
     for g in groups:
         tags = g.inputs.get("tags") or {}
-        if TAG_SEGMENT in tags:
-            continue
+        if TAG_SEGMENT in tags or tags.get(TAG_SPEC, intent.name) != intent.name:
+            continue  # a segment's, or another spec's
         seg = _segment_name(g, intent)
         if seg is None and tags.get(TAG_SPEC) != intent.name:
             continue

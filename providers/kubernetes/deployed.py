@@ -26,6 +26,15 @@ _PEER = frozenset({"podSelector", "namespaceSelector", "ipBlock"})
 _SELECTOR = frozenset({"matchLabels", "matchExpressions"})
 _PORT = frozenset({"protocol", "port", "endPort"})
 _IP_BLOCK = frozenset({"cidr", "except"})
+_EXPRESSION = frozenset({"key", "operator", "values"})
+_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
+
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+OTHER_KINDS = ("policies of other kinds (AdminNetworkPolicy, a CNI's own such as CiliumNetworkPolicy) are "
+               "not in `kubectl get networkpolicies` and not judged")
+OUTSIDE_STACK = ("a state export holds the stack's own policies only: one applied outside it is not judged "
+                 "(judge `kubectl get networkpolicies -A -o json` for every policy of the cluster)")
 
 
 def is_kubectl(doc: Any) -> bool:
@@ -54,7 +63,7 @@ def kubectl_records(doc: Mapping[str, Any], intent: Intent, file: str) -> Deploy
         records[record.name] = record
     if problems:
         raise CloudfenceError(problems)
-    return DeployedRecords(tuple(records.values()), notes=tuple(_notes(records.values(), intent)))
+    return DeployedRecords(tuple(records.values()), notes=(*_notes(records.values(), intent), OTHER_KINDS))
 
 
 def state_records(state: Sequence[StateResource], intent: Intent, file: str = "") -> DeployedRecords:
@@ -76,7 +85,10 @@ def state_records(state: Sequence[StateResource], intent: Intent, file: str = ""
             records.append(found)
     if problems:
         raise CloudfenceError(problems)
-    return DeployedRecords(tuple(records), notes=tuple(_notes(records, intent)))
+    charts = [f"not judged: {r.type} {r.name}: the objects its chart installs (policies too) are not "
+              "resources of the state (judge `kubectl get networkpolicies -A -o json`)"
+              for r in state if r.type == HELM_RELEASE]
+    return DeployedRecords(tuple(records), notes=(*_notes(records, intent), OUTSIDE_STACK, *charts))
 
 
 def _policy(item: Any, where: str, file: str, problems: list[Problem], name: str = "") -> Resource | None:
@@ -109,8 +121,9 @@ def _policy(item: Any, where: str, file: str, problems: list[Problem], name: str
     return Resource(POLICY_TYPE, name or f"{namespace}/{metadata['name']}", inputs)
 
 
-def _check_spec(spec: Mapping[str, Any], where: str, file: str, problems: list[Problem]) -> None:
-    """Every field the evaluator reads, and no other: an unknown one may allow more."""
+def _checkers(file: str, problems: list[Problem]) -> tuple[Any, Any]:
+    """unknown(value, known, at): whether value is no object, reporting fields not in known;
+    report(at, message)."""
 
     def unknown(value: Any, known: frozenset[str], at: str) -> bool:
         if not isinstance(value, dict):
@@ -122,9 +135,18 @@ def _check_spec(spec: Mapping[str, Any], where: str, file: str, problems: list[P
                                     file))
         return False
 
+    def report(at: str, message: str) -> None:
+        problems.append(Problem(at, message, file))
+
+    return unknown, report
+
+
+def _check_spec(spec: Mapping[str, Any], where: str, file: str, problems: list[Problem]) -> None:
+    """Every field the evaluator reads, and no other: an unknown one may allow more."""
+    unknown, report = _checkers(file, problems)
     unknown(spec, _SPEC, where)
     if "podSelector" in spec and spec["podSelector"] is not None:
-        unknown(spec["podSelector"], _SELECTOR, f"{where}.podSelector")
+        _check_selector(spec["podSelector"], f"{where}.podSelector", unknown, report)
     for direction, keys in _RULE.items():
         rules = spec.get(direction) or []
         if not isinstance(rules, list):
@@ -136,19 +158,42 @@ def _check_spec(spec: Mapping[str, Any], where: str, file: str, problems: list[P
                 continue
             for key in sorted(keys - {"ports"}):
                 for j, peer in enumerate(rule.get(key) or []):
-                    _check_peer(peer, f"{at}.{key}[{j}]", unknown)
+                    _check_peer(peer, f"{at}.{key}[{j}]", unknown, report)
             for j, port in enumerate(rule.get("ports") or []):
                 unknown(port, _PORT, f"{at}.ports[{j}]")
 
 
-def _check_peer(peer: Any, at: str, unknown: Any) -> None:
+def _check_peer(peer: Any, at: str, unknown: Any, report: Any) -> None:
     if unknown(peer, _PEER, at):
+        return
+    if all(peer.get(key) is None for key in _PEER):
+        report(at, "a peer names none of podSelector, namespaceSelector, ipBlock: the API server never "
+               "returns such a peer")
         return
     for key in ("podSelector", "namespaceSelector"):
         if peer.get(key) is not None:
-            unknown(peer[key], _SELECTOR, f"{at}.{key}")
+            _check_selector(peer[key], f"{at}.{key}", unknown, report)
     if peer.get("ipBlock") is not None:
         unknown(peer["ipBlock"], _IP_BLOCK, f"{at}.ipBlock")
+
+
+def _check_selector(selector: Any, at: str, unknown: Any, report: Any) -> None:
+    """Labels as strings, expressions with an operator the evaluator knows: anything else is
+    a selector the API server would not return, and its reading is a guess."""
+    if unknown(selector, _SELECTOR, at):
+        return
+    labels = selector.get("matchLabels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        report(f"{at}.matchLabels", "expected labels with string values")
+    exprs = selector.get("matchExpressions") or []
+    for i, expr in enumerate(exprs if isinstance(exprs, list) else [None]):
+        where = f"{at}.matchExpressions[{i}]"
+        if unknown(expr, _EXPRESSION, where):
+            continue
+        values = expr.get("values") or []
+        if (not isinstance(expr.get("key"), str) or expr.get("operator") not in _OPERATORS
+                or not isinstance(values, list) or not all(isinstance(v, str) for v in values)):
+            report(where, "expected a key, an operator (In, NotIn, Exists, DoesNotExist) and string values")
 
 
 def _notes(records: Sequence[Resource] | Any, intent: Intent) -> list[str]:
