@@ -31,8 +31,12 @@ demo: $(STAMP)
 		$(CF) plan --stack $$stack --via-pulumi --format table || exit 1; \
 	done
 
+# Two workers: the suite is CPU-bound. CLOUDFENCE_CONFORMANCE_DEEP=1 make test is the deep
+# run (many more random examples, every mutant).
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 	$(VENV)/bin/ruff check .
 	$(PY) tools/typecheck.py
 
