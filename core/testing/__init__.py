@@ -23,6 +23,9 @@ The checks:
   Mutants that change no connection are discarded. A case whose drops all change
   nothing fails too: the evaluator is not reading the records.
 
+`sound_text(text, settings)` is `sound` for any spec text, for property tests over
+random specs; `deep_run()` says whether CLOUDFENCE_CONFORMANCE_DEEP asks for the deep run.
+
 Nothing here imports pytest (the kit is plain functions that raise
 `ConformanceFailure`, an AssertionError); `pip install 'cloudfence[testing]'`
 brings pytest for the tests that parametrize over `checks()`.
