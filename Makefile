@@ -31,8 +31,12 @@ demo: $(STAMP)
 	@echo
 	$(CF) plan $(STACKS) --via-pulumi --format table
 
+# Two workers: the suite is CPU-bound. CLOUDFENCE_CONFORMANCE_DEEP=1 make test is the deep
+# run (many more random examples, every mutant).
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 	$(VENV)/bin/ruff check .
 	$(PY) tools/typecheck.py
 

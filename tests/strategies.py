@@ -20,6 +20,12 @@ Knobs (all keyword arguments of `specs` / `spec_texts`):
 - full_range: also draw tcp/0-65535-style full ranges (a valid literal that
   some targets write without ports).
 - platform: platform endpoints (e.g. ("@cluster-dns",)) that flows may name.
+- platform_share: chance that a spec's flows may name those platform endpoints
+  (targets that know none refuse the spec).
+- self_share: chance that a flow runs from a segment to itself.
+
+`every_feature()` turns every knob on: the one strategy the shared property tests
+(tests/test_property_all.py) run against every provider.
 """
 
 from __future__ import annotations
@@ -31,12 +37,21 @@ import yaml
 from hypothesis import strategies as st
 
 from cloudfence.intent import Intent, parse_intent
+from cloudfence.testing import deep_run
+
+#: The deep run (tests/conftest.py selects its hypothesis profile): DEEP_FACTOR times the examples.
+DEEP = deep_run()
+DEEP_FACTOR = 25
 
 NAMESPACES = ("serving", "data", "ml-ops")
-PORTED = ("tcp", "udp", "sctp")
 _NAME = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,3})?", fullmatch=True)
 # Names that would read as something else in a ports list or a flow side.
 _RESERVED = {"internet", "any", "icmp", "icmpv6", "tcp", "udp", "sctp"}
+
+
+def examples(n: int) -> int:
+    """A test's own example count: n in CI, DEEP_FACTOR times n in the deep run."""
+    return n * DEEP_FACTOR if DEEP else n
 
 
 def intent_from(text: str) -> Intent:
@@ -54,7 +69,8 @@ def port_literals(draw: st.DrawFn, allow_icmp: bool = False, full_range: bool = 
     if full_range:
         kinds += ["full"]
     kind = draw(st.sampled_from(kinds))
-    proto = draw(st.sampled_from(PORTED))
+    # SCTP rarer: two targets refuse its ports, and one refused flow refuses the spec
+    proto = draw(st.sampled_from(["tcp", "tcp", "tcp", "udp", "udp", "sctp"]))
     if kind == "any":
         return "any"
     if kind == "icmp":
@@ -135,6 +151,8 @@ def specs(
     full_range: bool = False,
     platform: Sequence[str] = (),
     max_segments: int = 6,
+    platform_share: float = 1.0,
+    self_share: float = 0.0,
 ) -> dict[str, Any]:
     """A random valid spec as a plain dict (the shape of segments.yaml)."""
     n_seg = draw(st.integers(1, max_segments))
@@ -157,14 +175,17 @@ def specs(
     services = {name: _scalar_or_list(draw, draw(st.lists(literal, min_size=1, max_size=3)))
                 for name in svc_names}
 
-    others = [*net_names, "internet", *platform]
+    others = [*net_names, "internet", *(platform if chance(platform_share) else ())]
     flows = []
     for _ in range(draw(st.integers(0, 6))):
         # One side is only segments; the other may mix in networks and platform
         # endpoints: never a flow between two non-segments.
         free = st.lists(st.sampled_from(seg_names + others), min_size=1, max_size=2, unique=True)
         segs_only = st.lists(st.sampled_from(seg_names), min_size=1, max_size=2, unique=True)
-        if draw(st.booleans()):
+        if chance(self_share):
+            src = [draw(st.sampled_from(seg_names))]
+            dst = list(src)  # a copy: one shared list would be written as a YAML alias
+        elif draw(st.booleans()):
             src, dst = draw(segs_only), draw(free)
         else:
             src, dst = draw(free), draw(segs_only)
@@ -184,6 +205,16 @@ def specs(
         spec["services"] = services
     spec["flows"] = flows
     return spec
+
+
+def every_feature() -> st.SearchStrategy[dict[str, Any]]:
+    """Specs that draw everything a spec can say: segments in and out of Kubernetes
+    (and with no address), IPv4 and IPv6 (and dual-stack) segments and networks,
+    networks with exclusions, services with ranges, lists on both sides of a flow,
+    self flows, `any`, icmp/icmpv6, sctp, full ranges, `internet` and the cluster DNS
+    at either end."""
+    return specs(allow_icmp=True, full_range=True, k8s_share=0.5, bare_share=0.1,
+                 platform=("@cluster-dns",), platform_share=0.3, self_share=0.15)
 
 
 def to_text(spec: dict[str, Any]) -> str:

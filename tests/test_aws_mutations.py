@@ -6,10 +6,9 @@ ports), never by the code under test."""
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import replace
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudfence.addresses import AddressSet
@@ -20,13 +19,12 @@ from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
 from cloudfence.space import space_for
 from cloudfence.verify import verify_plan
-from tests.strategies import specs, to_text
+from tests.strategies import examples, specs, to_text
 from tests.test_aws_property import for_network_mode, without_sctp_ports
 
 AWS = AwsProvider()
 EXISTING = {"vpcId": "vpc-0abc1234def567890", "vpcCidrs": ["10.0.0.0/8", "fd00::/44"]}
-SWEEP = settings(max_examples=int(os.environ.get("AWS_MUTATION_EXAMPLES", "10")), deadline=None,
-                 suppress_health_check=list(HealthCheck))
+SWEEP = settings(max_examples=examples(10))
 # Addresses outside every generated segment cidr: public and private, per family.
 PROBES = {4: ["198.51.100.7", "100.64.0.7", "192.0.2.7"], 6: ["2001:db8:ffff::7", "fc00::7"]}
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import os
 import re
 from dataclasses import replace
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudfence.errors import Problem
@@ -26,13 +25,13 @@ from cloudfence.providers.aws.settings import AwsSettings
 from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
 from cloudfence.reach import NARROW, WIDE, Peer, Reachability, World, compare, join
 from cloudfence.verify import verify_plan
-from tests.strategies import specs, to_text
+from tests.strategies import examples, specs, to_text
 
 AWS = AwsProvider()
 VPC_ID = {"vpcId": "vpc-0abc1234def567890"}
-# More examples for a deeper run: AWS_PROPERTY_EXAMPLES=2000 pytest tests/test_aws_property.py
-FAST = settings(max_examples=int(os.environ.get("AWS_PROPERTY_EXAMPLES", "70")), deadline=None,
-                suppress_health_check=list(HealthCheck))
+# The existing-VPC soundness over every feature is tests/test_property_all.py; these
+# add other settings and AWS's own records. More in the deep run (tests/conftest.py).
+FAST = settings(max_examples=examples(25))
 
 
 def for_network_mode(spec: dict[str, Any]) -> dict[str, Any]:

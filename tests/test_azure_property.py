@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import os
 import re
 from dataclasses import replace
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudfence.addresses import AddressSet
@@ -22,14 +21,13 @@ from cloudfence.providers.azure.settings import AzureSettings
 from cloudfence.providers.azure.wire import NSG
 from cloudfence.space import space_for
 from cloudfence.verify import verify, verify_plan
-from tests.strategies import specs, to_text
+from tests.strategies import examples, specs, to_text
 
 AZURE = AzureProvider()
 BASE = {"resourceGroupName": "rg", "location": "westeurope"}
 EXISTING = {**BASE, "virtualNetworkName": "vnet", "addressSpace": ["10.0.0.0/8", "fd00::/8"]}
-# More examples for a deeper run: AZURE_PROPERTY_EXAMPLES=2000 pytest tests/test_azure_property.py
-FAST = settings(max_examples=int(os.environ.get("AZURE_PROPERTY_EXAMPLES", "40")), deadline=None,
-                suppress_health_check=list(HealthCheck))
+# More in the deep run (tests/conftest.py).
+FAST = settings(max_examples=examples(20))
 SPECS = specs(allow_icmp=True, full_range=True)
 PLACE = re.compile(r"^(flows\[\d+\]|segments\.|settings\.)")
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import ipaddress
-import os
 import re
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cloudfence.addresses import AddressSet
@@ -24,16 +23,14 @@ from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.gcp.wire import EGRESS, FIREWALL, INGRESS
 from cloudfence.verify import verify_plan
-from tests.strategies import specs, to_text
+from tests.strategies import examples, specs, to_text
 
 GCP = GcpProvider()
 NETWORK = {"network": "prod"}
-# More examples for a deeper run: GCP_PROPERTY_EXAMPLES=2000 pytest tests/test_gcp_property.py
-EXAMPLES = int(os.environ.get("GCP_PROPERTY_EXAMPLES", "30"))
-FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+# More in the deep run (tests/conftest.py).
+FAST = settings(max_examples=examples(20))
 # Each mutation verifies several plans per example: fewer examples, the same depth on demand.
-MUTATE = settings(max_examples=max(EXAMPLES // 4, 1), deadline=None,
-                  suppress_health_check=list(HealthCheck))
+MUTATE = settings(max_examples=examples(8))
 SPECS = specs(allow_icmp=True, full_range=True)
 # Every segment with a cidr: such specs always compile, so no example is spent on a refusal.
 ADDRESSED = specs(allow_icmp=True, full_range=True, cidr_share=1.0, bare_share=0.0)

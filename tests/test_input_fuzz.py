@@ -8,7 +8,6 @@ In process (click's runner) so hypothesis can try hundreds of cases.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -23,9 +22,10 @@ from cloudfence.intent import build_intent
 from cloudfence.lint import lint
 from cloudfence.spec import parse_spec
 from tests.fakeplugin import EXAMPLE
+from tests.strategies import examples
 from tests.test_spec_fuzz import near_valid, values
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES = examples(100)
 GOOD = EXAMPLE.read_text()
 
 

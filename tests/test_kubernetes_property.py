@@ -11,12 +11,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import ipaddress
-import os
 from typing import Any
 
 import kubernetes_validate
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 from cloudfence.errors import CheckError
@@ -28,16 +27,13 @@ from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.kubernetes.manifests import manifests
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from cloudfence.verify import verify_plan
-from tests.strategies import intent_from, specs, to_text
+from tests.strategies import examples, intent_from, specs, to_text
 
 K8S = KubernetesProvider()
 SCHEMA = kubernetes_validate.latest_version()
-# K8S_EXAMPLES=1000 for a deep run; the default keeps the file under ~15 s.
-EXAMPLES = int(os.environ.get("K8S_EXAMPLES", "60"))
-# Some properties need a plan with a rule of a given shape and assume() the rest away;
-# how many draws that discards is not a property of the code under test.
-FAST = settings(max_examples=EXAMPLES, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+# More in the deep run (tests/conftest.py, whose profiles also let the properties that
+# assume() away plans without a rule of the shape they mutate discard many draws).
+FAST = settings(max_examples=examples(20))
 KUBE_DNS_NS = {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
 
 SUPPORTED = specs(k8s_share=0.7, bare_share=0.0, full_range=True, platform=("@cluster-dns",))
@@ -202,7 +198,7 @@ def test_check_names_what_is_unsupported_or_the_plan_is_equivalent(spec, options
     assert plan.dumps() == checked_plan(K8S, intent_from(to_text(spec)), options).dumps()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(10))
 @given(SUPPORTED, SETTINGS)
 def test_every_generated_policy_passes_the_official_schema(spec, options):
     """And what the schema does not say but the API server validates: ports

@@ -5,8 +5,6 @@ cloudfence.reach: it matches peers and members itself."""
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +14,7 @@ from cloudfence.ports import PortSet, parse_port
 from cloudfence.reach import NARROW, WIDE, World, compare, intended, join
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
 from cloudfence.space import Space
+from tests.strategies import examples
 
 SPEC = parse_intent("""
 version: 1
@@ -170,7 +169,7 @@ def openings(governed) -> Reachability:
     return reach
 
 
-@settings(max_examples=int(os.environ.get("ORACLE_EXAMPLES", "40")), deadline=None)
+@settings(max_examples=examples(25))
 @given(rules, st.sampled_from([("a", "b", "c", "d"), ("c",), ("a", "b")]))
 def test_compare_agrees_with_packet_by_packet_oracle(extra: list, governed: tuple) -> None:
     _END_PORTS.clear()

@@ -4,14 +4,13 @@ traceback)."""
 
 from __future__ import annotations
 
-import os
-
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudfence.errors import SpecError
 from cloudfence.intent import parse_intent
+from tests.strategies import examples
 
 KEYS = ["version", "name", "segments", "networks", "services", "flows", "from", "to", "ports",
         "cidr", "kubernetes", "namespace", "labels", "include", "exclude", "description",
@@ -27,7 +26,7 @@ near_valid = st.fixed_dictionaries(
     optional={"networks": values, "services": values, "flows": values})
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None)
+@settings(max_examples=examples(200))
 @given(st.one_of(near_valid, values))
 def test_any_document_gives_an_intent_or_a_spec_error(doc: object) -> None:
     text = yaml.safe_dump(doc)
@@ -37,7 +36,7 @@ def test_any_document_gives_an_intent_or_a_spec_error(doc: object) -> None:
         assert err.problems and all(str(p).startswith("fuzz.yaml") for p in err.problems)
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), deadline=None)
+@settings(max_examples=examples(150))
 @given(st.text(max_size=60))
 def test_any_text_gives_an_intent_or_a_spec_error(text: str) -> None:
     try:

@@ -23,6 +23,9 @@ The checks:
   Mutants that change no connection are discarded. A case whose drops all change
   nothing fails too: the evaluator is not reading the records.
 
+`sound_text(text, settings)` is `sound` for any spec text, for property tests over
+random specs; `deep_run()` says whether CLOUDFENCE_CONFORMANCE_DEEP asks for the deep run.
+
 Nothing here imports pytest (the kit is plain functions that raise
 `ConformanceFailure`, an AssertionError); `pip install 'cloudfence[testing]'`
 brings pytest for the tests that parametrize over `checks()`.
@@ -52,7 +55,8 @@ from cloudfence.testing.mutate import Mutant, mutants
 from cloudfence.testing.packets import Judge, changed_ends
 from cloudfence.verify import verify_plan
 
-__all__ = ["Check", "Conformance", "ConformanceFailure", "MutationReport", "case_text", "cases"]
+__all__ = ["Check", "Conformance", "ConformanceFailure", "MutationReport", "Outcome", "case_text", "cases",
+           "deep_run"]
 
 #: Where a refusal must point: a flow, a segment, a network or a setting.
 PLACE = re.compile(r"^(flows\[\d+\]|segments\.|networks\.|settings\.)")
@@ -109,7 +113,9 @@ class Check:
         return self.id
 
 
-def _deep() -> bool:
+def deep_run() -> bool:
+    """Whether CLOUDFENCE_CONFORMANCE_DEEP asks for the deep run (every mutant; a
+    provider's property tests may draw more examples by it too)."""
     return os.environ.get(DEEP_ENV, "") not in ("", "0")
 
 
@@ -121,7 +127,7 @@ class Conformance:
                  deep: bool | None = None, max_mutants: int | None = None):
         self.provider = provider
         self.settings_for: SettingsFor = settings_for or (lambda case: {})
-        self.deep = _deep() if deep is None else deep
+        self.deep = deep_run() if deep is None else deep
         self.max_mutants = max_mutants if max_mutants is not None else (0 if self.deep else DEFAULT_MUTANTS)
         self._outcomes: dict[str, Outcome] = {}
 
@@ -134,12 +140,15 @@ class Conformance:
 
     # ------------------------------------------------------------ compiling
 
-    def outcome(self, case: str, text: str | None = None) -> Outcome:
-        """The case's intent, settings, and the problems or the checked plan."""
-        if text is None and case in self._outcomes:
+    def outcome(self, case: str, text: str | None = None,
+                settings: Mapping[str, Any] | None = None) -> Outcome:
+        """The case's intent, settings, and the problems or the checked plan; `text`
+        and `settings` in place of the corpus case's own."""
+        cached = text is None and settings is None
+        if cached and case in self._outcomes:
             return self._outcomes[case]
         intent = parse_intent(text if text is not None else case_text(case), f"{case}.yaml")
-        settings = dict(self.settings_for(case))
+        settings = dict(self.settings_for(case) if settings is None else settings)
         try:
             problems = tuple(find_problems(self.provider, intent, settings))
             plan = None if problems else checked_plan(self.provider, intent, settings)
@@ -149,12 +158,13 @@ class Conformance:
             why = f"raised {type(exc).__name__}: {exc} (refuse with problems instead)"
             raise self.fail(case, why) from exc
         result = Outcome(intent, settings, problems, plan)
-        if text is None:
+        if cached:
             self._outcomes[case] = result
         return result
 
     def fail(self, case: str, message: str) -> ConformanceFailure:
-        return ConformanceFailure(f"{self.name} on corpus case {case!r}: {message}")
+        what = "corpus case" if case in cases() else "spec"
+        return ConformanceFailure(f"{self.name} on {what} {case!r}: {message}")
 
     def golden(self, case: str) -> str:
         """The case's plan JSON, or the refusal as JSON: what a golden file holds."""
@@ -168,12 +178,21 @@ class Conformance:
 
     def sound(self, case: str) -> Plan | None:
         """Refused with placed problems, or equivalent. Returns the plan, if any."""
-        out = self.outcome(case)
+        return self._sound(case, self.outcome(case)).plan
+
+    def sound_text(self, text: str, settings: Mapping[str, Any] | None = None, *,
+                   label: str = "random-spec") -> Outcome:
+        """`sound` for any spec text (a property test's random spec) under these raw
+        settings (none by default). Returns the outcome, so that a test can demand more
+        of the refusals: where exactly they point, which flows they name."""
+        return self._sound(label, self.outcome(label, text, settings if settings is not None else {}))
+
+    def _sound(self, case: str, out: Outcome) -> Outcome:
         for p in out.problems:
             if not PLACE.match(p.where):
                 raise self.fail(case, f"a refusal must name a flow, segment, network or setting: {p}")
         if out.plan is None:
-            return None
+            return out
         try:
             verdict = verify_plan(out.intent, self.provider, out.plan)
         except Exception as exc:
@@ -183,7 +202,7 @@ class Conformance:
                               + (f" ({c.note})" if c.note else "") for c in verdict.counterexamples[:5])
             raise self.fail(case, f"the plan is NOT equivalent ({verdict.total_differences} "
                                   f"differences): {shown}")
-        return out.plan
+        return out
 
     def deterministic(self, only: Iterable[str] | None = None) -> None:
         """Byte-identical plans in this process and in fresh ones with other hash seeds."""
