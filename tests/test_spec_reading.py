@@ -4,7 +4,6 @@ does not read the same way."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from cloudfence import spec
 from cloudfence.errors import SpecError
+from tests.strategies import examples
 
 pytestmark = pytest.mark.skipif(spec._CParser is None, reason="PyYAML without libyaml")
 
@@ -59,7 +59,7 @@ PIECES = ["a", "b", "web", "10.0.0.0/8", "tcp/80", "1", "0x1F", "1_000", "1.5", 
           "'", '"', "\\", "x" * 1100, "-1", "+1", ".5", "0b101", "1:2", "=", "@a", "`"]
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "1500")), deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
 def test_any_text_reads_as_the_careful_reading_does(text: str) -> None:
     if not text.strip():
@@ -74,7 +74,7 @@ values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)), max_leaves=20)
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(values, st.sampled_from([None, False, True]))
 def test_any_dumped_document_reads_as_the_careful_reading_does(doc: object, flow: bool | None) -> None:
     text = yaml.safe_dump(doc, default_flow_style=flow, allow_unicode=True)
