@@ -207,7 +207,7 @@ def _peer_label(r: Rule) -> str:
     if r.peer is not None:
         return r.peer
     if r.prefix_list is not None:
-        return f"{r.prefix_list.network}-ipv{r.prefix_list.family}"
+        return f"{r.prefix_list.network.lstrip('@')}-ipv{r.prefix_list.family}"
     return cidr_label(r.box.net)  # type: ignore[arg-type]
 
 
@@ -236,7 +236,7 @@ def _rule_record(intent: Intent, r: Rule, name: str, group_names: dict[str, list
     if r.peer is not None:
         inputs["referencedSecurityGroupId"] = ref(sg_name[r.peer])
     elif r.prefix_list is not None:
-        inputs["prefixListId"] = ref(pl_name[_list_key(r.prefix_list)])
+        inputs["prefixListId"] = r.prefix_list.managed or ref(pl_name[_list_key(r.prefix_list)])
     else:
         assert r.box.net is not None
         inputs["cidrIpv4" if r.box.net.version == 4 else "cidrIpv6"] = str(r.box.net)

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, V4_MAX, V6_MAX, AddressSet
+from cloudfence.endpoints import OBJECT_STORAGE
 from cloudfence.errors import CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
@@ -151,13 +152,17 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     return reach
 
 
-def prefix_lists(plan: Plan) -> dict[str, AddressSet]:
-    """The plan's customer-managed prefix lists: name -> exactly their entries."""
+def prefix_lists(plan: Plan) -> dict[str, Peer]:
+    """The plan's customer-managed prefix lists (name -> exactly their entries) and
+    the AWS-managed ones its settings resolve a platform endpoint to (id -> it)."""
     out = {}
     for pl in plan.by_type(PREFIX_LIST):
         cidrs = [e.get("cidr") for e in pl.inputs.get("entries") or () if isinstance(e, dict)]
-        out[pl.name] = AddressSet.from_cidrs(
-            [ipaddress.ip_network(c, strict=False) for c in cidrs if isinstance(c, str)])
+        out[pl.name] = Peer(addresses=AddressSet.from_cidrs(
+            [ipaddress.ip_network(c, strict=False) for c in cidrs if isinstance(c, str)]))
+    managed = (plan.settings or {}).get("objectStoragePrefixList")
+    if isinstance(managed, str):
+        out[managed] = Peer(platform=frozenset([OBJECT_STORAGE]))
     return out
 
 
@@ -207,7 +212,7 @@ _Found = Iterator[tuple[str, str, dict[str, Any], Peer]]
 
 
 def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None],
-                      lists: dict[str, AddressSet]) -> _Found:
+                      lists: dict[str, Peer]) -> _Found:
     """Inline group rules and legacy `ec2.SecurityGroupRule`s. cloudfence never
     writes them, but AWS enforces them, so a plan that has them is read with
     them: verify must not be blind to an opening written the old way."""
@@ -223,7 +228,7 @@ def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None],
 
 
 def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
-                  group_segment: dict[str, str | None], lists: dict[str, AddressSet]) -> _Found:
+                  group_segment: dict[str, str | None], lists: dict[str, Peer]) -> _Found:
     if seg is None or not isinstance(rule, dict):
         return
     inputs = {"ipProtocol": str(rule.get("protocol", "")), "fromPort": rule.get("fromPort"),
@@ -259,17 +264,17 @@ def _ref_name(value: Any) -> str | None:
     return m.group("name") if m else None
 
 
-def _list_peer(value: Any, lists: dict[str, AddressSet]) -> Peer:
-    """A prefix list of the plan is exactly its entries; any other (AWS-managed,
-    or a literal pl-... id) has addresses unknown offline."""
-    name = _ref_name(value)
+def _list_peer(value: Any, lists: dict[str, Peer]) -> Peer:
+    """A prefix list of the plan is exactly its entries, the settings' S3 list is
+    `@object-storage`; any other (a literal pl-... id) has addresses unknown offline."""
+    name = _ref_name(value) or (value if isinstance(value, str) else None)
     if name in lists:
-        return Peer(addresses=lists[name])
+        return lists[name]
     return Peer.all()
 
 
 def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None],
-            lists: dict[str, AddressSet] | None = None) -> Peer | None:
+            lists: dict[str, Peer] | None = None) -> Peer | None:
     if inputs.get("referencedSecurityGroupId") is not None:
         name = _ref_name(inputs["referencedSecurityGroupId"])
         seg = group_segment.get(name or "")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from cloudfence.addresses import GLOBAL_V6, AddressSet
 from cloudfence.bridges import bridge_problems
+from cloudfence.endpoints import OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import Plan
@@ -58,13 +59,20 @@ class AwsProvider(BaseProvider):
         ipv6=True,
         segments_need_addresses=False,
         governs="every segment (its security groups; with nacls, also its subnets)",
-        platform_endpoints=frozenset(),
+        platform_endpoints={
+            OBJECT_STORAGE: "the region's AWS-managed S3 prefix list (settings.objectStoragePrefixList, "
+                            "weighing settings.objectStoragePrefixListWeight); network ACLs: public space",
+        },
         quotas={"rulesPerSecurityGroup": DEFAULT_RULES_PER_SECURITY_GROUP,
                 "rulesPerNetworkAcl": DEFAULT_RULES_PER_NETWORK_ACL,
                 "securityGroupsPerInterface": DEFAULT_GROUPS_PER_INTERFACE},
     )
     settings_model = AwsSettings
     internal_setting = "vpcCidrs"
+    endpoint_settings: ClassVar[Mapping[str, str]] = {
+        OBJECT_STORAGE: "settings.objectStoragePrefixList, the id of com.amazonaws.<region>.s3 (aws ec2 "
+                        "describe-managed-prefix-lists --filters Name=prefix-list-name,"
+                        "Values=com.amazonaws.<region>.s3 --query 'PrefixLists[0].PrefixListId')"}
     # What the AWS API cannot modify in place (cloud-semantics.md 1.7, 1.8): a group's
     # description, name and VPC; a rule's group; every field of a network ACL entry; and,
     # for every record, its region.

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudfence.addresses import AddressSet
+from cloudfence.endpoints import OBJECT_STORAGE
 from cloudfence.firstmatch import Rule, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
@@ -42,6 +43,7 @@ from cloudfence.providers.azure.wire import (
     NSG,
     OUTBOUND,
     SECURITY_RULE,
+    STORAGE,
     SUBNET,
     TAG_SEGMENT,
     VIRTUAL_NETWORK,
@@ -232,8 +234,15 @@ class _World:
             out = out | Points(addresses=seg.addresses)
         return out
 
+    @property
+    def tagged(self) -> frozenset[str]:
+        """Endpoints named by a public service tag that the spec uses: the Internet tag
+        and `*` hold them too (an unnamed one is no point of this world)."""
+        named = {ep.name for f in self.intent.flows for ep in (f.src, f.dst)}
+        return frozenset([OBJECT_STORAGE]) & named
+
     def everything(self) -> Points:
-        return Points(self.segments | {LOAD_BALANCER}, AddressSet.everything())
+        return Points(self.segments | {LOAD_BALANCER} | self.tagged, AddressSet.everything())
 
     def item(self, item: Any, allow: bool) -> Points:
         """The peers one source or destination item names. Unknown meaning: every peer
@@ -251,11 +260,13 @@ class _World:
             return Points(self.segments, self.vnet) | self.every_segment()
         if text == INTERNET_TAG:
             if self.vnet is None:
-                return Points(addresses=AddressSet.everything() - self.every_segment().addresses) if allow \
-                    else Points()
-            return Points(addresses=AddressSet.everything() - self.vnet - self.every_segment().addresses)
+                outside = AddressSet.everything() - self.every_segment().addresses
+                return Points(self.tagged, outside) if allow else Points()
+            return Points(self.tagged, AddressSet.everything() - self.vnet - self.every_segment().addresses)
         if text == LOAD_BALANCER_TAG:
             return Points(opaque=frozenset([LOAD_BALANCER]))
+        if STORAGE.match(text):
+            return Points(opaque=frozenset([OBJECT_STORAGE]))
         nets = _prefixes(text)
         if not nets:
             return wide  # another service tag: its addresses are unknown offline
@@ -284,7 +295,7 @@ class _World:
             text = str(item).strip()
             if text in ("*", "Any", "any", VIRTUAL_NETWORK_TAG):
                 verdicts.add(FULLY)
-            elif text in (INTERNET_TAG, LOAD_BALANCER_TAG):
+            elif text in (INTERNET_TAG, LOAD_BALANCER_TAG) or STORAGE.match(text):
                 verdicts.add(NOT)
             elif not _prefixes(text):
                 verdicts.add(PARTLY)

@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from cloudfence.endpoints import OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan
@@ -39,7 +40,10 @@ class AzureProvider(BaseProvider):
         ipv6=True,
         segments_need_addresses=False,
         governs="every segment (its NSG, on its subnet or its workloads' interfaces)",
-        platform_endpoints=frozenset({LOAD_BALANCER}),
+        platform_endpoints={
+            LOAD_BALANCER: "the AzureLoadBalancer service tag (health probes, as a source)",
+            OBJECT_STORAGE: "the Storage service tag, or Storage.<Region> (settings.objectStorageTag)",
+        },
         quotas={"rulesPerNsg": DEFAULT_RULES_PER_NSG, "prefixesPerNsg": DEFAULT_PREFIXES_PER_NSG},
     )
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from cloudfence.bridges import bridge_problems
+from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan
@@ -50,7 +51,14 @@ class GcpProvider(BaseProvider):
         ipv6=True,
         segments_need_addresses=False,  # only as egress destinations (check says which)
         governs="every segment (the firewall rules that target its tag or service account)",
-        platform_endpoints=frozenset(),
+        platform_endpoints={
+            LOAD_BALANCER: "source ranges 35.191.0.0/16, 130.211.0.0/22, 2600:2d00:1:b029::/64, "
+                           "2600:2d00:1:1::/64 (health checks, Google Front Ends) and "
+                           "settings.proxyOnlyCidrs",
+            OBJECT_STORAGE: "destination ranges of Private Google Access (settings.googleApiAccess: "
+                            "private 199.36.153.8/30, 2600:2d00:2:2000::/64 or restricted "
+                            "199.36.153.4/30, 2600:2d00:2:1000::/64)",
+        },
         quotas={"rulesPerProject": DEFAULT_RULES_PER_PROJECT, "rangesPerRule": DEFAULT_RANGES_PER_RULE,
                 "sourceTagsPerRule": SOURCE_TAGS_PER_RULE,
                 "sourceServiceAccountsPerRule": SOURCE_SERVICE_ACCOUNTS_PER_RULE},
