@@ -31,6 +31,7 @@ SERVICE_RANGE = "10.96.0.0/12"
 #: What the endpoints resolve from where a target needs settings for them (cases that name them).
 S3_PREFIX_LIST = {"objectStoragePrefixList": "pl-63a5400a"}
 OBJECT_STORE = {"objectStorageCidrs": ["199.36.153.8/30"]}
+NODES = {"nodeCidrs": ["10.31.0.0/20"]}
 
 
 def _when(case: str, endpoint: str, settings: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -50,7 +51,8 @@ def kubernetes_settings(case: str) -> Mapping[str, Any]:
     segment outside the cluster keeps its own addresses."""
     intent = parse_intent(case_text(case))
     pods = [str(c) for s in intent.segments.values() if s.kubernetes for c in s.cidrs]
-    return {"clusterCidrs": [*pods, SERVICE_RANGE], **_when(case, "@object-storage", OBJECT_STORE)}
+    return {"clusterCidrs": [*pods, SERVICE_RANGE], **_when(case, "@object-storage", OBJECT_STORE),
+            **_when(case, "@load-balancer", NODES)}
 
 
 INTERNAL = ["10.30.0.0/16", "2600:1f18:aa:bb00::/56"]  # the corpus's internal space
@@ -120,7 +122,7 @@ def test_golden_plan(name: str, case: str) -> None:
 def test_the_corpus_ships_in_the_package():
     assert 10 <= len(cases()) <= 20
     for name in ("ipv6", "exclusions", "any-protocol", "icmp", "self-flow", "lists-both-sides",
-                 "cross-namespace", "port-ranges", "platform-endpoint", "object-storage"):
+                 "cross-namespace", "port-ranges", "platform-endpoint", "object-storage", "load-balancer"):
         assert name in cases()
     for case in cases():
         assert parse_intent(case_text(case)).name == case  # valid, and named for its feature

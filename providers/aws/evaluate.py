@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, V4_MAX, V6_MAX, AddressSet
-from cloudfence.endpoints import OBJECT_STORAGE
+from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
@@ -43,7 +43,7 @@ from cloudfence.plan import REF, Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
-from cloudfence.providers.aws.names import TAG_GROUP, TAG_SEGMENT
+from cloudfence.providers.aws.names import TAG_ENDPOINT, TAG_GROUP, TAG_SEGMENT
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
@@ -125,12 +125,15 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     if problems:
         raise CloudfenceError(problems)
     reach = Reachability(target, governed)
-    group_segment = {r.name: _segment_tag(r) for r in plan.by_type(SECURITY_GROUP)}
+    group_segment = {r.name: _segment_tag(r) or _endpoint_tag(r) for r in plan.by_type(SECURITY_GROUP)}
+    endpoints = {seg for seg in group_segment.values() if seg and seg.startswith("@")}
+    for name in sorted(endpoints):  # the load balancer's group: an end with rules of its own
+        reach.declare(name, load_balancer_region(plan, intent), f"{name} (its security group)")
     lists = prefix_lists(plan)
     for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
         for rule in plan.by_type(rtype):
             seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
-            if seg is None or seg not in governed:
+            if seg is None or (seg not in governed and seg not in endpoints):
                 continue  # a group no segment's workloads carry
             ports = sg_ports(rule.inputs)
             peer = sg_peer(rule.inputs, group_segment, lists)
@@ -254,6 +257,25 @@ def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
 # ------------------------------------------------------------ security groups
 
 
+def _endpoint_tag(r: Resource) -> str | None:
+    tags = r.inputs.get("tags")
+    value = tags.get(TAG_ENDPOINT) if isinstance(tags, dict) else None
+    return value if value == LOAD_BALANCER else None
+
+
+def load_balancer_region(plan: Plan, intent: Intent) -> AddressSet:
+    """Where the load balancer's nodes are: in the VPC (the private ranges while its
+    CIDRs are unknown), at no segment's addresses."""
+    settings = plan.settings or {}
+    cidrs = [c for key in ("vpcCidr", "vpcCidrs") for c in (
+        [settings[key]] if isinstance(settings.get(key), str) else settings.get(key) or [])]
+    region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs]) if cidrs \
+        else PRIVATE
+    for seg in intent.segments.values():
+        region = region - seg.addresses
+    return region
+
+
 def _segment_tag(r: Resource) -> str | None:
     tags = r.inputs.get("tags") or {}
     return tags.get(TAG_SEGMENT) if isinstance(tags, dict) else None
@@ -279,6 +301,8 @@ def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None],
         name = _ref_name(inputs["referencedSecurityGroupId"])
         seg = group_segment.get(name or "")
         # A group outside the plan (a literal sg-... id) may hold anyone.
+        if seg and seg.startswith("@"):
+            return Peer(others=frozenset([seg]))
         return Peer.segment(seg) if seg else Peer.all()
     cidrs = tuple(inputs[k] for k in ("cidrIpv4", "cidrIpv6") if inputs.get(k))
     if cidrs:

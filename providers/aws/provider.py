@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from cloudfence.addresses import GLOBAL_V6, AddressSet
 from cloudfence.bridges import bridge_problems
-from cloudfence.endpoints import OBJECT_STORAGE
+from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import Plan
@@ -60,6 +60,8 @@ class AwsProvider(BaseProvider):
         segments_need_addresses=False,
         governs="every segment (its security groups; with nacls, also its subnets)",
         platform_endpoints={
+            LOAD_BALANCER: "a security group cloudfence creates for your ALB or NLB to attach "
+                           "(exports['@load-balancer']), referenced by the segments' rules",
             OBJECT_STORAGE: "the region's AWS-managed S3 prefix list (settings.objectStoragePrefixList, "
                             "weighing settings.objectStoragePrefixListWeight); network ACLs: public space",
         },

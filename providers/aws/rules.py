@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.families import compatible
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.ports import PortSet
@@ -135,6 +136,9 @@ def segment_rules(intent: Intent, space: Space, seg: str, prefix_lists: bool = T
                 rules += _network_rules(space, seg, direction, flow, peer.name, fams,
                                         quota if prefix_lists else 0, entries)
                 cidr_flows.append((flow, space.network(peer.name)))
+            elif peer.name == LOAD_BALANCER:  # the load balancer's group, by reference
+                rules += [Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,))
+                          for proto, lo, hi in spans(flow.ports) if useful(proto, fams)]
             elif peer.name in space.endpoints:
                 rules += managed_list_rules(space, seg, direction, flow, peer.name, fams)
             # other platform endpoints: check has reported them
@@ -157,6 +161,14 @@ def _network_rules(space: Space, seg: str, direction: str, flow: Flow, network: 
         rules += [Rule(seg, direction, Box(proto, lo, hi), None, (flow.key,), listed)
                   for proto, lo, hi in spans(flow.ports) if compatible(proto, probe.version)]
     return rules
+
+
+def load_balancer_rules(intent: Intent) -> list[Rule]:
+    """The load balancer group's egress to each segment a flow from `@load-balancer`
+    reaches (a group Pulumi creates denies all egress)."""
+    return [Rule(LOAD_BALANCER, EGRESS, Box(proto, lo, hi), flow.dst.name, (flow.key,))
+            for flow in intent.flows if flow.src.name == LOAD_BALANCER and flow.dst.is_segment
+            for proto, lo, hi in spans(flow.ports) if useful(proto, families(intent, flow.dst.name))]
 
 
 def managed_list_rules(space: Space, seg: str, direction: str, flow: Flow, endpoint: str,

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
-from cloudfence.addresses import PUBLIC, AddressSet, IPNetwork
-from cloudfence.endpoints import OBJECT_STORAGE, Resolved
+from cloudfence.addresses import PRIVATE, PUBLIC, AddressSet, IPNetwork
+from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE, Resolved
 from cloudfence.settings import Flag, ProviderSettings, matching, whole
 
 DEFAULT_RULES_PER_SECURITY_GROUP = 60  # per direction and IP family (amazon-vpc-limits)
@@ -241,10 +241,13 @@ class AwsSettings(ProviderSettings):
         return AddressSet.from_cidrs(self.egress)
 
     def platform_endpoints(self) -> Mapping[str, Resolved]:
-        """`@object-storage` is the S3 prefix list given: IPv4 addresses AWS keeps, somewhere
-        in public space."""
+        """`@load-balancer` is the security group cloudfence creates for the user's load
+        balancers, whose nodes hold addresses in the VPC; `@object-storage` the S3 prefix
+        list given: IPv4 addresses AWS keeps, somewhere in public space."""
+        out = {LOAD_BALANCER: Resolved(self.internal_space() or PRIVATE, "cloudfence creates "
+                                       "(exports['@load-balancer'])", "security group")}
         if self.object_storage_prefix_list is None:
-            return {}
-        return {OBJECT_STORAGE: Resolved(PUBLIC & AddressSet.from_cidrs(["0.0.0.0/0"]),
+            return out
+        return {**out, OBJECT_STORAGE: Resolved(PUBLIC & AddressSet.from_cidrs(["0.0.0.0/0"]),
                                          self.object_storage_prefix_list, "AWS-managed S3 prefix list",
                                          self.object_storage_prefix_list_weight)}
