@@ -122,7 +122,8 @@ def test_golden_plan(name: str, case: str) -> None:
 def test_the_corpus_ships_in_the_package():
     assert 10 <= len(cases()) <= 20
     for name in ("ipv6", "exclusions", "any-protocol", "icmp", "self-flow", "lists-both-sides",
-                 "cross-namespace", "port-ranges", "platform-endpoint", "object-storage", "load-balancer"):
+                 "cross-namespace", "port-ranges", "platform-endpoint", "object-storage", "load-balancer",
+                 "instance-metadata"):
         assert name in cases()
     for case in cases():
         assert parse_intent(case_text(case)).name == case  # valid, and named for its feature

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from cloudfence.addresses import GLOBAL_V6, AddressSet
 from cloudfence.bridges import bridge_problems
-from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE
+from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import Plan
@@ -71,6 +71,12 @@ class AwsProvider(BaseProvider):
     )
     settings_model = AwsSettings
     internal_setting = "vpcCidrs"
+    refused_endpoints: ClassVar[Mapping[str, str]] = {
+        INSTANCE_METADATA: "security groups and network ACLs never see traffic to instance metadata "
+                           "(169.254.169.254, fd00:ec2::254), so no flow can allow or deny it; remove "
+                           "the flow and harden the instances instead: require IMDSv2 "
+                           "(http_tokens: required) with a hop limit of 1 so containers cannot reach it, "
+                           "and give workloads only the IAM role they need"}
     endpoint_settings: ClassVar[Mapping[str, str]] = {
         OBJECT_STORAGE: "settings.objectStoragePrefixList, the id of com.amazonaws.<region>.s3 (aws ec2 "
                         "describe-managed-prefix-lists --filters Name=prefix-list-name,"

@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from cloudfence.endpoints import OBJECT_STORAGE
+from cloudfence.endpoints import INSTANCE_METADATA, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan
@@ -34,6 +34,12 @@ class AzureProvider(BaseProvider):
                    "application security groups as segment identity")
     settings_model = AzureSettings
     internal_setting = "addressSpace"
+    refused_endpoints: ClassVar[Mapping[str, str]] = {
+        INSTANCE_METADATA: "network security groups do not filter the instance metadata service "
+                           "(169.254.169.254) unless a rule names the AzurePlatformIMDS tag, which "
+                           "cloudfence does not model; remove the flow and harden the workloads "
+                           "instead: give them a managed identity with only the roles they need, "
+                           "and on AKS use workload identity (pods then need no node credentials)"}
     capabilities = Capabilities(
         protocols=frozenset({"tcp", "udp", "icmp", "icmpv6"}),  # SCTP and the rest only within any
         icmp_types=False,

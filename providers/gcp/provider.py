@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from cloudfence.bridges import bridge_problems
-from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE
+from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan
@@ -65,6 +65,12 @@ class GcpProvider(BaseProvider):
     )
 
     internal_setting = "subnetworkCidrs"
+    refused_endpoints: ClassVar[Mapping[str, str]] = {
+        INSTANCE_METADATA: "VPC firewall rules always allow the metadata server (169.254.169.254), so "
+                           "no flow can allow or deny it; remove the flow and harden the workloads "
+                           "instead: on GKE enable Workload Identity (the GKE metadata server hides the "
+                           "node's credentials), and run VMs as a service account with only the "
+                           "scopes they need"}
     #: Fields the GCP API sets only at creation (the Terraform provider's ForceNew, as far as
     #: documented); ranges, tags, priority and allows/denies of a rule are patched in place.
     #: A subnetwork's range may grow in place; any other change recreates it.

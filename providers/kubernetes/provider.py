@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE
+from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import CheckError, Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource
@@ -37,6 +37,8 @@ class KubernetesProvider(BaseProvider):
             CLUSTER_DNS: "the kube-dns pods of kube-system (namespace and pod selector)",
             LOAD_BALANCER: "ipBlocks of settings.nodeCidrs (load balancer traffic after SNAT, as a source)",
             OBJECT_STORAGE: "ipBlocks of settings.objectStorageCidrs",
+            INSTANCE_METADATA: "ipBlocks 169.254.169.254/32 and fd00:ec2::254/128 (the node's metadata "
+                               "service, as a destination)",
         },
         manifests=True,
     )

@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from cloudfence.addresses import AddressSet, parse_cidr
-from cloudfence.endpoints import CLUSTER_DNS, LOAD_BALANCER, OBJECT_STORAGE, Resolved
+from cloudfence.endpoints import (
+    CLUSTER_DNS,
+    INSTANCE_METADATA,
+    LOAD_BALANCER,
+    METADATA_ADDRESSES,
+    OBJECT_STORAGE,
+    Resolved,
+)
 from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 from cloudfence.reachability import NEVER, OVERLAP, SUPERSET
@@ -91,7 +98,7 @@ class Options(ProviderSettings):
 
     def platform_endpoints(self) -> Mapping[str, Resolved]:
         """Endpoints written as ipBlocks of the addresses the settings give."""
-        out = {}
+        out = {INSTANCE_METADATA: Resolved(METADATA_ADDRESSES)}
         if self.node_cidrs:
             out[LOAD_BALANCER] = Resolved(AddressSet.from_cidrs(self.node_cidrs))
         if self.object_storage_cidrs:
