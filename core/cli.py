@@ -323,8 +323,11 @@ def list_providers(fmt: str) -> None:
             ("governs", caps["governs"]),
             ("manifests", "yes (cloudfence export)" if caps["manifests"] else "no"),
         ]
-        rows += [("endpoint " + k, v) for k, v in caps["platformEndpoints"].items()] or [
-            ("platform endpoints", "none")]
+        refused = dict(getattr(p, "refused_endpoints", {}))
+        rows += [("endpoint " + k, v) for k, v in caps["platformEndpoints"].items()]
+        rows += [("endpoint " + k, "refused: " + v) for k, v in sorted(refused.items())]
+        if not caps["platformEndpoints"] and not refused:
+            rows.append(("platform endpoints", "none"))
         rows += [("quota " + k, v) for k, v in caps["quotas"].items()]
         click.echo(table(rows, indent="  "))
         click.echo(settings_text(p.settings_model))
