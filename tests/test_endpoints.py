@@ -3,18 +3,20 @@ what verify assumes about it, and the refusals that name the endpoint and the fi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from cloudfence.intent import parse_intent
 from cloudfence.plan import Plan
+from cloudfence.planfile import plan_from_json
 from cloudfence.provider import Provider, checked_plan, find_problems
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.azure.provider import AzureProvider
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
-from cloudfence.verify import verify
+from cloudfence.verify import verify, verify_plan
 
 AWS, AZURE, GCP, K8S = AwsProvider(), AzureProvider(), GcpProvider(), KubernetesProvider()
 AZURE_BASE = {"resourceGroupName": "rg", "location": "westeurope"}
@@ -112,3 +114,18 @@ def test_no_target_takes_a_flow_into_the_load_balancer_or_out_of_object_storage(
     assert any("'@load-balancer' takes no rules on gcp" in p for p in problems(GCP, into, GCP_BASE))
     out = spec("{from: '@object-storage', to: gateway, ports: [tcp/80]}")
     assert any("'@object-storage' only receives" in p for p in problems(AZURE, out, AZURE_BASE))
+
+
+def test_azure_verify_reads_only_the_settings_tag_as_object_storage():
+    """A plan whose rule names the service-wide Storage tag where the settings say a
+    regional one allows more than the flow: verify must not call it equivalent."""
+    intent = parse_intent(spec(TO_STORAGE))
+    compiled = plan(AZURE, spec(TO_STORAGE), {**AZURE_BASE, "objectStorageTag": "Storage.WestEurope"})
+    doc = json.loads(compiled.dumps())
+    rules = [rule for r in doc["resources"] for rule in r["inputs"].get("securityRules", [])
+             if rule.get("destinationAddressPrefix") == "Storage.WestEurope"]
+    assert rules
+    for rule in rules:
+        rule["destinationAddressPrefix"] = "Storage"
+    widened = plan_from_json(doc, intent, "azure")
+    assert not verify_plan(intent, AZURE, widened).equivalent

@@ -44,6 +44,7 @@ from cloudfence.providers.azure.wire import (
     OUTBOUND,
     SECURITY_RULE,
     STORAGE,
+    STORAGE_TAG,
     SUBNET,
     TAG_SEGMENT,
     VIRTUAL_NETWORK,
@@ -206,6 +207,7 @@ class _World:
     intent: Intent
     asg_segment: dict[str, str | None]
     vnet: AddressSet | None  # the VirtualNetwork tag's addresses, when the plan says them
+    storage: str = STORAGE_TAG  # the service tag the settings make `@object-storage`
 
     @classmethod
     def of(cls, plan: Plan, intent: Intent) -> _World:
@@ -218,7 +220,8 @@ class _World:
         settings = getattr(plan, "settings", None) or {}
         if vnet is None and settings.get("addressSpace"):
             vnet = AddressSet.from_cidrs(_prefixes(settings["addressSpace"]))
-        return cls(intent, asgs, vnet)
+        tag = settings.get("objectStorageTag")
+        return cls(intent, asgs, vnet, tag if isinstance(tag, str) else STORAGE_TAG)
 
     @property
     def segments(self) -> frozenset[str]:
@@ -265,7 +268,7 @@ class _World:
             return Points(self.tagged, AddressSet.everything() - self.vnet - self.every_segment().addresses)
         if text == LOAD_BALANCER_TAG:
             return Points(opaque=frozenset([LOAD_BALANCER]))
-        if STORAGE.match(text):
+        if text == self.storage:  # another Storage tag: unknown addresses, as any other tag
             return Points(opaque=frozenset([OBJECT_STORAGE]))
         nets = _prefixes(text)
         if not nets:
