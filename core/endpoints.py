@@ -29,8 +29,9 @@ KNOWN = {
     CLUSTER_DNS: "the cluster's DNS pods",
 }
 
-#: Endpoints that only receive: a flow from one is refused by every target.
-RECEIVE_ONLY = frozenset({OBJECT_STORAGE, INSTANCE_METADATA, CLUSTER_DNS})
+#: Endpoints that only receive: a flow from one is refused by every target. (The
+#: cluster DNS pods are pods: a policy may admit them like any.)
+RECEIVE_ONLY = frozenset({OBJECT_STORAGE, INSTANCE_METADATA})
 
 #: Endpoints that send only, unless the target governs them (on AWS, the load
 #: balancer's own security group takes the listener's ingress).
