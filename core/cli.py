@@ -343,9 +343,13 @@ def list_providers(fmt: str) -> None:
             ("ipv6", "yes" if caps["ipv6"] else "no"),
             ("segments need addresses", "yes" if caps["segmentsNeedAddresses"] else "no"),
             ("governs", caps["governs"]),
-            ("platform endpoints", ", ".join(caps["platformEndpoints"]) or "none"),
             ("manifests", "yes (cloudfence export)" if caps["manifests"] else "no"),
         ]
+        refused = dict(getattr(p, "refused_endpoints", {}))
+        rows += [("endpoint " + k, v) for k, v in caps["platformEndpoints"].items()]
+        rows += [("endpoint " + k, "refused: " + v) for k, v in sorted(refused.items())]
+        if not caps["platformEndpoints"] and not refused:
+            rows.append(("platform endpoints", "none"))
         rows += [("quota " + k, v) for k, v in caps["quotas"].items()]
         click.echo(table(rows, indent="  "))
         click.echo(settings_text(p.settings_model))

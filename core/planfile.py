@@ -100,7 +100,7 @@ def _exports(raw: Any, intent: Intent, bad: Bad) -> dict[str, dict[str, Any]]:
         bad("exports", "expected an object of segment -> object")
         return {}
     for seg in raw:
-        if seg not in intent.segments:
+        if seg not in intent.segments and not seg.startswith("@"):
             bad(f"exports.{seg}", f"'{seg}' is no segment of spec {intent.name!r}")
     return raw
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from cloudfence.attribution import RecordRule, changed_inputs, isolated_rules
 from cloudfence.bridges import bridge_problems
+from cloudfence.endpoints import RECEIVE_ONLY, SEND_ONLY
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import DeployedRecords, Plan, Resource
@@ -34,7 +35,8 @@ class Capabilities:
     ipv6: bool = True
     segments_need_addresses: bool = False
     governs: str = "every segment"
-    platform_endpoints: frozenset[str] = frozenset()
+    #: Each platform endpoint the target resolves, and what it resolves to.
+    platform_endpoints: Mapping[str, str] = field(default_factory=dict)
     quotas: Mapping[str, int] = field(default_factory=dict)
     manifests: bool = False  # `cloudfence export` can write native manifests
 
@@ -45,7 +47,7 @@ class Capabilities:
             "ipv6": self.ipv6,
             "segmentsNeedAddresses": self.segments_need_addresses,
             "governs": self.governs,
-            "platformEndpoints": sorted(self.platform_endpoints),
+            "platformEndpoints": dict(sorted(self.platform_endpoints.items())),
             "quotas": dict(self.quotas),
             "manifests": self.manifests,
         }
@@ -114,9 +116,35 @@ class BaseProvider(ABC):
     #: The setting that gives the target's internal space, named in refusals.
     internal_setting: ClassVar[str] = ""
 
+    #: Platform endpoints the target itself governs (has rules of), which flows may enter.
+    governed_endpoints: ClassVar[frozenset[str]] = frozenset()
+
+    #: Platform endpoints the target cannot filter, with the hardening that does work.
+    refused_endpoints: ClassVar[Mapping[str, str]] = {}
+
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         """What the target cannot express; extend with the target's own limits."""
-        return self.check_capabilities(intent) + self.check_meaning(intent, settings)
+        return (self.check_capabilities(intent) + self.check_endpoints(intent, settings)
+                + self.check_meaning(intent, settings))
+
+    #: Per platform endpoint the target resolves from settings, the setting and what it holds.
+    endpoint_settings: ClassVar[Mapping[str, str]] = {}
+
+    def check_endpoints(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
+        """A flow naming an endpoint these settings leave unresolved is refused, naming
+        the setting: never guessed."""
+        resolved = settings.platform_endpoints()
+        governed = self.governs(intent)
+        problems = []
+        for flow in intent.flows:
+            if not _touches(flow, governed):
+                continue
+            for ep in (flow.src, flow.dst):
+                hint = self.endpoint_settings.get(ep.name)
+                if ep.kind == "platform" and hint and ep.name not in resolved:
+                    problems.append(intent.problem(flow, f"{self.name} resolves '{ep.name}' from "
+                                                   f"settings: give {hint}"))
+        return problems
 
     def check_meaning(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         """Flows that can never carry a packet, and bridges through networks where
@@ -206,16 +234,36 @@ class BaseProvider(ABC):
             if missing:
                 problems.append(intent.problem(flow, f"{self.name} cannot express "
                                 f"{', '.join(missing)}: remove it from this flow or target another provider"))
-            for ep in (flow.src, flow.dst):
-                if ep.kind == "platform" and ep.name not in caps.platform_endpoints:
-                    known = ", ".join(sorted(caps.platform_endpoints)) or "none"
-                    problems.append(intent.problem(flow, f"platform endpoint '{ep.name}' is not "
-                                    f"known to {self.name} (it knows: {known})"))
+            problems += self._endpoint_problems(intent, flow)
             if not caps.ipv6:
                 for ep in (flow.src, flow.dst):
                     if intent.addresses(ep).v6 and ep.name != "internet":
                         problems.append(intent.problem(flow, f"{self.name} cannot express IPv6 "
                                         f"addresses of '{ep.name}'"))
+        return problems
+
+
+    def _endpoint_problems(self, intent: Intent, flow: Flow) -> list[Problem]:
+        caps = self.capabilities
+        problems = []
+        for ep in (flow.src, flow.dst):
+            if ep.kind != "platform":
+                continue
+            refused = self.refused_endpoints.get(ep.name)
+            if refused:
+                problems.append(intent.problem(flow, f"{self.name} cannot filter '{ep.name}': {refused}"))
+            elif ep.name not in caps.platform_endpoints:
+                known = ", ".join(sorted(caps.platform_endpoints)) or "none"
+                problems.append(intent.problem(flow, f"platform endpoint '{ep.name}' is not "
+                                f"known to {self.name} (it knows: {known})"))
+            elif ep == flow.src and ep.name in RECEIVE_ONLY:
+                problems.append(intent.problem(flow, f"'{ep.name}' only receives: write it as the "
+                                f"flow's `to`, with a segment as `from`"))
+            elif ep == flow.dst and ep.name in SEND_ONLY and ep.name not in self.governed_endpoints:
+                problems.append(intent.problem(flow, f"'{ep.name}' takes no rules on {self.name}, so "
+                                "nothing enforces a flow into it: write it as the flow's `from`, toward "
+                                "the segment behind it (clients reach that segment as the flow from "
+                                "`internet` says)"))
         return problems
 
 

@@ -212,7 +212,10 @@ def _points(world: World, space: Space, end: End) -> tuple[Points, str | None]:
     if end.kind == "segment":
         return world.end_points(end.name), end.name if end.name in world.ends else None
     if end.kind == "platform":
-        return Points(opaque=frozenset([end.name])), None
+        # As a flow names it: addresses where the target writes it so, else the point
+        # (a background end when the target has rules of it, the AWS load balancer group).
+        pts = world.points_of(Endpoint("platform", end.name))
+        return pts, end.name if end.name in world.ends else None
     if end.kind == "address" and end.holders and end.holders[0].is_segment:
         seg = end.holders[0].name
         seg_pts = world.end_points(seg)

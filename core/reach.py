@@ -102,8 +102,17 @@ class World:
         platform = set(extra_platform)
         for flow in intent.flows:
             platform.update(ep.name for ep in (flow.src, flow.dst) if ep.kind == "platform")
-        for name in platform:
-            regions.setdefault(name, reach.regions.get(name, AddressSet()))
+        resolved = self.space.endpoints
+        #: Endpoints the target's rules write as addresses: they are those addresses.
+        self.by_address = frozenset(n for n in platform if n in resolved and not resolved[n].by_name)
+        for name in sorted(platform - self.by_address):
+            known = self.space.network(name) if name in resolved else AddressSet()
+            regions.setdefault(name, reach.regions.get(name, known))
+        # Endpoints named natively that sit inside a network belong to it (DESIGN section 3).
+        self._named = {n: regions[n] for n in sorted(platform) if n in resolved and n in regions
+                       and regions[n]}
+        # Such an endpoint (a dual-stack service) is surely reached by addresses that hold
+        # all of it in one IP family: a segment of that family alone reaches it there.
         self.regions = regions
         self.phantom = phantom
         self.opaque = frozenset(regions)
@@ -130,10 +139,11 @@ class World:
         if key not in self._matched:
             found: list[str] = []
             for region, names in self._by_region.items():
-                hit = bool(region & addresses) if mode == OVERLAP else (
-                    mode == SUPERSET and region.issubset(addresses))
-                if hit:
-                    found.extend(names)
+                if mode == OVERLAP:
+                    found.extend(names if region & addresses else ())
+                elif mode == SUPERSET:
+                    found.extend(n for n in names if region.issubset(addresses) or (
+                        n in self._named and _one_family_within(region, addresses)))
             self._matched[key] = frozenset(found)
         return self._matched[key]
 
@@ -159,17 +169,28 @@ class World:
         return self.seg_points[end] if end in self.seg_points else Points(opaque=frozenset([end]))
 
     def points_of(self, ep: Endpoint) -> Points:
-        """What a flow's endpoint stands for: a network is addresses only (no
-        segment member, pod or background end belongs to one)."""
+        """What a flow's endpoint stands for: a network is addresses (no segment
+        member, pod or background end belongs to one) and the natively named
+        endpoints inside them; an endpoint the target writes as addresses is them."""
         if ep.kind == "segment":
             return self.seg_points[ep.name]
         if ep.kind == "network":
+            held = self.space.network(ep.name)
+            inside = frozenset(n for n, region in self._named.items() if _one_family_within(region, held))
+            return Points(inside, held)
+        if ep.name in self.by_address:
             return Points(addresses=self.space.network(ep.name))
         return Points(opaque=frozenset([ep.name]))
 
     def judged_ports(self, ports: PortSet) -> PortSet:
         # Every protocol judged: the intersection is `ports` itself, skip building it.
         return ports if self._all_judged else ports & self._judged_ports
+
+
+def _one_family_within(region: AddressSet, addresses: AddressSet) -> bool:
+    """Whether `addresses` hold all of `region` in an IP family it has addresses in."""
+    return any(part and (AddressSet(part, IntervalSet()) if v == 4 else AddressSet(IntervalSet(), part))
+               .issubset(addresses) for v, part in ((4, region.v4), (6, region.v6)))
 
 
 def _effective(reach: Reachability, world: World, end: str, direction: str,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from cloudfence.addresses import AddressSet
+from cloudfence.endpoints import Resolved
 from cloudfence.errors import Problem, did_you_mean
 
 
@@ -37,6 +38,11 @@ class ProviderSettings(BaseModel):
     def egress_ips(self) -> AddressSet:
         """The deployment's own NAT and egress addresses: never `internet`."""
         return AddressSet()
+
+    def platform_endpoints(self) -> Mapping[str, Resolved]:
+        """What each platform endpoint the target resolves stands for with these
+        settings (`cloudfence.endpoints`); one it does not resolve is absent."""
+        return {}
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

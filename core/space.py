@@ -5,7 +5,10 @@ of the target's internal space, every segment's cidr and the deployment's own
 egress addresses. A network is its addresses less every segment's cidr, so
 that segments meet only through flows. Segments without a cidr live somewhere
 in the internal space (or anywhere in the private ranges while it is unknown):
-that is their *hidden* region, which address rules may reach.
+that is their *hidden* region, which address rules may reach. A platform
+endpoint the target resolves (`cloudfence.endpoints.Resolved`) reads like a
+network under its `@name`: its addresses less every segment's cidr, and, when
+they are public, less what `internet` leaves out too.
 
 Every provider compiles these sets, and verify judges against them, so they
 live here once.
@@ -14,11 +17,12 @@ live here once.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, AddressSet, IPNetwork
+from cloudfence.endpoints import Resolved
 from cloudfence.intent import INTERNET, Block, Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
 
@@ -32,12 +36,14 @@ class Space:
 
     `internal` is the target's internal space when known (VPC CIDRs, virtual
     network address space, subnetwork ranges, pod and service CIDRs);
-    `egress_ips` the deployment's own NAT and egress addresses.
+    `egress_ips` the deployment's own NAT and egress addresses; `endpoints`
+    what each platform endpoint the target resolves stands for.
     """
 
     intent: Intent
     internal: AddressSet | None = None
     egress_ips: AddressSet = field(default_factory=AddressSet)
+    endpoints: Mapping[str, Resolved] = field(default_factory=dict)
 
     @cached_property
     def segment_addresses(self) -> AddressSet:
@@ -63,22 +69,31 @@ class Space:
             if name == INTERNET and net.builtin:
                 listed = listed - (self.internal or AddressSet()) - self.egress_ips
             out[name] = listed - self.segment_addresses
+        for name, resolved in self.endpoints.items():
+            listed = resolved.addresses
+            if resolved.public:
+                listed = listed - (self.internal or AddressSet()) - self.egress_ips
+            out[name] = listed - self.segment_addresses
         return out
 
     def network(self, name: str) -> AddressSet:
-        """The exact addresses a network (or `internet`) stands for on this target."""
+        """The exact addresses a network (or `internet`, or a resolved platform
+        endpoint) stands for on this target."""
         return self._networks[name]
 
     def addresses(self, endpoint: Endpoint) -> AddressSet:
         if endpoint.kind == "segment":
             return self.intent.segments[endpoint.name].addresses
-        if endpoint.kind == "network":
+        if endpoint.kind == "network" or endpoint.name in self.endpoints:
             return self.network(endpoint.name)
         return AddressSet()
 
     def includes(self, name: str) -> tuple[IPNetwork, ...]:
         """The CIDRs a network is written from: its includes, or for the built-in
-        `internet` 0.0.0.0/0 and 2000::/3."""
+        `internet` (and a public endpoint) 0.0.0.0/0 and 2000::/3."""
+        if name in self.endpoints:
+            resolved = self.endpoints[name]
+            return PUBLIC_INCLUDES if resolved.public else tuple(resolved.addresses.cidrs())
         net = self.intent.networks[name]
         if name == INTERNET and net.builtin:
             return PUBLIC_INCLUDES
@@ -108,7 +123,7 @@ class Space:
         if endpoint.kind == "segment":
             cidrs = self.intent.segments[endpoint.name].cidrs
             return frozenset(c.version for c in cidrs) if cidrs else frozenset((4, 6))
-        if endpoint.kind == "network":
+        if endpoint.kind == "network" or endpoint.name in self.endpoints:
             a = self.network(endpoint.name)
             return frozenset(v for v, ivs in ((4, a.v4), (6, a.v6)) if ivs)
         return frozenset((4, 6))
@@ -117,9 +132,11 @@ class Space:
         """Flows that can never carry a packet on this target, and why."""
         out = []
         for f in flows:
-            empty = [e for e in (f.src, f.dst) if e.kind == "network" and not self.network(e.name)]
+            empty = [e for e in (f.src, f.dst)
+                     if (e.kind == "network" or e.name in self.endpoints) and not self.network(e.name)]
             if empty:
-                out.append((f, f"network '{empty[0]}' holds no address on this target (segment cidrs, "
+                what = "network" if empty[0].kind == "network" else "platform endpoint"
+                out.append((f, f"{what} '{empty[0]}' holds no address on this target (segment cidrs, "
                             "the internal space and egressIps are taken out of it): no packet can pass; "
                             "name the segment in the flow, or give the network addresses outside "
                             "every segment"))
@@ -151,5 +168,7 @@ def space_for(intent: Intent, settings: object | None = None) -> Space:
     """The space of a target from its validated settings (`ProviderSettings`)."""
     internal = getattr(settings, "internal_space", None)
     egress = getattr(settings, "egress_ips", None)
+    endpoints = getattr(settings, "platform_endpoints", None)
     return Space(intent, internal() if callable(internal) else None,
-                 egress() if callable(egress) else AddressSet())
+                 egress() if callable(egress) else AddressSet(),
+                 endpoints() if callable(endpoints) else {})

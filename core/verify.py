@@ -106,6 +106,12 @@ def assumptions(intent: Intent, space: Space, actual: Reachability) -> list[str]
                    "an address rule that overlaps that reaches them")
     if space.egress_ips:
         out.append(f"egress addresses {_cidrs(space.egress_ips)} are the deployment's own, not internet")
+    named = sorted({ep.name for f in intent.flows for ep in (f.src, f.dst) if ep.kind == "platform"})
+    for name in named:
+        resolved = space.endpoints.get(name)
+        if resolved is not None and resolved.by_name:
+            where = "public space" if resolved.public else _cidrs(resolved.addresses)
+            out.append(f"'{name}' is {resolved.text}, taken to be anywhere in {where}")
     out += actual.assumptions
     return out
 

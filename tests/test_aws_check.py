@@ -112,7 +112,8 @@ def test_other_protocols_alone_cannot_be_expressed():
 def test_platform_endpoints_are_unknown_to_aws():
     (p,) = problems(spec("  a: {}", "  - {from: a, to: '@cluster-dns', ports: [udp/53]}"),
                     vpcId="vpc-0abc1234")
-    assert "platform endpoint '@cluster-dns' is not known to aws (it knows: none)" in p
+    assert ("platform endpoint '@cluster-dns' is not known to aws "
+            "(it knows: @load-balancer, @object-storage)") in p
 
 
 # ------------------------------------------------------------ network mode

@@ -54,11 +54,11 @@ def test_icmp_alone_between_segments_that_may_use_ipv6_is_refused():
 
 
 def test_the_load_balancer_is_only_a_source():
-    found = problems(spec(TWO, "  - {from: a, to: '@azure-load-balancer', ports: [tcp/80]}"))
-    assert found == ["<spec>:8: flows[0] (a -> @azure-load-balancer): @azure-load-balancer only sends health "
-                     "probes: write it as the source of a flow to the segment behind the load balancer "
-                     "(or use settings.loadBalancerProbes)"]
-    assert problems(spec(TWO, "  - {from: '@azure-load-balancer', to: a, ports: [tcp/80]}")) == []
+    found = problems(spec(TWO, "  - {from: a, to: '@load-balancer', ports: [tcp/80]}"))
+    assert found == ["<spec>:8: flows[0] (a -> @load-balancer): '@load-balancer' takes no rules on azure, "
+                     "so nothing enforces a flow into it: write it as the flow's `from`, toward the segment "
+                     "behind it (clients reach that segment as the flow from `internet` says)"]
+    assert problems(spec(TWO, "  - {from: '@load-balancer', to: a, ports: [tcp/80]}")) == []
 
 
 def test_other_platform_endpoints_are_unknown_to_azure():

@@ -178,7 +178,7 @@ def test_an_address_space_setting_is_the_networks_space():
 def test_load_balancer_probes_are_an_implied_flow_through_the_service_tag():
     text = spec("  web: {cidr: 10.0.1.0/24}", "  - {from: internet, to: web, ports: [tcp/443]}")
     plan = compile_text(text, loadBalancerProbes={"web": ["tcp/8080"]})
-    assert [str(f) for f in plan.implied] == ["@azure-load-balancer -> web tcp/8080"]
+    assert [str(f) for f in plan.implied] == ["@load-balancer -> web tcp/8080"]
     probe = nsg_rules(plan, "web")["in-tcp-from-azure_load_balancer"]
     assert (probe["sourceAddressPrefix"], probe["destinationPortRanges"]) == ("AzureLoadBalancer", ["8080"])
     assert probe["priority"] < 4096

@@ -62,7 +62,7 @@ def test_a_dropped_inbound_deny_all_opens_the_defaults():
                          lambda rules: [r for r in rules if r["name"] != "deny-all-in"])
     found = differences(verify_plan(INTENT, AZURE, mutated))
     # 65001 AllowAzureLoadBalancerInBound: probes reach the segment on every port
-    assert ("extra", "@azure-load-balancer", "vector-db", "tcp") in found
+    assert ("extra", "@load-balancer", "vector-db", "tcp") in found
 
 
 def test_a_dropped_outbound_deny_all_opens_the_internet():

@@ -58,7 +58,7 @@ def test_bad_settings_name_the_key_and_the_form(settings, where, words):
 def test_settings_are_recorded_in_the_plan_as_validated():
     plan = checked_plan(K8S, parse_intent(spec()), {"clusterCidrs": ["10.244.0.0/16"], "cni": "cilium"})
     assert plan.settings == {"dns": True, "defaultDenyNamespaces": False, "clusterCidrs": ["10.244.0.0/16"],
-                             "egressIps": [], "cni": "cilium"}
+                             "egressIps": [], "nodeCidrs": [], "objectStorageCidrs": [], "cni": "cilium"}
 
 
 # ------------------------------------------------------- where pods live

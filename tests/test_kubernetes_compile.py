@@ -370,10 +370,12 @@ def test_capabilities():
     assert caps.protocols == {"tcp", "udp", "sctp"}
     assert caps.ipv6 and not caps.icmp_types and not caps.segments_need_addresses
     assert caps.governs == "segments with a kubernetes mapping"
-    assert caps.platform_endpoints == {"@cluster-dns"}
+    assert set(caps.platform_endpoints) == {"@cluster-dns", "@instance-metadata", "@load-balancer",
+                                            "@object-storage"}
     assert caps.manifests
     keys = [f["key"] for f in describe(K8S.settings_model)]
-    assert keys == ["dns", "defaultDenyNamespaces", "clusterCidrs", "egressIps", "cni"]
+    assert keys == ["dns", "defaultDenyNamespaces", "clusterCidrs", "egressIps", "nodeCidrs",
+                    "objectStorageCidrs", "cni"]
 
 
 def test_plugin_registers_the_provider():

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from cloudfence.addresses import PUBLIC, AddressSet
 from cloudfence.families import compatible
 from cloudfence.intent import Endpoint, Flow, Intent
+from cloudfence.intervals import IntervalSet
 from cloudfence.ports import PORTED, PortSet
 from cloudfence.reachability import EGRESS, INGRESS, NEVER, OVERLAP, Peer, Reachability
 from cloudfence.space import Space
@@ -91,6 +92,13 @@ class Judge:
         for seg in intent.segments.values():
             self.segment_addresses = self.segment_addresses | seg.addresses
         self.networks = {name: self._meaning(name) for name in intent.networks}
+        # Platform endpoints the target resolves: by address (they are those addresses)
+        # or by a name of their own (a point somewhere in those addresses).
+        named = {ep.name for f in self.flows for ep in (f.src, f.dst) if ep.kind == "platform"}
+        self.endpoint_addresses = {n: r.addresses - self.segment_addresses - (
+            ((space.internal or AddressSet()) | space.egress_ips) if r.public else AddressSet())
+            for n, r in space.endpoints.items() if n in named}
+        self.by_address = frozenset(n for n in self.endpoint_addresses if not space.endpoints[n].by_name)
 
     # ------------------------------------------------------------ what the spec says
 
@@ -107,7 +115,13 @@ class Judge:
 
     def _member(self, point: Point, ep: Endpoint) -> bool:
         if ep.kind == "network":
-            return point.kind == "address" and _contains(self.networks[ep.name], point.family, point.address)
+            held = self.networks[ep.name]
+            if point.kind == "platform" and point.name in self.endpoint_addresses:
+                return _within_a_family(self.endpoint_addresses[point.name], held)  # part of it
+            return point.kind == "address" and _contains(held, point.family, point.address)
+        if ep.name in self.by_address:
+            return point.kind == "address" and _contains(self.endpoint_addresses[ep.name], point.family,
+                                                         point.address)
         return point.kind == ep.kind and point.name == ep.name
 
     def intended(self, src: Point, dst: Point) -> PortSet:
@@ -127,6 +141,8 @@ class Judge:
             return self.base.background[point.name].region
         if point.name in self.base.regions:
             return self.base.regions[point.name]
+        if point.kind == "platform":
+            return self.endpoint_addresses.get(point.name, AddressSet())
         return self.space.hidden if point.kind == "segment" else AddressSet()
 
     def _by_address(self, peer: Peer, point: Point, reading: int) -> bool:
@@ -138,6 +154,8 @@ class Judge:
             return False
         if mode == OVERLAP:
             return bool(peer.addresses & region)
+        if point.kind == "platform" and point.name in self.endpoint_addresses:
+            return _within_a_family(region, peer.addresses)  # a dual-stack service
         return region.issubset(peer.addresses)
 
     def _matches(self, peer: Peer, point: Point, reading: int) -> bool:
@@ -188,7 +206,8 @@ class Judge:
         """Segment hosts at the ends of their cidrs (or the segment itself), platform
         endpoints, and addresses at the boundaries of every network, of the internal
         space and of `extra` (what a mutant changed), plus fixed public and private ones."""
-        sets = [*self.networks.values(), self.space.internal or AddressSet(), self.space.egress_ips, extra]
+        sets = [*self.networks.values(), *self.endpoint_addresses.values(),
+                self.space.internal or AddressSet(), self.space.egress_ips, extra]
         values = {v for one in sets for v in _boundaries(one)}  # each apart: a union hides inner edges
         for text in FIXED:
             addr = ipaddress.ip_address(text)
@@ -203,7 +222,7 @@ class Judge:
             else:
                 out.add(Point("segment", name))
         out.update(Point("platform", ep.name) for f in self.flows for ep in (f.src, f.dst)
-                   if ep.kind == "platform")
+                   if ep.kind == "platform" and ep.name not in self.by_address)
         out.update(Point("platform", name) for name in self.base.background)
         phantom = self.base.phantom
         return sorted(p for p in out if p.address < 0 or p.kind == "segment"
@@ -216,6 +235,13 @@ class Judge:
                     return Point("segment", name)
                 return Point("segment", name, family, value)
         return Point("address", "", family, value)
+
+
+def _within_a_family(region: AddressSet, addresses: AddressSet) -> bool:
+    """All of `region` in one IP family it has addresses in lies in `addresses`."""
+    v4 = AddressSet(region.v4, IntervalSet())
+    v6 = AddressSet(IntervalSet(), region.v6)
+    return any(part and part.issubset(addresses) for part in (v4, v6))
 
 
 def changed_ends(before: Reachability, after: Reachability) -> tuple[set[tuple[str, str]], AddressSet]:

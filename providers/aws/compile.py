@@ -14,6 +14,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from cloudfence.addresses import IPNetwork
+from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.providers.aws.boxes import Box
@@ -22,6 +23,7 @@ from cloudfence.providers.aws.layout import Layout, layout
 from cloudfence.providers.aws.nacl import Entry, acl_entries, rule_numbers
 from cloudfence.providers.aws.names import (
     SG_DESCRIPTION,
+    TAG_ENDPOINT,
     TAG_GROUP,
     cidr_label,
     description,
@@ -30,7 +32,7 @@ from cloudfence.providers.aws.names import (
     unique,
 )
 from cloudfence.providers.aws.network import subnets
-from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule
+from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, load_balancer_rules
 from cloudfence.providers.aws.settings import AwsSettings
 from cloudfence.providers.aws.wire import (
     ACL_PROTOCOL,
@@ -70,8 +72,12 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     for seg in intent.segments:
         records, exports[seg] = _segment_records(spec, seg, seg_subnets.get(seg, []), vpc_id, names)
         resources.extend(records)
+    lb_rules = load_balancer_rules(intent)
+    if LOAD_BALANCER in names.sg:
+        resources.append(_load_balancer_group(spec, vpc_id, names.sg[LOAD_BALANCER]))
+        exports[LOAD_BALANCER] = {"securityGroupId": ref(names.sg[LOAD_BALANCER])}
     entries = acl_entries(intent, seg_subnets, space) if settings.nacls else []
-    resources.extend(_filter_records(intent, placed.rules, entries, names))
+    resources.extend(_filter_records(intent, placed.rules + lb_rules, entries, names))
     if settings.region:
         resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
                      for r in resources]
@@ -117,7 +123,21 @@ class _Names:
         pl_name = unique([(_list_key(pl), f"{spec}-{pl.network}-ipv{pl.family}")
                           for pl in placed.prefix_lists], reserved)
         reserved |= set(pl_name.values())
+        if any(ep.name == LOAD_BALANCER for f in intent.flows for ep in (f.src, f.dst)):
+            lb = unique([(LOAD_BALANCER, f"{spec}-load-balancer")], reserved)[LOAD_BALANCER]
+            sg_name[LOAD_BALANCER], group_names[LOAD_BALANCER] = lb, [lb]
+            reserved.add(lb)
         return cls(sg_name, group_names, subnet_name, acl_name, pl_name, reserved)
+
+
+def _load_balancer_group(spec: str, vpc_id: str, name: str) -> Resource:
+    """The group the user's ALB or NLB attaches (exports['@load-balancer']): segments
+    admit `@load-balancer` by referencing it."""
+    return Resource(SECURITY_GROUP, name, {
+        "description": "cloudfence load balancer (attach to your ALB or NLB)",
+        "vpcId": vpc_id,
+        "tags": {**tags(spec, name=name), TAG_ENDPOINT: LOAD_BALANCER},
+    })
 
 
 def _prefix_list_records(spec: str, lists: list[PrefixList], names: _Names) -> list[Resource]:
@@ -205,15 +225,15 @@ def _list_key(pl: PrefixList) -> str:
 
 def _peer_label(r: Rule) -> str:
     if r.peer is not None:
-        return r.peer
+        return r.peer.lstrip("@")
     if r.prefix_list is not None:
-        return f"{r.prefix_list.network}-ipv{r.prefix_list.family}"
+        return f"{r.prefix_list.network.lstrip('@')}-ipv{r.prefix_list.family}"
     return cidr_label(r.box.net)  # type: ignore[arg-type]
 
 
 def _rule_base(spec: str, r: Rule) -> str:
     inbound = r.direction == INGRESS
-    return (f"{spec}-{r.segment}-{'in' if inbound else 'out'}-"
+    return (f"{spec}-{r.segment.lstrip('@')}-{'in' if inbound else 'out'}-"
             f"{ports_label(r.box.proto, r.box.lo, r.box.hi, r.box.full)}-"
             f"{'from' if inbound else 'to'}-{_peer_label(r)}")
 
@@ -236,7 +256,7 @@ def _rule_record(intent: Intent, r: Rule, name: str, group_names: dict[str, list
     if r.peer is not None:
         inputs["referencedSecurityGroupId"] = ref(sg_name[r.peer])
     elif r.prefix_list is not None:
-        inputs["prefixListId"] = ref(pl_name[_list_key(r.prefix_list)])
+        inputs["prefixListId"] = r.prefix_list.managed or ref(pl_name[_list_key(r.prefix_list)])
     else:
         assert r.box.net is not None
         inputs["cidrIpv4" if r.box.net.version == 4 else "cidrIpv6"] = str(r.box.net)

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, V4_MAX, V6_MAX, AddressSet
+from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import CloudfenceError, Problem
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
@@ -42,7 +43,7 @@ from cloudfence.plan import REF, Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
-from cloudfence.providers.aws.names import TAG_GROUP, TAG_SEGMENT
+from cloudfence.providers.aws.names import TAG_ENDPOINT, TAG_GROUP, TAG_SEGMENT
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
@@ -124,12 +125,15 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     if problems:
         raise CloudfenceError(problems)
     reach = Reachability(target, governed)
-    group_segment = {r.name: _segment_tag(r) for r in plan.by_type(SECURITY_GROUP)}
+    group_segment = {r.name: _segment_tag(r) or _endpoint_tag(r) for r in plan.by_type(SECURITY_GROUP)}
+    endpoints = {seg for seg in group_segment.values() if seg and seg.startswith("@")}
+    for name in sorted(endpoints):  # the load balancer's group: an end with rules of its own
+        reach.declare(name, load_balancer_region(plan, intent), f"{name} (its security group)")
     lists = prefix_lists(plan)
     for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
         for rule in plan.by_type(rtype):
             seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
-            if seg is None or seg not in governed:
+            if seg is None or (seg not in governed and seg not in endpoints):
                 continue  # a group no segment's workloads carry
             ports = sg_ports(rule.inputs)
             peer = sg_peer(rule.inputs, group_segment, lists)
@@ -151,13 +155,17 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     return reach
 
 
-def prefix_lists(plan: Plan) -> dict[str, AddressSet]:
-    """The plan's customer-managed prefix lists: name -> exactly their entries."""
+def prefix_lists(plan: Plan) -> dict[str, Peer]:
+    """The plan's customer-managed prefix lists (name -> exactly their entries) and
+    the AWS-managed ones its settings resolve a platform endpoint to (id -> it)."""
     out = {}
     for pl in plan.by_type(PREFIX_LIST):
         cidrs = [e.get("cidr") for e in pl.inputs.get("entries") or () if isinstance(e, dict)]
-        out[pl.name] = AddressSet.from_cidrs(
-            [ipaddress.ip_network(c, strict=False) for c in cidrs if isinstance(c, str)])
+        out[pl.name] = Peer(addresses=AddressSet.from_cidrs(
+            [ipaddress.ip_network(c, strict=False) for c in cidrs if isinstance(c, str)]))
+    managed = (plan.settings or {}).get("objectStoragePrefixList")
+    if isinstance(managed, str):
+        out[managed] = Peer(platform=frozenset([OBJECT_STORAGE]))
     return out
 
 
@@ -208,7 +216,7 @@ _Found = Iterator[tuple[str, str, dict[str, Any], Peer]]
 
 
 def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None],
-                      lists: dict[str, AddressSet]) -> _Found:
+                      lists: dict[str, Peer]) -> _Found:
     """Inline group rules and legacy `ec2.SecurityGroupRule`s. cloudfence never
     writes them, but AWS enforces them, so a plan that has them is read with
     them: verify must not be blind to an opening written the old way."""
@@ -224,7 +232,7 @@ def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None],
 
 
 def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
-                  group_segment: dict[str, str | None], lists: dict[str, AddressSet]) -> _Found:
+                  group_segment: dict[str, str | None], lists: dict[str, Peer]) -> _Found:
     if seg is None or not isinstance(rule, dict):
         return
     inputs = {"ipProtocol": str(rule.get("protocol", "")), "fromPort": rule.get("fromPort"),
@@ -250,6 +258,25 @@ def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
 # ------------------------------------------------------------ security groups
 
 
+def _endpoint_tag(r: Resource) -> str | None:
+    tags = r.inputs.get("tags")
+    value = tags.get(TAG_ENDPOINT) if isinstance(tags, dict) else None
+    return value if value == LOAD_BALANCER else None
+
+
+def load_balancer_region(plan: Plan, intent: Intent) -> AddressSet:
+    """Where the load balancer's nodes are: in the VPC (the private ranges while its
+    CIDRs are unknown), at no segment's addresses."""
+    settings = plan.settings or {}
+    cidrs = [c for key in ("vpcCidr", "vpcCidrs") for c in (
+        [settings[key]] if isinstance(settings.get(key), str) else settings.get(key) or [])]
+    region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs]) if cidrs \
+        else PRIVATE
+    for seg in intent.segments.values():
+        region = region - seg.addresses
+    return region
+
+
 def _segment_tag(r: Resource) -> str | None:
     tags = r.inputs.get("tags") or {}
     return tags.get(TAG_SEGMENT) if isinstance(tags, dict) else None
@@ -260,21 +287,23 @@ def _ref_name(value: Any) -> str | None:
     return m.group("name") if m else None
 
 
-def _list_peer(value: Any, lists: dict[str, AddressSet]) -> Peer:
-    """A prefix list of the plan is exactly its entries; any other (AWS-managed,
-    or a literal pl-... id) has addresses unknown offline."""
-    name = _ref_name(value)
+def _list_peer(value: Any, lists: dict[str, Peer]) -> Peer:
+    """A prefix list of the plan is exactly its entries, the settings' S3 list is
+    `@object-storage`; any other (a literal pl-... id) has addresses unknown offline."""
+    name = _ref_name(value) or (value if isinstance(value, str) else None)
     if name in lists:
-        return Peer(addresses=lists[name])
+        return lists[name]
     return Peer.all()
 
 
 def sg_peer(inputs: dict[str, Any], group_segment: dict[str, str | None],
-            lists: dict[str, AddressSet] | None = None) -> Peer | None:
+            lists: dict[str, Peer] | None = None) -> Peer | None:
     if inputs.get("referencedSecurityGroupId") is not None:
         name = _ref_name(inputs["referencedSecurityGroupId"])
         seg = group_segment.get(name or "")
         # A group outside the plan (a literal sg-... id) may hold anyone.
+        if seg and seg.startswith("@"):
+            return Peer(others=frozenset([seg]))
         return Peer.segment(seg) if seg else Peer.all()
     cidrs = tuple(inputs[k] for k in ("cidrIpv4", "cidrIpv6") if inputs.get(k))
     if cidrs:

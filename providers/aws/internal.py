@@ -47,4 +47,5 @@ class AwsSpace(Space):
 def aws_space(intent: Intent, settings: AwsSettings) -> AwsSpace:
     s = resolved(intent, settings)
     internal = s.internal_space()
-    return AwsSpace(intent, internal, s.egress_ips(), vpc_unknown=internal is None and not s.network_mode)
+    return AwsSpace(intent, internal, s.egress_ips(), s.platform_endpoints(),
+                    vpc_unknown=internal is None and not s.network_mode)

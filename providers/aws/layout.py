@@ -44,7 +44,7 @@ class Layout:
 
     @property
     def prefix_lists(self) -> list[PrefixList]:
-        found = {r.prefix_list for r in self.rules if r.prefix_list is not None}
+        found = {r.prefix_list for r in self.rules if r.prefix_list is not None and not r.prefix_list.managed}
         return sorted(found, key=lambda p: (p.network, p.family))
 
 

@@ -61,8 +61,8 @@ def returns(ports: PortSet) -> PortSet:
 def peer_addresses(intent: Intent, space: Space, peer: Endpoint) -> AddressSet:
     if peer.kind == "segment":
         return intent.segments[peer.name].addresses
-    if peer.kind == "network":
-        return space.network(peer.name)
+    if peer.kind == "network" or peer.name in space.endpoints:
+        return space.network(peer.name)  # a prefix list endpoint: where it may be
     return AddressSet()
 
 
@@ -107,7 +107,7 @@ def _direction_entries(seg: str, egress: bool, wants: list[tuple[Endpoint, Addre
     """One NACL direction: plain allows, then the wide networks' exceptions denied, then their includes."""
     forms = {}
     for peer, _, _, _ in wants:
-        if peer.kind == "network" and peer.name not in forms:
+        if (peer.kind == "network" or peer.name in space.endpoints) and peer.name not in forms:
             form = _wide_form(space, peer.name, fams)
             if form is not None:
                 forms[peer.name] = form
@@ -125,7 +125,7 @@ def _direction_entries(seg: str, egress: bool, wants: list[tuple[Endpoint, Addre
     wide: list[tuple[IPNetwork, PortSet]] = []
     served: list[tuple[str, AddressSet, PortSet]] = []
     for peer, addrs, ports, flow in wants:
-        if peer.kind == "network" and peer.name in chosen:
+        if peer.name in chosen:
             includes = chosen[peer.name][0]
             wide += [(c, ports) for c in includes]
             served.append((flow.key, AddressSet.from_cidrs(includes), ports))

@@ -19,6 +19,7 @@ SG_DESCRIPTION = "cloudfence segment"  # constant: changing it would replace the
 TAG_SPEC = "cloudfence:spec"
 TAG_SEGMENT = "cloudfence:segment"
 TAG_FLOWS = "cloudfence:flows"
+TAG_ENDPOINT = "cloudfence:endpoint"  # on the group cloudfence creates for a platform endpoint
 TAG_GROUP = "cloudfence:group"  # on a segment's extra groups: 2, 3, ...
 # Characters AWS accepts in security group rule descriptions.
 _DESCRIPTION_BAD = re.compile(r"[^a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from cloudfence.addresses import GLOBAL_V6, AddressSet
 from cloudfence.bridges import bridge_problems
+from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import DeployedRecords, Plan
@@ -60,13 +61,28 @@ class AwsProvider(BaseProvider):
         ipv6=True,
         segments_need_addresses=False,
         governs="every segment (its security groups; with nacls, also its subnets)",
-        platform_endpoints=frozenset(),
+        platform_endpoints={
+            LOAD_BALANCER: "a security group cloudfence creates for your ALB or NLB to attach "
+                           "(exports['@load-balancer']), referenced by the segments' rules",
+            OBJECT_STORAGE: "the region's AWS-managed S3 prefix list (settings.objectStoragePrefixList, "
+                            "weighing settings.objectStoragePrefixListWeight); network ACLs: public space",
+        },
         quotas={"rulesPerSecurityGroup": DEFAULT_RULES_PER_SECURITY_GROUP,
                 "rulesPerNetworkAcl": DEFAULT_RULES_PER_NETWORK_ACL,
                 "securityGroupsPerInterface": DEFAULT_GROUPS_PER_INTERFACE},
     )
     settings_model = AwsSettings
     internal_setting = "vpcCidrs"
+    refused_endpoints: ClassVar[Mapping[str, str]] = {
+        INSTANCE_METADATA: "security groups and network ACLs never see traffic to instance metadata "
+                           "(169.254.169.254, fd00:ec2::254), so no flow can allow or deny it; remove "
+                           "the flow and harden the instances instead: require IMDSv2 "
+                           "(http_tokens: required) with a hop limit of 1 so containers cannot reach it, "
+                           "and give workloads only the IAM role they need"}
+    endpoint_settings: ClassVar[Mapping[str, str]] = {
+        OBJECT_STORAGE: "settings.objectStoragePrefixList, the id of com.amazonaws.<region>.s3 (aws ec2 "
+                        "describe-managed-prefix-lists --filters Name=prefix-list-name,"
+                        "Values=com.amazonaws.<region>.s3 --query 'PrefixLists[0].PrefixListId')"}
     # What the AWS API cannot modify in place (cloud-semantics.md 1.7, 1.8): a group's
     # description, name and VPC; a rule's group; every field of a network ACL entry; and,
     # for every record, its region.

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.families import compatible
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.ports import PortSet
@@ -36,10 +37,13 @@ class PrefixList:
     network: str
     family: int
     entries: tuple[IPNetwork, ...]
+    managed: str = ""  # an AWS-managed list (a platform endpoint's): its id; not created
+    weight: int = 0  # the managed list's weight
 
     @property
     def max_entries(self) -> int:
-        return len(self.entries)  # the quota weight of every rule that references it
+        """The quota weight of every rule that references it."""
+        return self.weight if self.managed else len(self.entries)
 
 
 @dataclass(frozen=True)
@@ -129,21 +133,53 @@ def segment_rules(intent: Intent, space: Space, seg: str, prefix_lists: bool = T
                     if useful(proto, common):
                         rules.append(Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,)))
             elif peer.kind == "network":
-                for fam in sorted(fams):
-                    listed = prefix_list_for(space, peer.name, fam, quota) if prefix_lists else None
-                    if listed is None:
-                        entries += [(c, flow.ports) for c in network_cidrs(space, peer.name, fam)]
-                        continue
-                    probe = listed.entries[0]
-                    for proto, lo, hi in spans(flow.ports):
-                        if compatible(proto, probe.version):
-                            rules.append(Rule(seg, direction, Box(proto, lo, hi), None, (flow.key,),
-                                              listed))
+                rules += _network_rules(space, seg, direction, flow, peer.name, fams,
+                                        quota if prefix_lists else 0, entries)
                 cidr_flows.append((flow, space.network(peer.name)))
-            # platform endpoints: AWS knows none; check has reported them
+            elif peer.name == LOAD_BALANCER:  # the load balancer's group, by reference
+                rules += [Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,))
+                          for proto, lo, hi in spans(flow.ports) if useful(proto, fams)]
+            elif peer.name in space.endpoints:
+                rules += managed_list_rules(space, seg, direction, flow, peer.name, fams)
+            # other platform endpoints: check has reported them
         for box in pack(entries):
             rules.append(Rule(seg, direction, box, None, serving(cidr_flows, box)))
     return rules
+
+
+def _network_rules(space: Space, seg: str, direction: str, flow: Flow, network: str,
+                   fams: frozenset[int], quota: int, entries: list[tuple[IPNetwork, PortSet]]) -> list[Rule]:
+    """A network peer's rules per family: one per port range to its prefix list, or
+    its CIDRs added to `entries` for packing (quota 0: no prefix lists)."""
+    rules = []
+    for fam in sorted(fams):
+        listed = prefix_list_for(space, network, fam, quota) if quota else None
+        if listed is None:
+            entries += [(c, flow.ports) for c in network_cidrs(space, network, fam)]
+            continue
+        probe = listed.entries[0]
+        rules += [Rule(seg, direction, Box(proto, lo, hi), None, (flow.key,), listed)
+                  for proto, lo, hi in spans(flow.ports) if compatible(proto, probe.version)]
+    return rules
+
+
+def load_balancer_rules(intent: Intent) -> list[Rule]:
+    """The load balancer group's egress to each segment a flow from `@load-balancer`
+    reaches (a group Pulumi creates denies all egress)."""
+    return [Rule(LOAD_BALANCER, EGRESS, Box(proto, lo, hi), flow.dst.name, (flow.key,))
+            for flow in intent.flows if flow.src.name == LOAD_BALANCER and flow.dst.is_segment
+            for proto, lo, hi in spans(flow.ports) if useful(proto, families(intent, flow.dst.name))]
+
+
+def managed_list_rules(space: Space, seg: str, direction: str, flow: Flow, endpoint: str,
+                       fams: frozenset[int]) -> list[Rule]:
+    """A platform endpoint AWS names by a managed prefix list (IPv4): one rule per port range."""
+    if 4 not in fams:
+        return []
+    resolved = space.endpoints[endpoint]
+    listed = PrefixList(endpoint, 4, (), resolved.native, resolved.weight)
+    return [Rule(seg, direction, Box(proto, lo, hi), None, (flow.key,), listed)
+            for proto, lo, hi in spans(flow.ports) if useful(proto, frozenset({4}))]
 
 
 def count(rules: list[Rule]) -> dict[tuple[str, int, str, int], int]:

@@ -11,11 +11,13 @@ NAT and egress addresses. Both give `internet` its meaning on AWS.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
-from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.addresses import PRIVATE, PUBLIC, AddressSet, IPNetwork
+from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE, Resolved
 from cloudfence.settings import Flag, ProviderSettings, matching, whole
 
 DEFAULT_RULES_PER_SECURITY_GROUP = 60  # per direction and IP family (amazon-vpc-limits)
@@ -27,6 +29,10 @@ MAX_RULES_PER_SECURITY_GROUP = 1000  # rules per group x groups per interface <=
 FALLBACK_VPC_CIDR = ipaddress.IPv4Network("10.0.0.0/16")
 
 VPC_ID = r"vpc-[0-9a-f]{8,17}"
+PREFIX_LIST_ID = r"pl-[0-9a-f]{8,17}"
+#: What an AWS-managed S3 prefix list counts against the rule quota (VPC user guide,
+#: "AWS-managed prefix list weights": com.amazonaws.<region>.s3 weighs 1).
+DEFAULT_S3_PREFIX_LIST_WEIGHT = 1
 REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
 VPC_V4_PREFIX = (16, 28)  # AWS VPC IPv4 CIDR blocks
 VPC_V6_PREFIX = (44, 60)  # AWS VPC IPv6 CIDR blocks (Amazon-provided /56; IPAM and BYOIP /44-/60)
@@ -154,6 +160,17 @@ class AwsSettings(ProviderSettings):
         None, description="AWS region for every resource (e.g. us-east-1); default: the aws:region "
                           "of the stack")
 
+    object_storage_prefix_list: Annotated[str | None, matching(PREFIX_LIST_ID, lambda v: (
+        f"{v!r} is not a prefix list id: write pl- and 8 to 17 hex digits, the id of "
+        "com.amazonaws.<region>.s3 in your region"))] = Field(
+        None, description="the id of the region's AWS-managed S3 prefix list, which `@object-storage` is "
+                          "(aws ec2 describe-managed-prefix-lists --filters "
+                          "Name=prefix-list-name,Values=com.amazonaws.<region>.s3)")
+    object_storage_prefix_list_weight: Annotated[int, whole(1, MAX_RULES_PER_SECURITY_GROUP)] = Field(
+        DEFAULT_S3_PREFIX_LIST_WEIGHT,
+        description="rules one reference to that prefix list counts as against the group quota "
+                    f"(AWS documents {DEFAULT_S3_PREFIX_LIST_WEIGHT} for S3)")
+
     @field_validator("vpc_cidr")
     @classmethod
     def _only_when_created(cls, value: Any, info: ValidationInfo) -> Any:
@@ -222,3 +239,15 @@ class AwsSettings(ProviderSettings):
 
     def egress_ips(self) -> AddressSet:
         return AddressSet.from_cidrs(self.egress)
+
+    def platform_endpoints(self) -> Mapping[str, Resolved]:
+        """`@load-balancer` is the security group cloudfence creates for the user's load
+        balancers, whose nodes hold addresses in the VPC; `@object-storage` the S3 prefix
+        list given: IPv4 addresses AWS keeps, somewhere in public space."""
+        out = {LOAD_BALANCER: Resolved(self.internal_space() or PRIVATE, "cloudfence creates "
+                                       "(exports['@load-balancer'])", "security group")}
+        if self.object_storage_prefix_list is None:
+            return out
+        return {**out, OBJECT_STORAGE: Resolved(PUBLIC & AddressSet.from_cidrs(["0.0.0.0/0"]),
+                                         self.object_storage_prefix_list, "AWS-managed S3 prefix list",
+                                         self.object_storage_prefix_list_weight)}

@@ -4,12 +4,11 @@ problem names the flow, the segment (with its count) or the setting."""
 from __future__ import annotations
 
 from cloudfence.errors import Problem, did_you_mean
-from cloudfence.intent import Endpoint, Intent
+from cloudfence.intent import Intent
 from cloudfence.providers.azure.compile import address_space, implied_flows
 from cloudfence.providers.azure.priorities import SLOTS
 from cloudfence.providers.azure.rules import Counts, count, flows_with, segment_rules
 from cloudfence.providers.azure.settings import MAX_ASGS_PER_NSG, AzureSettings
-from cloudfence.providers.azure.wire import LOAD_BALANCER
 from cloudfence.space import Space, space_for
 
 
@@ -19,7 +18,6 @@ def check_intent(intent: Intent, settings: AzureSettings) -> list[Problem]:
         return problems  # the rest reads the settings
     space = space_for(intent, settings)  # dead flows and bridges: BaseProvider.check_meaning
     problems += icmp_problems(intent, space)
-    problems += endpoint_problems(intent)
     problems += network_problems(intent, settings)
     if not problems:
         rules = segment_rules(intent, space, flows_with(intent, implied_flows(intent, settings)))
@@ -57,16 +55,6 @@ def icmp_problems(intent: Intent, space: Space) -> list[Problem]:
                 f"Azure's Icmp protocol matches ICMP and ICMPv6 alike, and '{flow.src}' and '{flow.dst}' "
                 f"may both use IPv4 and IPv6, so {one} alone would also open {other}: write both, or give "
                 f"them cidrs of one family")))
-    return out
-
-
-def endpoint_problems(intent: Intent) -> list[Problem]:
-    out = []
-    for flow in intent.flows:
-        if flow.dst == Endpoint("platform", LOAD_BALANCER):
-            out.append(intent.problem(flow, (
-                f"{LOAD_BALANCER} only sends health probes: write it as the source of a flow to the "
-                "segment behind the load balancer (or use settings.loadBalancerProbes)")))
     return out
 
 

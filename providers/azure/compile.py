@@ -21,6 +21,7 @@ from cloudfence.providers.azure.rules import (
     LOAD_BALANCER_PEER,
     PREFIXES,
     SEGMENT,
+    TAG_PEER,
     Rule,
     flows_with,
     rules_by_segment,
@@ -161,6 +162,8 @@ def _peer(r: Rule, spec: str) -> dict[str, Any]:
         return {"ApplicationSecurityGroups": [{"id": ref(names(spec, r.peer)["asg"])}]}
     if r.peer_kind == LOAD_BALANCER_PEER:
         return {"AddressPrefix": LOAD_BALANCER_TAG}
+    if r.peer_kind == TAG_PEER:
+        return {"AddressPrefix": r.tag}
     assert r.peer_kind == PREFIXES
     return {"AddressPrefixes": [str(c) for c in r.prefixes]}
 

@@ -29,6 +29,7 @@ from functools import cached_property
 from typing import Any
 
 from cloudfence.addresses import AddressSet
+from cloudfence.endpoints import OBJECT_STORAGE
 from cloudfence.firstmatch import Rule, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
@@ -44,6 +45,8 @@ from cloudfence.providers.azure.wire import (
     NSG,
     OUTBOUND,
     SECURITY_RULE,
+    STORAGE,
+    STORAGE_TAG,
     SUBNET,
     TAG_SEGMENT,
     VIRTUAL_NETWORK,
@@ -231,6 +234,7 @@ class _World:
     intent: Intent
     asg_segment: dict[str, str | None]
     vnet: AddressSet | None  # the VirtualNetwork tag's addresses, when the plan says them
+    storage: str = STORAGE_TAG  # the service tag the settings make `@object-storage`
 
     @classmethod
     def of(cls, plan: Plan, intent: Intent) -> _World:
@@ -243,7 +247,8 @@ class _World:
         settings = getattr(plan, "settings", None) or {}
         if vnet is None and settings.get("addressSpace"):
             vnet = AddressSet.from_cidrs(_prefixes(settings["addressSpace"]))
-        return cls(intent, asgs, vnet)
+        tag = settings.get("objectStorageTag")
+        return cls(intent, asgs, vnet, tag if isinstance(tag, str) else STORAGE_TAG)
 
     @cached_property
     def segments(self) -> frozenset[str]:
@@ -261,8 +266,15 @@ class _World:
         cidrs = [c for seg in self.intent.segments.values() for c in seg.cidrs]
         return Points(opaque=self.segments, addresses=AddressSet.from_cidrs(cidrs))
 
+    @property
+    def tagged(self) -> frozenset[str]:
+        """Endpoints named by a public service tag that the spec uses: the Internet tag
+        and `*` hold them too (an unnamed one is no point of this world)."""
+        named = {ep.name for f in self.intent.flows for ep in (f.src, f.dst)}
+        return frozenset([OBJECT_STORAGE]) & named
+
     def everything(self) -> Points:
-        return Points(self.segments | {LOAD_BALANCER}, AddressSet.everything())
+        return Points(self.segments | {LOAD_BALANCER} | self.tagged, AddressSet.everything())
 
     def item(self, item: Any, allow: bool) -> Points:
         """The peers one source or destination item names. Unknown meaning: every peer
@@ -280,11 +292,13 @@ class _World:
             return Points(self.segments, self.vnet) | self.every_segment()
         if text == INTERNET_TAG:
             if self.vnet is None:
-                return Points(addresses=AddressSet.everything() - self.every_segment().addresses) if allow \
-                    else Points()
-            return Points(addresses=AddressSet.everything() - self.vnet - self.every_segment().addresses)
+                outside = AddressSet.everything() - self.every_segment().addresses
+                return Points(self.tagged, outside) if allow else Points()
+            return Points(self.tagged, AddressSet.everything() - self.vnet - self.every_segment().addresses)
         if text == LOAD_BALANCER_TAG:
             return Points(opaque=frozenset([LOAD_BALANCER]))
+        if text == self.storage:  # another Storage tag: unknown addresses, as any other tag
+            return Points(opaque=frozenset([OBJECT_STORAGE]))
         nets = _prefixes(text)
         if not nets:
             return wide  # another service tag: its addresses are unknown offline
@@ -313,7 +327,7 @@ class _World:
             text = str(item).strip()
             if text in ("*", "Any", "any", VIRTUAL_NETWORK_TAG):
                 verdicts.add(FULLY)
-            elif text in (INTERNET_TAG, LOAD_BALANCER_TAG):
+            elif text in (INTERNET_TAG, LOAD_BALANCER_TAG) or STORAGE.match(text):
                 verdicts.add(NOT)
             elif not _prefixes(text):
                 verdicts.add(PARTLY)

@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from cloudfence.endpoints import INSTANCE_METADATA, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan
@@ -41,13 +42,22 @@ class AzureProvider(BaseProvider):
                    "application security groups as segment identity")
     settings_model = AzureSettings
     internal_setting = "addressSpace"
+    refused_endpoints: ClassVar[Mapping[str, str]] = {
+        INSTANCE_METADATA: "network security groups do not filter the instance metadata service "
+                           "(169.254.169.254) unless a rule names the AzurePlatformIMDS tag, which "
+                           "cloudfence does not model; remove the flow and harden the workloads "
+                           "instead: give them a managed identity with only the roles they need, "
+                           "and on AKS use workload identity (pods then need no node credentials)"}
     capabilities = Capabilities(
         protocols=frozenset({"tcp", "udp", "icmp", "icmpv6"}),  # SCTP and the rest only within any
         icmp_types=False,
         ipv6=True,
         segments_need_addresses=False,
         governs="every segment (its NSG, on its subnet or its workloads' interfaces)",
-        platform_endpoints=frozenset({LOAD_BALANCER}),
+        platform_endpoints={
+            LOAD_BALANCER: "the AzureLoadBalancer service tag (health probes, as a source)",
+            OBJECT_STORAGE: "the Storage service tag, or Storage.<Region> (settings.objectStorageTag)",
+        },
         quotas={"rulesPerNsg": DEFAULT_RULES_PER_NSG, "prefixesPerNsg": DEFAULT_PREFIXES_PER_NSG},
     )
 

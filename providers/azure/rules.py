@@ -4,7 +4,8 @@ A flow A -> B is an outbound rule on A's NSG and an inbound rule on B's. The
 other end is named by its application security group when it is a segment
 (identity: scaling changes no rule), by the exact addresses of
 `Space.network` when it is a network or `internet` (never the listed CIDRs),
-and by the AzureLoadBalancer service tag for `@azure-load-balancer`. This
+by the AzureLoadBalancer service tag for `@load-balancer` and by the
+Storage tag (settings.objectStorageTag) for `@object-storage`. This
 segment's side of every rule is its own ASG.
 
 Rules are augmented (every port range and prefix of one peer in one rule) and
@@ -25,7 +26,7 @@ from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.azure.wire import INBOUND, LOAD_BALANCER, OUTBOUND
 from cloudfence.space import Space
 
-SEGMENT, PREFIXES, LOAD_BALANCER_PEER = "segment", "prefixes", "load-balancer"
+SEGMENT, PREFIXES, LOAD_BALANCER_PEER, TAG_PEER = "segment", "prefixes", "load-balancer", "tag"
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,12 @@ class Rule:
     direction: str  # INBOUND | OUTBOUND
     protocol: str  # tcp, udp, icmp (Azure's Icmp: ICMP and ICMPv6) or any
     ports: IntervalSet  # FULL for every port (written "*")
-    peer_kind: str  # SEGMENT | PREFIXES | LOAD_BALANCER_PEER
+    peer_kind: str  # SEGMENT | PREFIXES | LOAD_BALANCER_PEER | TAG_PEER
     peer: str  # the segment or network name, or the platform endpoint
-    prefixes: tuple[IPNetwork, ...] = ()
+    prefixes: tuple[IPNetwork, ...] = ()  # for TAG_PEER: none, the tag is `tag`
     family: int | None = None  # prefix rules hold one IP family
     flows: tuple[str, ...] = ()  # keys of the flows the rule serves
+    tag: str = ""  # the service tag of a TAG_PEER rule
 
     @property
     def name(self) -> str:
@@ -48,7 +50,11 @@ class Rule:
         stays well inside Azure's 80."""
         way = "in" if self.direction == INBOUND else "out"
         side = "from" if self.direction == INBOUND else "to"
-        peer = "azure_load_balancer" if self.peer_kind == LOAD_BALANCER_PEER else self.peer
+        peer = self.peer
+        if self.peer_kind == LOAD_BALANCER_PEER:
+            peer = "azure_load_balancer"
+        elif self.peer_kind == TAG_PEER:
+            peer = peer.lstrip("@").replace("-", "_")  # object_storage
         suffix = ".ipv6" if self.family == 6 else ""
         return f"{way}-{self.protocol}-{side}-{peer}{suffix}"
 
@@ -107,6 +113,11 @@ def _peer_rules(space: Space, seg: str, direction: str, peer: Endpoint, flow: Fl
         return [Rule(seg, direction, proto, ports, SEGMENT, peer.name, flows=keys)
                 for proto, ports in _protocols(flow.ports, bool(common))]
     if peer.kind == "platform":
+        resolved = space.endpoints.get(peer.name)
+        if resolved is not None and direction == OUTBOUND:
+            return [Rule(seg, direction, proto, ports, TAG_PEER, peer.name, flows=keys,
+                         tag=resolved.native)
+                    for proto, ports in _protocols(flow.ports, False)]
         if peer.name != LOAD_BALANCER or direction != INBOUND:
             return []  # the check refuses these
         return [Rule(seg, direction, proto, ports, LOAD_BALANCER_PEER, peer.name, flows=keys)

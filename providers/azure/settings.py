@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from cloudfence.addresses import AddressSet, IPNetwork
+from cloudfence.addresses import PUBLIC, AddressSet, IPNetwork
+from cloudfence.endpoints import OBJECT_STORAGE, Resolved
 from cloudfence.ports import PortError, PortSet, parse_port
+from cloudfence.providers.azure.wire import STORAGE, STORAGE_TAG
 from cloudfence.settings import ProviderSettings
 
 DEFAULT_RULES_PER_NSG = 1000  # security rules per NSG, both directions (azure-virtual-network-limits)
@@ -25,6 +28,13 @@ MAX_ASGS_PER_NSG = 100  # ASGs referenced across all rules of one NSG
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
 _LOCATION = re.compile(r"^[a-z][a-z0-9]{1,39}$")
 _VNET_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}[A-Za-z0-9_]$")
+
+
+def _storage_tag(text: str) -> str:
+    if not STORAGE.match(text):
+        raise ValueError(f"{text!r} is not a Storage service tag: write Storage or Storage.<Region> "
+                         "(e.g. Storage.WestEurope)")
+    return text
 
 
 def _cidr(text: object, key: str) -> IPNetwork:
@@ -67,10 +77,14 @@ class AzureSettings(ProviderSettings):
     prefixes_per_nsg: Annotated[int, Field(ge=1, le=DEFAULT_PREFIXES_PER_NSG)] = Field(
         default=DEFAULT_PREFIXES_PER_NSG,
         description="address prefixes per NSG, sources and destinations counted apart (Azure's limit: 4000)")
+    object_storage_tag: Annotated[str, AfterValidator(_storage_tag)] = Field(
+        default=STORAGE_TAG,
+        description="the service tag `@object-storage` is: Storage (every region) or a regional "
+                    "Storage.<Region> such as Storage.WestEurope")
     load_balancer_probes: dict[str, list[str]] = Field(
         default_factory=dict,
         description="per segment, the tcp ports Azure Load Balancer health probes reach "
-                    "(e.g. {inference: [tcp/8000]}): an implied flow from @azure-load-balancer, "
+                    "(e.g. {inference: [tcp/8000]}): an implied flow from @load-balancer, "
                     "shown by plan and verify; without it the deny-all rules shut probes out")
 
     @field_validator("resource_group_name")
@@ -139,6 +153,10 @@ class AzureSettings(ProviderSettings):
 
     def egress_ips(self) -> AddressSet:
         return AddressSet.from_cidrs([_cidr(t, "egressIps") for t in self.egress_cidrs])
+
+    def platform_endpoints(self) -> Mapping[str, Resolved]:
+        """Endpoints named by service tags, whose addresses Azure keeps (public space)."""
+        return {OBJECT_STORAGE: Resolved(PUBLIC, self.object_storage_tag, "service tag")}
 
     def probe_ports(self) -> dict[str, PortSet]:
         out: dict[str, PortSet] = {}

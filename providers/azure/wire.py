@@ -4,6 +4,8 @@ exactly as azure-native registers them."""
 
 from __future__ import annotations
 
+import re
+
 VIRTUAL_NETWORK = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"
 NSG = "azure-native:network:NetworkSecurityGroup"
@@ -29,8 +31,11 @@ ANY = "*"
 PROTOCOL = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "icmpv6": "Icmp", "any": ANY}
 
 # The platform endpoint that Azure Load Balancer health probes come from (168.63.129.16).
-LOAD_BALANCER = "@azure-load-balancer"
+LOAD_BALANCER = "@load-balancer"
 LOAD_BALANCER_TAG = "AzureLoadBalancer"
+#: `@object-storage`: the Storage service tag, or a regional one (Storage.WestEurope).
+STORAGE_TAG = "Storage"
+STORAGE = re.compile(r"^Storage(\.[A-Za-z][A-Za-z0-9]{1,39})?$")
 VIRTUAL_NETWORK_TAG = "VirtualNetwork"
 INTERNET_TAG = "Internet"
 

@@ -85,7 +85,7 @@ def rule_base(spec: str, r: Rule) -> str:
     if not r.allow:
         return f"{spec}-{r.segment}-deny-{way}{fam}"
     part = f"-{r.part + 1}" if r.part else ""
-    return f"{spec}-{r.segment}-{way}-{r.peer}{fam}{part}"
+    return f"{spec}-{r.segment}-{way}-{r.peer.lstrip('@')}{fam}{part}"
 
 
 def wire_ports(ports: PortSet, family: int | None) -> list[dict[str, Any]]:

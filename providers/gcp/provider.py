@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from cloudfence.bridges import bridge_problems
+from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan
@@ -50,13 +51,26 @@ class GcpProvider(BaseProvider):
         ipv6=True,
         segments_need_addresses=False,  # only as egress destinations (check says which)
         governs="every segment (the firewall rules that target its tag or service account)",
-        platform_endpoints=frozenset(),
+        platform_endpoints={
+            LOAD_BALANCER: "source ranges 35.191.0.0/16, 130.211.0.0/22, 2600:2d00:1:b029::/64, "
+                           "2600:2d00:1:1::/64 (health checks, Google Front Ends) and "
+                           "settings.proxyOnlyCidrs",
+            OBJECT_STORAGE: "destination ranges of Private Google Access (settings.googleApiAccess: "
+                            "private 199.36.153.8/30, 2600:2d00:2:2000::/64 or restricted "
+                            "199.36.153.4/30, 2600:2d00:2:1000::/64)",
+        },
         quotas={"rulesPerProject": DEFAULT_RULES_PER_PROJECT, "rangesPerRule": DEFAULT_RANGES_PER_RULE,
                 "sourceTagsPerRule": SOURCE_TAGS_PER_RULE,
                 "sourceServiceAccountsPerRule": SOURCE_SERVICE_ACCOUNTS_PER_RULE},
     )
 
     internal_setting = "subnetworkCidrs"
+    refused_endpoints: ClassVar[Mapping[str, str]] = {
+        INSTANCE_METADATA: "VPC firewall rules always allow the metadata server (169.254.169.254), so "
+                           "no flow can allow or deny it; remove the flow and harden the workloads "
+                           "instead: on GKE enable Workload Identity (the GKE metadata server hides the "
+                           "node's credentials), and run VMs as a service account with only the "
+                           "scopes they need"}
     #: Fields the GCP API sets only at creation (the Terraform provider's ForceNew, as far as
     #: documented); ranges, tags, priority and allows/denies of a rule are patched in place.
     #: A subnetwork's range may grow in place; any other change recreates it.

@@ -101,9 +101,9 @@ def _ingress(intent: Intent, space: Space, settings: GcpSettings, ids: dict[str,
         if not ports:
             return []
         return [Rule(seg, INGRESS, True, ports, src.name, source=ids[src.name], flows=(flow.key,))]
-    if src.kind == "network":
+    if src.kind == "network" or src.name in space.endpoints:  # endpoints: documented ranges
         return _by_ranges(settings, seg, INGRESS, src.name, flow, families, space.network(src.name))
-    return []  # platform endpoints: GCP knows none; check has reported them
+    return []  # other platform endpoints: check has reported them
 
 
 def _egress(intent: Intent, space: Space, settings: GcpSettings, seg: str, flow: Flow) -> list[Rule]:
@@ -112,6 +112,6 @@ def _egress(intent: Intent, space: Space, settings: GcpSettings, seg: str, flow:
     if dst.kind == "segment":  # by its cidr: check refuses a destination segment without one
         return _by_ranges(settings, seg, EGRESS, dst.name, flow, families,
                           intent.segments[dst.name].addresses)
-    if dst.kind == "network":
+    if dst.kind == "network" or dst.name in space.endpoints:
         return _by_ranges(settings, seg, EGRESS, dst.name, flow, families, space.network(dst.name))
     return []

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from cloudfence.addresses import AddressSet
+from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE, Resolved
 from cloudfence.settings import ProviderSettings, whole
 
 DEFAULT_RULES_PER_PROJECT = 500
@@ -17,6 +19,13 @@ DEFAULT_RANGES_PER_RULE = 256  # older documented limit; current documentation s
 MAX_RANGES_PER_RULE = 5000
 DEFAULT_PRIORITY = 1000
 MAX_PRIORITY = 65532  # the deny-all rules sit at priority + 1, above the 65534 pre-populated rules
+#: Private Google Access: private.googleapis.com and restricted.googleapis.com (VPC-SC).
+GOOGLE_API_RANGES = {
+    "private": ("199.36.153.8/30", "2600:2d00:2:2000::/64"),
+    "restricted": ("199.36.153.4/30", "2600:2d00:2:1000::/64"),
+}
+#: Health checks and Google Front End proxies (cloud.google.com/load-balancing/docs/firewall-rules).
+LOAD_BALANCER_RANGES = ("35.191.0.0/16", "130.211.0.0/22", "2600:2d00:1:b029::/64", "2600:2d00:1:1::/64")
 #: Per-rule limits GCP documents; cloudfence names one source identity per rule, so they never bind.
 SOURCE_TAGS_PER_RULE = 30
 SOURCE_SERVICE_ACCOUNTS_PER_RULE = 10
@@ -109,6 +118,14 @@ class GcpSettings(ProviderSettings):
         default_factory=list, alias="egressIps",
         description="the deployment's own NAT and egress addresses (Cloud NAT, proxies): never "
                     "`internet`")
+    google_api_access: Literal["private", "restricted"] = Field(
+        "private", description="which Private Google Access ranges `@object-storage` is: private "
+                               "(private.googleapis.com, 199.36.153.8/30) or restricted "
+                               "(restricted.googleapis.com, 199.36.153.4/30, for VPC Service Controls)")
+    proxy_only_cidrs: Cidrs = Field(
+        default_factory=list,
+        description="the proxy-only subnetworks of Envoy-based load balancers (regional and internal "
+                    "Application Load Balancers): their proxies are part of `@load-balancer`")
     priority: Annotated[int, whole(0, MAX_PRIORITY)] = Field(
         DEFAULT_PRIORITY, description="priority of cloudfence's allow rules; its deny-all rules sit "
                                       "at priority + 1, so only rules of a higher priority (a lower "
@@ -166,3 +183,10 @@ class GcpSettings(ProviderSettings):
 
     def egress_ips(self) -> AddressSet:
         return AddressSet.from_cidrs(self.egress_cidrs)
+
+    def platform_endpoints(self) -> Mapping[str, Resolved]:
+        """Endpoints GCP documents as ranges, written as source or destination ranges."""
+        return {
+            OBJECT_STORAGE: Resolved(AddressSet.from_cidrs(GOOGLE_API_RANGES[self.google_api_access])),
+            LOAD_BALANCER: Resolved(AddressSet.from_cidrs([*LOAD_BALANCER_RANGES, *self.proxy_only_cidrs])),
+        }

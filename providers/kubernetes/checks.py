@@ -36,7 +36,7 @@ def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> 
         for ep in (flow.src, flow.dst):
             if ep.is_segment and ep.name not in governed and not intent.segment(ep.name).cidrs:
                 problems.append(_no_identity(intent, flow, ep))
-            elif ep.kind == "network":
+            elif ep.kind == "network" or ep.name in space.endpoints:
                 problems += _network_meets_pods(intent, flow, ep.name, space, options)
     problems += overlapping_selectors(intent, governed)
     problems += _reserved_names(intent, governed, options)

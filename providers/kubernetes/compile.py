@@ -97,10 +97,11 @@ class Names:
 
     def peers(self, ep: Endpoint, namespace: str) -> list[dict[str, Any]]:
         """How a policy in `namespace` names an endpoint: pods by selectors,
-        anything outside the cluster by ipBlock (exclusions as `except`)."""
+        anything outside the cluster (networks, endpoints resolved to addresses)
+        by ipBlock (exclusions as `except`)."""
         intent = self.intent
-        if ep.kind == "platform":
-            return [dns_peer()]  # the only platform endpoint this provider knows
+        if ep.name == CLUSTER_DNS:
+            return [dns_peer()]
         if ep.kind == "segment":
             seg = intent.segment(ep.name)
             if seg.kubernetes is not None:

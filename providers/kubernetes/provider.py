@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import CheckError, Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import DeployedRecords, Plan, Resource
@@ -34,7 +35,13 @@ class KubernetesProvider(BaseProvider):
         ipv6=True,
         segments_need_addresses=False,
         governs="segments with a kubernetes mapping",
-        platform_endpoints=frozenset({CLUSTER_DNS}),
+        platform_endpoints={
+            CLUSTER_DNS: "the kube-dns pods of kube-system (namespace and pod selector)",
+            LOAD_BALANCER: "ipBlocks of settings.nodeCidrs (load balancer traffic after SNAT, as a source)",
+            OBJECT_STORAGE: "ipBlocks of settings.objectStorageCidrs",
+            INSTANCE_METADATA: "ipBlocks 169.254.169.254/32 and fd00:ec2::254/128 (the node's metadata "
+                               "service, as a destination)",
+        },
         manifests=True,
     )
     settings_model = Options
@@ -47,6 +54,11 @@ class KubernetesProvider(BaseProvider):
         return frozenset(n for n, s in intent.segments.items() if s.kubernetes is not None)
 
     internal_setting = "clusterCidrs"
+    endpoint_settings: ClassVar[Mapping[str, str]] = {
+        LOAD_BALANCER: "settings.nodeCidrs (the nodes' addresses, from which a cloud load balancer's "
+                       "traffic reaches pods)",
+        OBJECT_STORAGE: "settings.objectStorageCidrs (the object store's ranges, a private endpoint "
+                        "or an egress proxy, e.g. [199.36.153.8/30])"}
 
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
         options = narrow(Options, settings)

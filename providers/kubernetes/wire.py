@@ -10,10 +10,20 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from cloudfence.addresses import AddressSet, parse_cidr
+from cloudfence.endpoints import (
+    CLUSTER_DNS,
+    INSTANCE_METADATA,
+    LOAD_BALANCER,
+    METADATA_ADDRESSES,
+    OBJECT_STORAGE,
+    Resolved,
+)
 from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 from cloudfence.reachability import NEVER, OVERLAP, SUPERSET
 from cloudfence.settings import Flag, ProviderSettings
+
+__all__ = ["CLUSTER_DNS"]
 
 POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 API_VERSION = "networking.k8s.io/v1"
@@ -26,7 +36,6 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "cloudfence"}
 SPEC_LABEL = "cloudfence.io/spec"
 SEGMENT_LABEL = "cloudfence.io/segment"
 
-CLUSTER_DNS = "@cluster-dns"
 DNS_NAMESPACE = "kube-system"
 DNS_LABELS = {"k8s-app": "kube-dns"}  # kept by CoreDNS on kubeadm, GKE, EKS and AKS
 DNS_PORTS = parse_port("udp/53") | parse_port("tcp/53")
@@ -68,6 +77,14 @@ class Options(ProviderSettings):
         "nor a network; empty = unknown (pods may be anywhere in the private ranges)")
     egress: list[Cidr] = Field(default_factory=list, alias="egressIps",
                                description="the cluster's own NAT and egress addresses: never `internet`")
+    node_cidrs: list[Cidr] = Field(
+        default_factory=list, description="the nodes' addresses, which `@load-balancer` is: a cloud "
+        "load balancer's traffic reaches pods from them after SNAT (externalTrafficPolicy: Cluster); "
+        "empty = a flow from @load-balancer is refused")
+    object_storage_cidrs: list[Cidr] = Field(
+        default_factory=list, description="the addresses `@object-storage` stands for (the object "
+        "store's ranges, a private endpoint or an egress proxy): Kubernetes has no name for it; "
+        "empty = a flow to @object-storage is refused")
     cni: Literal["calico", "cilium", "unknown"] = Field(
         "unknown", description="whether an ipBlock matches pod addresses (Calico's does, Cilium's does "
         "not); unknown: verify assumes each reading where it is worse")
@@ -78,6 +95,15 @@ class Options(ProviderSettings):
 
     def egress_ips(self) -> AddressSet:
         return AddressSet.from_cidrs(self.egress)
+
+    def platform_endpoints(self) -> Mapping[str, Resolved]:
+        """Endpoints written as ipBlocks of the addresses the settings give."""
+        out = {INSTANCE_METADATA: Resolved(METADATA_ADDRESSES)}
+        if self.node_cidrs:
+            out[LOAD_BALANCER] = Resolved(AddressSet.from_cidrs(self.node_cidrs))
+        if self.object_storage_cidrs:
+            out[OBJECT_STORAGE] = Resolved(AddressSet.from_cidrs(self.object_storage_cidrs))
+        return out
 
     @property
     def address_match(self) -> tuple[str, str]:

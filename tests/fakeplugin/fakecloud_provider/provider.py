@@ -52,7 +52,7 @@ class FakeCloudProvider(BaseProvider):
     description = "imaginary cloud with one allow list per segment (cloudfence test plugin)"
     capabilities = Capabilities(
         protocols=frozenset({"tcp", "udp", "icmp", "icmpv6", "other"}),  # no SCTP
-        platform_endpoints=frozenset({DNS, "@metadata"}),
+        platform_endpoints={DNS: "the imaginary resolver", "@metadata": "the imaginary metadata service"},
         quotas={"rulesPerList": MAX_RULES_PER_LIST},
     )
     settings_model = FakeSettings

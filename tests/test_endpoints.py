@@ -1,0 +1,131 @@
+"""Platform endpoints as a user meets them: what each target writes for `@name`,
+what verify assumes about it, and the refusals that name the endpoint and the fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cloudfence.intent import parse_intent
+from cloudfence.plan import Plan
+from cloudfence.planfile import plan_from_json
+from cloudfence.provider import Provider, checked_plan, find_problems
+from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.providers.azure.provider import AzureProvider
+from cloudfence.providers.gcp.provider import GcpProvider
+from cloudfence.providers.kubernetes.provider import KubernetesProvider
+from cloudfence.verify import verify, verify_plan
+
+AWS, AZURE, GCP, K8S = AwsProvider(), AzureProvider(), GcpProvider(), KubernetesProvider()
+AZURE_BASE = {"resourceGroupName": "rg", "location": "westeurope"}
+GCP_BASE = {"project": "my-project-1", "region": "us-central1"}
+K8S_BASE = {"clusterCidrs": ["10.1.0.0/16"]}
+
+
+def spec(*flows: str) -> str:
+    return ("version: 1\nname: ep\nsegments:\n"
+            "  gateway: {kubernetes: {namespace: a, labels: {app: gw}}, cidr: 10.1.0.0/24}\n"
+            "  inference: {kubernetes: {namespace: a, labels: {app: inf}}, cidr: 10.1.1.0/24}\n"
+            "flows:\n" + "".join(f"  - {f}\n" for f in flows))
+
+
+TO_STORAGE = "{from: inference, to: '@object-storage', ports: [tcp/443]}"
+FROM_LB = "{from: '@load-balancer', to: gateway, ports: [tcp/8443]}"
+
+
+def problems(provider: Provider, text: str, settings: dict[str, Any]) -> list[str]:
+    return [str(p) for p in find_problems(provider, parse_intent(text), settings)]
+
+
+def plan(provider: Provider, text: str, settings: dict[str, Any]) -> Plan:
+    return checked_plan(provider, parse_intent(text), settings)
+
+
+def test_aws_writes_the_s3_prefix_list_and_verify_states_what_it_assumes():
+    text = spec(TO_STORAGE)
+    settings = {"objectStoragePrefixList": "pl-63a5400a"}
+    rules = [r.inputs for r in plan(AWS, text, settings) if r.inputs.get("prefixListId") == "pl-63a5400a"]
+    assert [(r["fromPort"], r["toPort"]) for r in rules] == [(443, 443)]
+    verdict = verify(parse_intent(text), AWS, settings)
+    assert verdict.equivalent
+    assert ("'@object-storage' is the AWS-managed S3 prefix list pl-63a5400a, taken to be anywhere "
+            "in public space") in verdict.assumptions
+
+
+def test_aws_without_the_prefix_list_id_is_refused_naming_the_setting():
+    (found,) = problems(AWS, spec(TO_STORAGE), {})
+    assert "aws resolves '@object-storage' from settings: give settings.objectStoragePrefixList" in found
+
+
+def test_aws_exports_the_load_balancer_group_and_segments_reference_it():
+    compiled = plan(AWS, spec(FROM_LB), {})
+    group = compiled.exports["@load-balancer"]["securityGroupId"]
+    ingress = [r.inputs for r in compiled if r.inputs.get("referencedSecurityGroupId") == group]
+    assert [(i["fromPort"], i["securityGroupId"]) for i in ingress] == [(8443, "${ep-gateway.id}")]
+    assert verify(parse_intent(spec(FROM_LB)), AWS, {}).equivalent
+
+
+def test_azure_writes_the_storage_tag_of_the_setting():
+    compiled = plan(AZURE, spec(TO_STORAGE), {**AZURE_BASE, "objectStorageTag": "Storage.WestEurope"})
+    prefixes = [rule["destinationAddressPrefix"] for r in compiled
+                for rule in r.inputs.get("securityRules", []) if rule.get("destinationAddressPrefix")]
+    assert "Storage.WestEurope" in prefixes
+
+
+def test_azure_refuses_a_tag_that_is_no_storage_tag():
+    found = problems(AZURE, spec(TO_STORAGE), {**AZURE_BASE, "objectStorageTag": "Internet"})
+    assert any("settings.objectStorageTag" in p and "is not a Storage service tag" in p for p in found)
+
+
+@pytest.mark.parametrize(("access", "cidr"), [("private", "199.36.153.8/30"),
+                                              ("restricted", "199.36.153.4/30")])
+def test_gcp_object_storage_is_the_chosen_private_google_access_range(access, cidr):
+    compiled = plan(GCP, spec(TO_STORAGE), {**GCP_BASE, "googleApiAccess": access})
+    ranges = {c for r in compiled for c in r.inputs.get("destinationRanges", [])}
+    assert cidr in ranges
+
+
+def test_gcp_load_balancer_is_the_health_check_ranges_and_the_proxy_subnet():
+    compiled = plan(GCP, spec(FROM_LB), {**GCP_BASE, "proxyOnlyCidrs": ["10.129.0.0/23"]})
+    ranges = {c for r in compiled for c in r.inputs.get("sourceRanges", [])}
+    assert {"35.191.0.0/16", "130.211.0.0/22", "10.129.0.0/23"} <= ranges
+
+
+def test_kubernetes_needs_the_addresses_of_each_endpoint():
+    found = problems(K8S, spec(TO_STORAGE, FROM_LB), K8S_BASE)
+    assert any("give settings.objectStorageCidrs" in p for p in found)
+    assert any("give settings.nodeCidrs" in p for p in found)
+    settings = {**K8S_BASE, "objectStorageCidrs": ["199.36.153.8/30"], "nodeCidrs": ["10.2.0.0/16"]}
+    assert verify(parse_intent(spec(TO_STORAGE, FROM_LB)), K8S, settings).equivalent
+
+
+@pytest.mark.parametrize(("provider", "settings", "hardening"), [
+    (AWS, {}, "IMDSv2"), (GCP, GCP_BASE, "Workload Identity"), (AZURE, AZURE_BASE, "managed identity")])
+def test_instance_metadata_is_refused_with_the_hardening_that_works(provider, settings, hardening):
+    text = spec("{from: inference, to: '@instance-metadata', ports: [tcp/80]}")
+    (found,) = problems(provider, text, settings)
+    assert f"{provider.name} cannot filter '@instance-metadata'" in found and hardening in found
+
+
+def test_no_target_takes_a_flow_into_the_load_balancer_or_out_of_object_storage():
+    into = spec("{from: gateway, to: '@load-balancer', ports: [tcp/80]}")
+    assert any("'@load-balancer' takes no rules on gcp" in p for p in problems(GCP, into, GCP_BASE))
+    out = spec("{from: '@object-storage', to: gateway, ports: [tcp/80]}")
+    assert any("'@object-storage' only receives" in p for p in problems(AZURE, out, AZURE_BASE))
+
+
+def test_azure_verify_reads_only_the_settings_tag_as_object_storage():
+    """A plan whose rule names the service-wide Storage tag where the settings say a
+    regional one allows more than the flow: verify must not call it equivalent."""
+    intent = parse_intent(spec(TO_STORAGE))
+    compiled = plan(AZURE, spec(TO_STORAGE), {**AZURE_BASE, "objectStorageTag": "Storage.WestEurope"})
+    doc = json.loads(compiled.dumps())
+    rules = [rule for r in doc["resources"] for rule in r["inputs"].get("securityRules", [])
+             if rule.get("destinationAddressPrefix") == "Storage.WestEurope"]
+    assert rules
+    for rule in rules:
+        rule["destinationAddressPrefix"] = "Storage"
+    widened = plan_from_json(doc, intent, "azure")
+    assert not verify_plan(intent, AZURE, widened).equivalent
