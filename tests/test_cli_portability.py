@@ -84,7 +84,7 @@ def test_every_example_stack_makes_all_four_providers_equivalent(env: dict[str, 
     at = portability.index("    not governed by kubernetes (judged on aws, azure, gcp):")
     assert portability[at + 1] == "      corp-vpn -> vector-db tcp/6333-6334"
     at = portability.index("    implied by azure only:")
-    assert portability[at + 1] == "      @azure-load-balancer -> gateway tcp/443"
+    assert portability[at + 1] == "      @load-balancer -> gateway tcp/443"
     assert "    implied by kubernetes only:" in portability
     # below the table, each target's verdict as before
     assert "kubernetes (Pulumi.kubernetes.yaml): equivalent (18 connection classes, 9 flows judged)" \
