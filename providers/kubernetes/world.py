@@ -20,6 +20,7 @@ them: the reading for "nothing extra").
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -80,6 +81,35 @@ class PodWorld(list[Pods]):
 
     def open_in(self, namespace: str) -> list[Pods]:
         return self._open.get(namespace, [])
+
+    @cached_property
+    def _claims(self) -> dict[str, dict[frozenset[tuple[str, str]], set[str]]]:
+        """Per namespace, the ends of its open pods by the label set they carry."""
+        out: dict[str, dict[frozenset[tuple[str, str]], set[str]]] = {}
+        for namespace, pods in self._open.items():
+            index = out.setdefault(namespace, {})
+            for p in pods:
+                index.setdefault(frozenset(p.labels), set()).add(p.end)
+        return out
+
+    def claimed(self, namespace: str, labels: Labels, but: str) -> bool:
+        """Some open pod of the namespace other than `but` carries a subset of
+        `labels`, so pods labelled so would be that end's: found by looking up
+        the subsets of `labels` rather than by a pass over the namespace."""
+        index = self._claims.get(namespace)
+        if not index:
+            return False
+        sizes = sorted({len(k) for k in index if len(k) <= len(labels)})
+        if sum(math.comb(len(labels), r) for r in sizes) > len(self.open_in(namespace)):
+            have = dict(labels)
+            return any(all(have.get(k) == v for k, v in s.labels)
+                       for s in self.open_in(namespace) if s.end != but)
+        for r in sizes:
+            for combo in itertools.combinations(labels, r):
+                ends = index.get(frozenset(combo))
+                if ends and (len(ends) > 1 or but not in ends):
+                    return True
+        return False
 
 
 # ------------------------------------------------------------- selectors
@@ -306,12 +336,8 @@ def reaches(selector: Mapping[str, Any] | None, pods: Pods, world: PodWorld) -> 
     that does not make them another segment's (or the cluster DNS) pods."""
     if pods.exact:
         return selector_matches(selector, dict(pods.labels))
-    segments = [p for p in world.open_in(pods.namespace) if p.end != pods.end]
-    for labels in witness_labels(selector, dict(pods.labels)):
-        have = dict(labels)
-        if not any(all(have.get(k) == v for k, v in s.labels) for s in segments):
-            return True
-    return False
+    return any(not world.claimed(pods.namespace, labels, pods.end)
+               for labels in witness_labels(selector, dict(pods.labels)))
 
 
 def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -> list[Pods]:
