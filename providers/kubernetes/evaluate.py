@@ -115,7 +115,8 @@ def end_rules(pods: Pods, policies: list[Policy], world: PodWorld,
     the direction: isolated, and the rules of every policy that may select its
     pods apply; otherwise unrestricted."""
     out: dict[str, list[tuple[Peer, PortSet]]] = {}
-    mine = [p for p in policies if p.namespace == pods.namespace and not pods.ns_exact]
+    mine = [p for p in policies if p.namespace == pods.namespace and not pods.ns_exact
+            and p.may_select(pods.labels)]
     for kind, (direction, rules_key, peers_key) in DIRECTIONS.items():
         listing = [p for p in mine if kind in p.types]
         if not any(covers(p.pod_selector, pods.labels, pods.exact) for p in listing):
@@ -182,7 +183,7 @@ def identity(pods: Pods, policies: list[Policy]) -> dict[str, Any]:
     with its labels, and (when one policy alone names them) that policy."""
     out: dict[str, Any] = {"namespace": pods.namespace, "podLabels": dict(pods.labels)}
     own = [p.name for p in policies if p.namespace == pods.namespace and p.pod_selector
-           and covers(p.pod_selector, pods.labels, pods.exact)]
+           and p.may_select(pods.labels) and covers(p.pod_selector, pods.labels, pods.exact)]
     if len(own) == 1:
         out["networkPolicy"] = own[0]
     return out

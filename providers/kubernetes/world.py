@@ -171,6 +171,18 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     return True
 
 
+def pinned(selector: Mapping[str, Any] | None) -> Labels:
+    return tuple((str(k), str(v)) for k, v in ((selector or {}).get("matchLabels") or {}).items())
+
+
+def may_match(pinned_labels: Labels, labels: Labels) -> bool:
+    """False when the pods carry a key the selector pins (matchLabels) at another
+    value: the selector then neither covers, meets nor reaches them. A cheap test
+    that spares the full one for most pairs of selector and pods."""
+    have = dict(labels)
+    return all(have.get(k, v) == v for k, v in pinned_labels)
+
+
 def covers(selector: Mapping[str, Any] | None, labels: Labels, exact: bool) -> bool:
     """The selector matches every label set that holds `labels` (only `labels` when exact)."""
     known = dict(labels)
@@ -234,6 +246,13 @@ class Policy:
     types: tuple[str, ...]
     ingress: tuple[Mapping[str, Any], ...]
     egress: tuple[Mapping[str, Any], ...]
+
+    @cached_property
+    def _pinned(self) -> Labels:
+        return pinned(self.pod_selector)
+
+    def may_select(self, labels: Labels) -> bool:
+        return may_match(self._pinned, labels)
 
     def peers(self) -> Iterable[Mapping[str, Any]]:
         for rule in self.ingress:
@@ -348,7 +367,10 @@ def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -
     if ns_sel is None and pod_sel is None:
         raise ValueError("a NetworkPolicy peer needs podSelector, namespaceSelector or ipBlock")
     out = []
+    pod_pins = pinned(pod_sel)
     for p in world:
+        if not may_match(pod_pins, p.labels):
+            continue
         if ns_sel is None:
             if p.namespace != policy_namespace or p.ns_exact:
                 continue
