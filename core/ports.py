@@ -77,13 +77,26 @@ class PortSet:
         return PortSet(self._items + other._items)
 
     def __and__(self, other: PortSet) -> PortSet:
-        return PortSet((p, ports & other.get(p)) for p, ports in self._items)
+        theirs = dict(other._items)
+        return _canonical(tuple((p, both) for p, ports in self._items
+                                if p in theirs and (both := ports & theirs[p])))
 
     def __sub__(self, other: PortSet) -> PortSet:
-        return PortSet((p, ports - other.get(p)) for p, ports in self._items)
+        theirs = dict(other._items)
+        return _canonical(tuple((p, rest) for p, ports in self._items
+                                if (rest := ports - theirs[p] if p in theirs else ports)))
 
     def __repr__(self) -> str:
         return f"PortSet({format_ports(self)!r})"
+
+
+def _canonical(items: tuple[tuple[str, IntervalSet], ...]) -> PortSet:
+    """A port set from items already in canonical form (protocol order, no empty
+    protocol, portless ones full): what `&` and `-` of two canonical sets give,
+    built without checking again, which verify's rule walks do very often."""
+    out = PortSet.__new__(PortSet)
+    out._items = items
+    return out
 
 
 def parse_port(literal: str) -> PortSet:
