@@ -47,7 +47,7 @@ class PortSet:
 
     @classmethod
     def any(cls) -> PortSet:
-        return cls({p: FULL for p in PROTOCOLS})
+        return _ANY
 
     def items(self) -> tuple[tuple[str, IntervalSet], ...]:
         return self._items
@@ -62,7 +62,7 @@ class PortSet:
         return IntervalSet()
 
     def is_any(self) -> bool:
-        return self == PortSet.any()
+        return self._items == _ANY._items
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -88,6 +88,9 @@ class PortSet:
 
     def __repr__(self) -> str:
         return f"PortSet({format_ports(self)!r})"
+
+
+_ANY = PortSet({p: FULL for p in PROTOCOLS})  # immutable, so one instance serves
 
 
 def _canonical(items: tuple[tuple[str, IntervalSet], ...]) -> PortSet:
