@@ -45,6 +45,7 @@ from cloudfence.providers.kubernetes.world import (
     peer_ends,
     reaches,
     segment_pods,
+    selectors_parsed_once,
     show,
 )
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
@@ -139,6 +140,12 @@ def end_rules(pods: Pods, policies: list[Policy], world: PodWorld,
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
                   options: Options) -> Reachability:
+    with selectors_parsed_once():
+        return _evaluate(plan, intent, governed, target, options)
+
+
+def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
+              options: Options) -> Reachability:
     reach = Reachability(target=target, governed=governed)
     policies = read_policies(plan)
     segments = segment_pods(intent, governed)

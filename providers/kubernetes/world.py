@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -138,9 +139,37 @@ class _Key:
         return sorted(v for v in pool if self.allows(v))
 
 
+_memo: list[dict[int, tuple[Mapping[str, Any], dict[str, _Key]]]] = []  # while evaluating
+
+
+@contextmanager
+def selectors_parsed_once() -> Iterator[None]:
+    """Within one evaluation a plan's selectors are read for every end of the world and
+    do not change, so each is parsed once: remembered by identity (the memo holds the
+    selector, so its id is not reused) and read-only to callers. Outside, none is kept."""
+    _memo.append({})
+    try:
+        yield
+    finally:
+        _memo.pop()
+
+
 def _keys(selector: Mapping[str, Any] | None) -> dict[str, _Key]:
+    if not selector:
+        return {}
+    if not _memo:
+        return _parse(selector)
+    memo = _memo[-1]
+    hit = memo.get(id(selector))
+    if hit is not None and hit[0] is selector:
+        return hit[1]
+    keys = _parse(selector)
+    memo[id(selector)] = (selector, keys)
+    return keys
+
+
+def _parse(selector: Mapping[str, Any]) -> dict[str, _Key]:
     keys: dict[str, _Key] = {}
-    selector = selector or {}
     for k, v in (selector.get("matchLabels") or {}).items():
         keys.setdefault(k, _Key()).equal.add(str(v))
     for expr in selector.get("matchExpressions") or []:
