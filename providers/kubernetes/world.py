@@ -93,7 +93,7 @@ class PodWorld(list[Pods]):
                 index.setdefault(frozenset(p.labels), set()).add(p.end)
         return out
 
-    def claimed(self, namespace: str, labels: Labels, but: str) -> bool:
+    def claimed(self, namespace: str, labels: Labels, but: str | None) -> bool:
         """Some open pod of the namespace other than `but` carries a subset of
         `labels`, so pods labelled so would be that end's: found by looking up
         the subsets of `labels` rather than by a pass over the namespace."""
@@ -338,15 +338,12 @@ def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
     return out
 
 
-def _owner(namespace: str, labels: Labels, segments: list[Pods]) -> str | None:
-    """The segment (or the cluster DNS) a concrete pod belongs to, if any."""
+def _owned(namespace: str, labels: Labels, segments: PodWorld) -> bool:
+    """A concrete pod with these labels belongs to a segment (or the cluster DNS)."""
+    if segments.claimed(namespace, labels, None):
+        return True
     have = dict(labels)
-    for s in segments:
-        if s.namespace == namespace and all(have.get(k) == v for k, v in s.labels):
-            return s.end
-    if namespace == DNS_NAMESPACE and all(have.get(k) == v for k, v in DNS_LABELS.items()):
-        return CLUSTER_DNS
-    return None
+    return namespace == DNS_NAMESPACE and all(have.get(k) == v for k, v in DNS_LABELS.items())
 
 
 def background_pods(intent: Intent, governed: Iterable[str], policies: list[Policy]) -> list[Pods]:
@@ -368,8 +365,13 @@ def background_pods(intent: Intent, governed: Iterable[str], policies: list[Poli
                     candidates.append((ns, ns_labels, labels, ns_exact))
     out = [dns_pods()]
     seen: set[tuple[str, Labels]] = set()
+    owned: set[tuple[str, Labels]] = set()
+    index = PodWorld(segments)
     for ns, ns_labels, labels, ns_exact in candidates:
-        if (ns, labels) in seen or _owner(ns, labels, segments) is not None:
+        if (ns, labels) in seen or (ns, labels) in owned:
+            continue
+        if _owned(ns, labels, index):
+            owned.add((ns, labels))
             continue
         seen.add((ns, labels))
         where = f"in {ns}" if not ns_exact else f"in a namespace the spec never names ({show(ns_labels)})"
