@@ -63,11 +63,24 @@ class IntervalSet:
         return sum(hi - lo + 1 for lo, hi in self._iv)
 
     def __or__(self, other: IntervalSet) -> IntervalSet:
-        return IntervalSet(self._iv + other._iv)
+        a, b = self._iv, other._iv
+        if not b:
+            return self
+        if not a:
+            return other
+        if a[-1][1] + 1 < b[0][0]:
+            return _raw(a + b)  # apart, in order: already canonical
+        if b[-1][1] + 1 < a[0][0]:
+            return _raw(b + a)
+        return _raw(_merge(a, b))
 
     def __and__(self, other: IntervalSet) -> IntervalSet:
         out: list[Interval] = []
         a, b = self._iv, other._iv
+        if not a or not b or a[-1][1] < b[0][0] or b[-1][1] < a[0][0]:
+            return EMPTY  # spans apart: the common case where rules name other hosts
+        if len(a) == 1 and len(b) == 1:
+            return _raw([(max(a[0][0], b[0][0]), min(a[0][1], b[0][1]))])  # spans meet
         i = j = 0
         while i < len(a) and j < len(b):
             lo = max(a[i][0], b[j][0])
@@ -83,6 +96,8 @@ class IntervalSet:
     def __sub__(self, other: IntervalSet) -> IntervalSet:
         out: list[Interval] = []
         b = other._iv
+        if not b or not self._iv or b[-1][1] < self._iv[0][0] or self._iv[-1][1] < b[0][0]:
+            return self  # nothing of other within self's span
         j = 0
         for lo, hi in self._iv:
             cur = lo
@@ -113,10 +128,29 @@ class IntervalSet:
             yield hi + 1
 
 
-def _raw(intervals: list[Interval]) -> IntervalSet:
+def _raw(intervals: Iterable[Interval]) -> IntervalSet:
     s = IntervalSet.__new__(IntervalSet)
     s._iv = tuple(intervals)
     return s
+
+
+def _merge(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> list[Interval]:
+    """The union of two canonical interval tuples, by one merge of the sorted inputs."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) or j < len(b):
+        if j == len(b) or (i < len(a) and a[i][0] <= b[j][0]):
+            lo, hi = a[i]
+            i += 1
+        else:
+            lo, hi = b[j]
+            j += 1
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
 
 
 def _normalise(intervals: Iterable[Interval]) -> tuple[Interval, ...]:

@@ -47,7 +47,7 @@ class PortSet:
 
     @classmethod
     def any(cls) -> PortSet:
-        return cls({p: FULL for p in PROTOCOLS})
+        return _ANY
 
     def items(self) -> tuple[tuple[str, IntervalSet], ...]:
         return self._items
@@ -62,7 +62,7 @@ class PortSet:
         return IntervalSet()
 
     def is_any(self) -> bool:
-        return self == PortSet.any()
+        return self._items == _ANY._items
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -77,13 +77,29 @@ class PortSet:
         return PortSet(self._items + other._items)
 
     def __and__(self, other: PortSet) -> PortSet:
-        return PortSet((p, ports & other.get(p)) for p, ports in self._items)
+        theirs = dict(other._items)
+        return _canonical(tuple((p, both) for p, ports in self._items
+                                if p in theirs and (both := ports & theirs[p])))
 
     def __sub__(self, other: PortSet) -> PortSet:
-        return PortSet((p, ports - other.get(p)) for p, ports in self._items)
+        theirs = dict(other._items)
+        return _canonical(tuple((p, rest) for p, ports in self._items
+                                if (rest := ports - theirs[p] if p in theirs else ports)))
 
     def __repr__(self) -> str:
         return f"PortSet({format_ports(self)!r})"
+
+
+_ANY = PortSet({p: FULL for p in PROTOCOLS})  # immutable, so one instance serves
+
+
+def _canonical(items: tuple[tuple[str, IntervalSet], ...]) -> PortSet:
+    """A port set from items already in canonical form (protocol order, no empty
+    protocol, portless ones full): what `&` and `-` of two canonical sets give,
+    built without checking again, which verify's rule walks do very often."""
+    out = PortSet.__new__(PortSet)
+    out._items = items
+    return out
 
 
 def parse_port(literal: str) -> PortSet:

@@ -62,6 +62,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str],
     reach = Reachability(target, governed)
     world = _World.of(plan, intent)
     filters, subnets = _filters(plan, intent)
+    standalone = _standalone_rules(plan)
     for seg in sorted(governed):
         nsgs = filters.get(seg, [])
         if not nsgs:  # no NSG: Azure filters nothing
@@ -70,7 +71,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str],
             continue
         for nsg in nsgs:
             for direction, azure in ((INGRESS, INBOUND), (EGRESS, OUTBOUND)):
-                rules = world.ordered(seg, _rules(plan, nsg, azure), azure)
+                rules = world.ordered(seg, _rules(nsg, standalone.get(nsg.name, []), azure), azure)
                 for hit in first_match(rules, world.everything()):
                     reach.allow(seg, direction, world.peer(hit.points), hit.ports)
     _identities(reach, world, filters, subnets)
@@ -211,14 +212,20 @@ def _read(rule: Any, direction: str) -> _Rule | None:
                  _ports(rule, "source") == FULL)
 
 
-def _rules(plan: Plan, nsg: Resource, direction: str) -> list[_Rule]:
+def _standalone_rules(plan: Plan) -> dict[str | None, list[Any]]:
+    """The inputs of the standalone SecurityRules, in plan order, by the NSG they name:
+    found in one pass, not one per NSG and direction."""
+    out: dict[str | None, list[Any]] = {}
+    for r in plan.by_type(SECURITY_RULE):
+        out.setdefault(_ref_name(r.inputs.get("networkSecurityGroupName")), []).append(r.inputs)
+    return out
+
+
+def _rules(nsg: Resource, standalone: list[Any], direction: str) -> list[_Rule]:
     """User rules (inline, and standalone SecurityRules that name the NSG: Azure enforces
     those too) and the default rules, in evaluation order. Azure refuses equal priorities
     in one direction; `first_match` reads a deny first there."""
-    raw = list(nsg.inputs.get("securityRules") or [])
-    for r in plan.by_type(SECURITY_RULE):
-        if _ref_name(r.inputs.get("networkSecurityGroupName")) == nsg.name:
-            raw.append(r.inputs)
+    raw = [*(nsg.inputs.get("securityRules") or []), *standalone]
     found = [rule for rule in (_read(r, direction) for r in raw) if rule is not None]
     for _, prio, d, src, dst, access in DEFAULT_RULES:
         if d == direction:

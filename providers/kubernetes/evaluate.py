@@ -45,6 +45,7 @@ from cloudfence.providers.kubernetes.world import (
     peer_ends,
     reaches,
     segment_pods,
+    selectors_parsed_once,
     show,
 )
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
@@ -115,7 +116,8 @@ def end_rules(pods: Pods, policies: list[Policy], world: PodWorld,
     the direction: isolated, and the rules of every policy that may select its
     pods apply; otherwise unrestricted."""
     out: dict[str, list[tuple[Peer, PortSet]]] = {}
-    mine = [p for p in policies if p.namespace == pods.namespace and not pods.ns_exact]
+    mine = [p for p in policies if p.namespace == pods.namespace and not pods.ns_exact
+            and p.may_select(pods.labels)]
     for kind, (direction, rules_key, peers_key) in DIRECTIONS.items():
         listing = [p for p in mine if kind in p.types]
         if not any(covers(p.pod_selector, pods.labels, pods.exact) for p in listing):
@@ -138,6 +140,12 @@ def end_rules(pods: Pods, policies: list[Policy], world: PodWorld,
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
                   options: Options) -> Reachability:
+    with selectors_parsed_once():
+        return _evaluate(plan, intent, governed, target, options)
+
+
+def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
+              options: Options) -> Reachability:
     reach = Reachability(target=target, governed=governed)
     policies = read_policies(plan)
     segments = segment_pods(intent, governed)
@@ -182,7 +190,7 @@ def identity(pods: Pods, policies: list[Policy]) -> dict[str, Any]:
     with its labels, and (when one policy alone names them) that policy."""
     out: dict[str, Any] = {"namespace": pods.namespace, "podLabels": dict(pods.labels)}
     own = [p.name for p in policies if p.namespace == pods.namespace and p.pod_selector
-           and covers(p.pod_selector, pods.labels, pods.exact)]
+           and p.may_select(pods.labels) and covers(p.pod_selector, pods.labels, pods.exact)]
     if len(own) == 1:
         out["networkPolicy"] = own[0]
     return out

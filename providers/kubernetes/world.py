@@ -20,7 +20,9 @@ them: the reading for "nothing extra").
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -81,6 +83,35 @@ class PodWorld(list[Pods]):
     def open_in(self, namespace: str) -> list[Pods]:
         return self._open.get(namespace, [])
 
+    @cached_property
+    def _claims(self) -> dict[str, dict[frozenset[tuple[str, str]], set[str]]]:
+        """Per namespace, the ends of its open pods by the label set they carry."""
+        out: dict[str, dict[frozenset[tuple[str, str]], set[str]]] = {}
+        for namespace, pods in self._open.items():
+            index = out.setdefault(namespace, {})
+            for p in pods:
+                index.setdefault(frozenset(p.labels), set()).add(p.end)
+        return out
+
+    def claimed(self, namespace: str, labels: Labels, but: str | None) -> bool:
+        """Some open pod of the namespace other than `but` carries a subset of
+        `labels`, so pods labelled so would be that end's: found by looking up
+        the subsets of `labels` rather than by a pass over the namespace."""
+        index = self._claims.get(namespace)
+        if not index:
+            return False
+        sizes = sorted({len(k) for k in index if len(k) <= len(labels)})
+        if sum(math.comb(len(labels), r) for r in sizes) > len(self.open_in(namespace)):
+            have = dict(labels)
+            return any(all(have.get(k) == v for k, v in s.labels)
+                       for s in self.open_in(namespace) if s.end != but)
+        for r in sizes:
+            for combo in itertools.combinations(labels, r):
+                ends = index.get(frozenset(combo))
+                if ends and (len(ends) > 1 or but not in ends):
+                    return True
+        return False
+
 
 # ------------------------------------------------------------- selectors
 
@@ -108,9 +139,37 @@ class _Key:
         return sorted(v for v in pool if self.allows(v))
 
 
+_memo: list[dict[int, tuple[Mapping[str, Any], dict[str, _Key]]]] = []  # while evaluating
+
+
+@contextmanager
+def selectors_parsed_once() -> Iterator[None]:
+    """Within one evaluation a plan's selectors are read for every end of the world and
+    do not change, so each is parsed once: remembered by identity (the memo holds the
+    selector, so its id is not reused) and read-only to callers. Outside, none is kept."""
+    _memo.append({})
+    try:
+        yield
+    finally:
+        _memo.pop()
+
+
 def _keys(selector: Mapping[str, Any] | None) -> dict[str, _Key]:
+    if not selector:
+        return {}
+    if not _memo:
+        return _parse(selector)
+    memo = _memo[-1]
+    hit = memo.get(id(selector))
+    if hit is not None and hit[0] is selector:
+        return hit[1]
+    keys = _parse(selector)
+    memo[id(selector)] = (selector, keys)
+    return keys
+
+
+def _parse(selector: Mapping[str, Any]) -> dict[str, _Key]:
     keys: dict[str, _Key] = {}
-    selector = selector or {}
     for k, v in (selector.get("matchLabels") or {}).items():
         keys.setdefault(k, _Key()).equal.add(str(v))
     for expr in selector.get("matchExpressions") or []:
@@ -139,6 +198,18 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
         elif not want.allows_absent():
             return False
     return True
+
+
+def pinned(selector: Mapping[str, Any] | None) -> Labels:
+    return tuple((str(k), str(v)) for k, v in ((selector or {}).get("matchLabels") or {}).items())
+
+
+def may_match(pinned_labels: Labels, labels: Labels) -> bool:
+    """False when the pods carry a key the selector pins (matchLabels) at another
+    value: the selector then neither covers, meets nor reaches them. A cheap test
+    that spares the full one for most pairs of selector and pods."""
+    have = dict(labels)
+    return all(have.get(k, v) == v for k, v in pinned_labels)
 
 
 def covers(selector: Mapping[str, Any] | None, labels: Labels, exact: bool) -> bool:
@@ -205,6 +276,13 @@ class Policy:
     ingress: tuple[Mapping[str, Any], ...]
     egress: tuple[Mapping[str, Any], ...]
 
+    @cached_property
+    def _pinned(self) -> Labels:
+        return pinned(self.pod_selector)
+
+    def may_select(self, labels: Labels) -> bool:
+        return may_match(self._pinned, labels)
+
     def peers(self) -> Iterable[Mapping[str, Any]]:
         for rule in self.ingress:
             yield from rule.get("from") or ()
@@ -260,15 +338,12 @@ def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
     return out
 
 
-def _owner(namespace: str, labels: Labels, segments: list[Pods]) -> str | None:
-    """The segment (or the cluster DNS) a concrete pod belongs to, if any."""
+def _owned(namespace: str, labels: Labels, segments: PodWorld) -> bool:
+    """A concrete pod with these labels belongs to a segment (or the cluster DNS)."""
+    if segments.claimed(namespace, labels, None):
+        return True
     have = dict(labels)
-    for s in segments:
-        if s.namespace == namespace and all(have.get(k) == v for k, v in s.labels):
-            return s.end
-    if namespace == DNS_NAMESPACE and all(have.get(k) == v for k, v in DNS_LABELS.items()):
-        return CLUSTER_DNS
-    return None
+    return namespace == DNS_NAMESPACE and all(have.get(k) == v for k, v in DNS_LABELS.items())
 
 
 def background_pods(intent: Intent, governed: Iterable[str], policies: list[Policy]) -> list[Pods]:
@@ -290,8 +365,13 @@ def background_pods(intent: Intent, governed: Iterable[str], policies: list[Poli
                     candidates.append((ns, ns_labels, labels, ns_exact))
     out = [dns_pods()]
     seen: set[tuple[str, Labels]] = set()
+    owned: set[tuple[str, Labels]] = set()
+    index = PodWorld(segments)
     for ns, ns_labels, labels, ns_exact in candidates:
-        if (ns, labels) in seen or _owner(ns, labels, segments) is not None:
+        if (ns, labels) in seen or (ns, labels) in owned:
+            continue
+        if _owned(ns, labels, index):
+            owned.add((ns, labels))
             continue
         seen.add((ns, labels))
         where = f"in {ns}" if not ns_exact else f"in a namespace the spec never names ({show(ns_labels)})"
@@ -306,12 +386,8 @@ def reaches(selector: Mapping[str, Any] | None, pods: Pods, world: PodWorld) -> 
     that does not make them another segment's (or the cluster DNS) pods."""
     if pods.exact:
         return selector_matches(selector, dict(pods.labels))
-    segments = [p for p in world.open_in(pods.namespace) if p.end != pods.end]
-    for labels in witness_labels(selector, dict(pods.labels)):
-        have = dict(labels)
-        if not any(all(have.get(k) == v for k, v in s.labels) for s in segments):
-            return True
-    return False
+    return any(not world.claimed(pods.namespace, labels, pods.end)
+               for labels in witness_labels(selector, dict(pods.labels)))
 
 
 def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -> list[Pods]:
@@ -322,7 +398,10 @@ def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -
     if ns_sel is None and pod_sel is None:
         raise ValueError("a NetworkPolicy peer needs podSelector, namespaceSelector or ipBlock")
     out = []
+    pod_pins = pinned(pod_sel)
     for p in world:
+        if not may_match(pod_pins, p.labels):
+            continue
         if ns_sel is None:
             if p.namespace != policy_namespace or p.ns_exact:
                 continue
