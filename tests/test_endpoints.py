@@ -129,3 +129,16 @@ def test_azure_verify_reads_only_the_settings_tag_as_object_storage():
         rule["destinationAddressPrefix"] = "Storage"
     widened = plan_from_json(doc, intent, "azure")
     assert not verify_plan(intent, AZURE, widened).equivalent
+
+
+def test_aws_verify_checks_the_load_balancer_export():
+    """The export is what the user's load balancer attaches: pointing it at a segment's
+    group would make the load balancer a member of that segment, with its openings."""
+    intent = parse_intent(spec(FROM_LB, "{from: gateway, to: inference, ports: [tcp/8000]}"))
+    doc = json.loads(plan(AWS, spec(FROM_LB, "{from: gateway, to: inference, ports: [tcp/8000]}"),
+                          {}).dumps())
+    assert verify_plan(intent, AWS, plan_from_json(doc, intent, "aws")).equivalent
+    doc["exports"]["@load-balancer"]["securityGroupId"] = doc["exports"]["gateway"]["securityGroupId"]
+    verdict = verify_plan(intent, AWS, plan_from_json(doc, intent, "aws"))
+    assert not verdict.equivalent
+    assert [(c.kind, c.source) for c in verdict.counterexamples] == [("export", "@load-balancer")]

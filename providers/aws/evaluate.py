@@ -189,8 +189,12 @@ def hidden_region(plan: Plan, intent: Intent) -> AddressSet:
 
 def _identities(plan: Plan, reach: Reachability) -> None:
     """What the records grant each segment: the groups tagged with it (its own
-    first, then its extra groups in order) and the subnets tagged with it."""
+    first, then its extra groups in order) and the subnets tagged with it; and the
+    load balancer's group, which a load balancer that attaches the export becomes."""
     groups: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    balancers = sorted(g.name for g in plan.by_type(SECURITY_GROUP) if _endpoint_tag(g))
+    if balancers:
+        reach.identity(LOAD_BALANCER, {"securityGroupId": ref(balancers[0])})
     for g in plan.by_type(SECURITY_GROUP):
         seg = _segment_tag(g)
         if seg is not None:
