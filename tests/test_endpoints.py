@@ -142,3 +142,12 @@ def test_aws_verify_checks_the_load_balancer_export():
     verdict = verify_plan(intent, AWS, plan_from_json(doc, intent, "aws"))
     assert not verdict.equivalent
     assert [(c.kind, c.source) for c in verdict.counterexamples] == [("export", "@load-balancer")]
+
+
+def test_aws_load_balancer_is_in_the_vpc_compile_derives():
+    """Without vpcCidr the VPC is the /16 compile derives: the network ACLs admit the
+    load balancer from it, and verify places the load balancer there too and says so."""
+    verdict = verify(parse_intent(spec(FROM_LB)), AWS, {"nacls": True})
+    assert verdict.equivalent, verdict.counterexamples
+    assert ("'@load-balancer' is the security group cloudfence creates (exports['@load-balancer']), "
+            "taken to be anywhere in 10.1.0.0/16") in verdict.assumptions

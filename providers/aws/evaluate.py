@@ -171,20 +171,26 @@ def prefix_lists(plan: Plan) -> dict[str, Peer]:
 
 def hidden_region(plan: Plan, intent: Intent) -> AddressSet:
     """Where members of a segment without a cidr may be: in the VPC, less every segment cidr."""
-    vpcs = [r.inputs.get("cidrBlock") for r in plan.by_type(VPC)]
-    cidrs = [c for c in vpcs if isinstance(c, str)]
-    if not cidrs and not vpcs:  # an existing VPC, or deployed groups read without their VPC
-        settings = plan.settings or {}
-        listed = settings.get("vpcCidrs") or [settings.get("vpcCidr")]
-        cidrs = [c for c in listed if isinstance(c, str)]
-    if cidrs:
-        region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs])
-    else:  # the VPC's CIDRs are unknown: its IPv6 prefix may be any global one
-        region = PRIVATE | AddressSet.from_cidrs([GLOBAL_V6])
+    vpc = _vpc_space(plan)
+    # The VPC's CIDRs unknown: its IPv6 prefix may be any global one.
+    region = vpc if vpc is not None else PRIVATE | AddressSet.from_cidrs([GLOBAL_V6])
     taken = AddressSet()
     for seg in intent.segments.values():
         taken = taken | seg.addresses
     return region - taken
+
+
+def _vpc_space(plan: Plan) -> AddressSet | None:
+    """The VPC's CIDRs: the VPC record's (the created VPC, whose CIDR compile may have
+    derived), else the settings' (an existing VPC, or deployed groups read without
+    their VPC); None while unknown."""
+    vpcs = [r.inputs.get("cidrBlock") for r in plan.by_type(VPC)]
+    cidrs = [c for c in vpcs if isinstance(c, str)]
+    if not cidrs and not vpcs:
+        settings = plan.settings or {}
+        listed = settings.get("vpcCidrs") or [settings.get("vpcCidr")]
+        cidrs = [c for c in listed if isinstance(c, str)]
+    return AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs]) if cidrs else None
 
 
 def _identities(plan: Plan, reach: Reachability) -> None:
@@ -271,11 +277,8 @@ def _endpoint_tag(r: Resource) -> str | None:
 def load_balancer_region(plan: Plan, intent: Intent) -> AddressSet:
     """Where the load balancer's nodes are: in the VPC (the private ranges while its
     CIDRs are unknown), at no segment's addresses."""
-    settings = plan.settings or {}
-    cidrs = [c for key in ("vpcCidr", "vpcCidrs") for c in (
-        [settings[key]] if isinstance(settings.get(key), str) else settings.get(key) or [])]
-    region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs]) if cidrs \
-        else PRIVATE
+    vpc = _vpc_space(plan)
+    region = vpc if vpc is not None else PRIVATE
     for seg in intent.segments.values():
         region = region - seg.addresses
     return region
