@@ -151,3 +151,12 @@ def test_aws_load_balancer_is_in_the_vpc_compile_derives():
     assert verdict.equivalent, verdict.counterexamples
     assert ("'@load-balancer' is the security group cloudfence creates (exports['@load-balancer']), "
             "taken to be anywhere in 10.1.0.0/16") in verdict.assumptions
+
+
+def test_aws_verify_says_who_may_attach_the_load_balancer_group():
+    verdict = verify(parse_intent(spec(FROM_LB)), AWS, {})
+    assert any("only load balancers attach the group exports['@load-balancer']" in a
+               for a in verdict.assumptions)
+    assert not any("exports['@load-balancer']" in a and "only load balancers" in a
+                   for a in verify(parse_intent(spec(TO_STORAGE)), AWS,
+                                   {"objectStoragePrefixList": "pl-63a5400a"}).assumptions)

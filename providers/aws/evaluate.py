@@ -148,11 +148,20 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     for name, segment in intent.segments.items():
         if name in governed and not segment.cidrs:
             reach.region(name, region)
-    reach.assumptions.append("traffic AWS never filters (the Amazon DNS server, instance metadata "
-                             "169.254.169.254, time sync) is outside the rules")
-    if any(TAG_GROUP in (g.inputs.get("tags") or {}) for g in plan.by_type(SECURITY_GROUP)):
-        reach.assumptions.append("members of a segment attach every group of it (securityGroupIds)")
+    reach.assumptions += _assumptions(plan, bool(endpoints))
     return reach
+
+
+def _assumptions(plan: Plan, balancer: bool) -> list[str]:
+    out = ["traffic AWS never filters (the Amazon DNS server, instance metadata 169.254.169.254, "
+           "time sync) is outside the rules"]
+    if balancer:
+        out.append("only load balancers attach the group exports['@load-balancer']: any network "
+                   "interface that attaches it gets what @load-balancer is allowed (limit "
+                   "ec2:ModifyNetworkInterfaceAttribute on it)")
+    if any(TAG_GROUP in (g.inputs.get("tags") or {}) for g in plan.by_type(SECURITY_GROUP)):
+        out.append("members of a segment attach every group of it (securityGroupIds)")
+    return out
 
 
 def prefix_lists(plan: Plan) -> dict[str, Peer]:
