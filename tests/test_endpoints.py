@@ -160,3 +160,32 @@ def test_aws_verify_says_who_may_attach_the_load_balancer_group():
     assert not any("exports['@load-balancer']" in a and "only load balancers" in a
                    for a in verify(parse_intent(spec(TO_STORAGE)), AWS,
                                    {"objectStoragePrefixList": "pl-63a5400a"}).assumptions)
+
+
+def test_kubernetes_networks_leave_the_metadata_service_out():
+    """Metadata is credentials: a network over it does not open it, only a flow to
+    `@instance-metadata` does, and a plan whose ipBlock drops that except is caught."""
+    text = ("version: 1\nname: ep\nsegments:\n"
+            "  gateway: {kubernetes: {namespace: a, labels: {app: gw}}, cidr: 10.1.0.0/24}\n"
+            "networks:\n  everything: [0.0.0.0/0]\n"
+            "flows:\n  - {from: gateway, to: everything, ports: [tcp/80]}\n")
+    intent = parse_intent(text)
+    doc = json.loads(plan(K8S, text, K8S_BASE).dumps())
+    (policy,) = doc["resources"]
+    blocks = [p["ipBlock"] for rule in policy["inputs"]["spec"]["egress"] for p in rule["to"]
+              if "ipBlock" in p]
+    assert blocks == [{"cidr": "0.0.0.0/0", "except": ["10.1.0.0/16", "169.254.169.254/32"]}]
+    assert verify_plan(intent, K8S, plan_from_json(doc, intent, "kubernetes")).equivalent
+    blocks[0]["except"] = ["10.1.0.0/16"]
+    verdict = verify_plan(intent, K8S, plan_from_json(doc, intent, "kubernetes"))
+    assert [(c.kind, c.destination) for c in verdict.counterexamples] == \
+        [("extra", "unnamed address (169.254.169.254)")]
+
+
+def test_kubernetes_a_network_of_the_metadata_address_points_to_the_endpoint():
+    text = ("version: 1\nname: ep\nsegments:\n"
+            "  gateway: {kubernetes: {namespace: a, labels: {app: gw}}, cidr: 10.1.0.0/24}\n"
+            "networks:\n  imds: [169.254.169.254/32]\n"
+            "flows:\n  - {from: gateway, to: imds, ports: [tcp/80]}\n")
+    (found,) = problems(K8S, text, K8S_BASE)
+    assert "write the flow to '@instance-metadata'" in found
