@@ -1,15 +1,16 @@
 """What a spec's names mean as addresses on one target (DESIGN section 3).
 
-`internet` is public space: outside the private ranges, less the public parts
-of the target's internal space, every segment's cidr and the deployment's own
-egress addresses. A network is its addresses less every segment's cidr, so
-that segments meet only through flows, and less the metadata service where the
-target resolves `@instance-metadata`, so that only a flow to it opens it.
-Segments without a cidr live somewhere in the internal space (or anywhere in
-the private ranges while it is unknown): that is their *hidden* region, which
-address rules may reach. A platform endpoint the target resolves (`cloudfence.endpoints.Resolved`) reads like a
-network under its `@name`: its addresses less every segment's cidr, and, when
-they are public, less what `internet` leaves out too.
+`internet` is public space: outside the private ranges, less the public parts of
+the target's internal space, every segment's cidr and the deployment's own
+egress addresses. A network is its addresses less every segment's cidr, so that
+segments meet only through flows, and less the metadata service where the target
+resolves `@instance-metadata`, so that only a flow to it opens it. Segments
+without a cidr live somewhere in the internal space (or anywhere in the private
+ranges while it is unknown): that is their *hidden* region, which address rules
+may reach. A platform endpoint the target resolves
+(`cloudfence.endpoints.Resolved`) reads like a network under its `@name`: its
+addresses less every segment's cidr, and, when they are public, less what
+`internet` leaves out too.
 
 Every provider compiles these sets, and verify judges against them, so they
 live here once.
