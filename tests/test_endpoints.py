@@ -189,3 +189,11 @@ def test_kubernetes_a_network_of_the_metadata_address_points_to_the_endpoint():
             "flows:\n  - {from: gateway, to: imds, ports: [tcp/80]}\n")
     (found,) = problems(K8S, text, K8S_BASE)
     assert "write the flow to '@instance-metadata'" in found
+
+
+def test_gcp_refuses_a_proxy_only_subnetwork_over_a_segment():
+    """Read as the load balancer's proxies, that range would be dropped from
+    `@load-balancer` (segments are carved out) or pass members off as proxies."""
+    found = problems(GCP, spec(FROM_LB), {**GCP_BASE, "proxyOnlyCidrs": ["10.1.0.0/23"]})
+    assert any(p.startswith("settings.proxyOnlyCidrs[0]") and "overlaps 10.1.0.0/24 of segment 'gateway'" in p
+               for p in found), found
