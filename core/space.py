@@ -1,14 +1,16 @@
 """What a spec's names mean as addresses on one target (DESIGN section 3).
 
-`internet` is public space: outside the private ranges, less the public parts
-of the target's internal space, every segment's cidr and the deployment's own
-egress addresses. A network is its addresses less every segment's cidr, so
-that segments meet only through flows. Segments without a cidr live somewhere
-in the internal space (or anywhere in the private ranges while it is unknown):
-that is their *hidden* region, which address rules may reach. A platform
-endpoint the target resolves (`cloudfence.endpoints.Resolved`) reads like a
-network under its `@name`: its addresses less every segment's cidr, and, when
-they are public, less what `internet` leaves out too.
+`internet` is public space: outside the private ranges, less the public parts of
+the target's internal space, every segment's cidr and the deployment's own
+egress addresses. A network is its addresses less every segment's cidr, so that
+segments meet only through flows, and less the metadata service where the target
+resolves `@instance-metadata`, so that only a flow to it opens it. Segments
+without a cidr live somewhere in the internal space (or anywhere in the private
+ranges while it is unknown): that is their *hidden* region, which address rules
+may reach. A platform endpoint the target resolves
+(`cloudfence.endpoints.Resolved`) reads like a network under its `@name`: its
+addresses less every segment's cidr, and, when they are public, less what
+`internet` leaves out too.
 
 Every provider compiles these sets, and verify judges against them, so they
 live here once.
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, AddressSet, IPNetwork
-from cloudfence.endpoints import Resolved
+from cloudfence.endpoints import INSTANCE_METADATA, Resolved
 from cloudfence.intent import INTERNET, Block, Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
 
@@ -64,11 +66,15 @@ class Space:
     @cached_property
     def _networks(self) -> dict[str, AddressSet]:
         out = {}
+        # Where a target filters the metadata service, it is its own endpoint: a network
+        # over it (0.0.0.0/0, 169.254.0.0/16) leaves it out, only a flow to it opens it.
+        metadata = self.endpoints[INSTANCE_METADATA].addresses if INSTANCE_METADATA in self.endpoints \
+            else AddressSet()
         for name, net in self.intent.networks.items():
             listed = net.addresses
             if name == INTERNET and net.builtin:
                 listed = listed - (self.internal or AddressSet()) - self.egress_ips
-            out[name] = listed - self.segment_addresses
+            out[name] = listed - self.segment_addresses - metadata
         for name, resolved in self.endpoints.items():
             listed = resolved.addresses
             if resolved.public:
@@ -136,6 +142,13 @@ class Space:
                      if (e.kind == "network" or e.name in self.endpoints) and not self.network(e.name)]
             if empty:
                 what = "network" if empty[0].kind == "network" else "platform endpoint"
+                if empty[0].kind == "network" and INSTANCE_METADATA in self.endpoints and \
+                        self.intent.networks[empty[0].name].addresses.issubset(
+                            self.endpoints[INSTANCE_METADATA].addresses):
+                    out.append((f, f"network '{empty[0]}' is the instance metadata service, which is "
+                                f"'{INSTANCE_METADATA}' on this target (networks leave it out): write "
+                                f"the flow to '{INSTANCE_METADATA}'"))
+                    continue
                 out.append((f, f"{what} '{empty[0]}' holds no address on this target (segment cidrs, "
                             "the internal space and egressIps are taken out of it): no packet can pass; "
                             "name the segment in the flow, or give the network addresses outside "

@@ -110,7 +110,12 @@ def assumptions(intent: Intent, space: Space, actual: Reachability) -> list[str]
     for name in named:
         resolved = space.endpoints.get(name)
         if resolved is not None and resolved.by_name:
-            where = "public space" if resolved.public else _cidrs(resolved.addresses)
+            # Where the evaluator placed it (the load balancer in the VPC the plan holds,
+            # less the segments' cidrs) is what the verdict rests on.
+            bg = actual.background.get(name)
+            placed = bg.region if bg is not None else actual.regions.get(name)
+            where = "public space" if resolved.public else _cidrs(
+                resolved.addresses if placed is None else placed | space.segment_addresses)
             out.append(f"'{name}' is {resolved.text}, taken to be anywhere in {where}")
     out += actual.assumptions
     return out

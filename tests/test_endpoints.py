@@ -129,3 +129,71 @@ def test_azure_verify_reads_only_the_settings_tag_as_object_storage():
         rule["destinationAddressPrefix"] = "Storage"
     widened = plan_from_json(doc, intent, "azure")
     assert not verify_plan(intent, AZURE, widened).equivalent
+
+
+def test_aws_verify_checks_the_load_balancer_export():
+    """The export is what the user's load balancer attaches: pointing it at a segment's
+    group would make the load balancer a member of that segment, with its openings."""
+    intent = parse_intent(spec(FROM_LB, "{from: gateway, to: inference, ports: [tcp/8000]}"))
+    doc = json.loads(plan(AWS, spec(FROM_LB, "{from: gateway, to: inference, ports: [tcp/8000]}"),
+                          {}).dumps())
+    assert verify_plan(intent, AWS, plan_from_json(doc, intent, "aws")).equivalent
+    doc["exports"]["@load-balancer"]["securityGroupId"] = doc["exports"]["gateway"]["securityGroupId"]
+    verdict = verify_plan(intent, AWS, plan_from_json(doc, intent, "aws"))
+    assert not verdict.equivalent
+    assert [(c.kind, c.source) for c in verdict.counterexamples] == [("export", "@load-balancer")]
+
+
+def test_aws_load_balancer_is_in_the_vpc_compile_derives():
+    """Without vpcCidr the VPC is the /16 compile derives: the network ACLs admit the
+    load balancer from it, and verify places the load balancer there too and says so."""
+    verdict = verify(parse_intent(spec(FROM_LB)), AWS, {"nacls": True})
+    assert verdict.equivalent, verdict.counterexamples
+    assert ("'@load-balancer' is the security group cloudfence creates (exports['@load-balancer']), "
+            "taken to be anywhere in 10.1.0.0/16") in verdict.assumptions
+
+
+def test_aws_verify_says_who_may_attach_the_load_balancer_group():
+    verdict = verify(parse_intent(spec(FROM_LB)), AWS, {})
+    assert any("only load balancers attach the group exports['@load-balancer']" in a
+               for a in verdict.assumptions)
+    assert not any("exports['@load-balancer']" in a and "only load balancers" in a
+                   for a in verify(parse_intent(spec(TO_STORAGE)), AWS,
+                                   {"objectStoragePrefixList": "pl-63a5400a"}).assumptions)
+
+
+def test_kubernetes_networks_leave_the_metadata_service_out():
+    """Metadata is credentials: a network over it does not open it, only a flow to
+    `@instance-metadata` does, and a plan whose ipBlock drops that except is caught."""
+    text = ("version: 1\nname: ep\nsegments:\n"
+            "  gateway: {kubernetes: {namespace: a, labels: {app: gw}}, cidr: 10.1.0.0/24}\n"
+            "networks:\n  everything: [0.0.0.0/0]\n"
+            "flows:\n  - {from: gateway, to: everything, ports: [tcp/80]}\n")
+    intent = parse_intent(text)
+    doc = json.loads(plan(K8S, text, K8S_BASE).dumps())
+    (policy,) = doc["resources"]
+    blocks = [p["ipBlock"] for rule in policy["inputs"]["spec"]["egress"] for p in rule["to"]
+              if "ipBlock" in p]
+    assert blocks == [{"cidr": "0.0.0.0/0", "except": ["10.1.0.0/16", "169.254.169.254/32"]}]
+    assert verify_plan(intent, K8S, plan_from_json(doc, intent, "kubernetes")).equivalent
+    blocks[0]["except"] = ["10.1.0.0/16"]
+    verdict = verify_plan(intent, K8S, plan_from_json(doc, intent, "kubernetes"))
+    assert [(c.kind, c.destination) for c in verdict.counterexamples] == \
+        [("extra", "unnamed address (169.254.169.254)")]
+
+
+def test_kubernetes_a_network_of_the_metadata_address_points_to_the_endpoint():
+    text = ("version: 1\nname: ep\nsegments:\n"
+            "  gateway: {kubernetes: {namespace: a, labels: {app: gw}}, cidr: 10.1.0.0/24}\n"
+            "networks:\n  imds: [169.254.169.254/32]\n"
+            "flows:\n  - {from: gateway, to: imds, ports: [tcp/80]}\n")
+    (found,) = problems(K8S, text, K8S_BASE)
+    assert "write the flow to '@instance-metadata'" in found
+
+
+def test_gcp_refuses_a_proxy_only_subnetwork_over_a_segment():
+    """Read as the load balancer's proxies, that range would be dropped from
+    `@load-balancer` (segments are carved out) or pass members off as proxies."""
+    found = problems(GCP, spec(FROM_LB), {**GCP_BASE, "proxyOnlyCidrs": ["10.1.0.0/23"]})
+    assert any(p.startswith("settings.proxyOnlyCidrs[0]") and "overlaps 10.1.0.0/24 of segment 'gateway'" in p
+               for p in found), found

@@ -220,7 +220,7 @@ def test_network_exclusions_become_ipblock_except():
     flows = "  - {from: partners, to: web, ports: [tcp/443]}\n"
     plan = compile_text(spec(BASE, flows, extra), clusterCidrs=["10.1.0.0/24", "10.96.0.0/12"])
     assert policy_spec(plan, "web")["ingress"] == [{"from": [
-        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "192.168.0.0/16"]}},
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "169.254.169.254/32", "192.168.0.0/16"]}},
         {"ipBlock": {"cidr": "2001:db8::/32", "except": ["2001:db8:1::/48"]}},
     ], "ports": [{"protocol": "TCP", "port": 443}]}]
 

@@ -148,11 +148,20 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     for name, segment in intent.segments.items():
         if name in governed and not segment.cidrs:
             reach.region(name, region)
-    reach.assumptions.append("traffic AWS never filters (the Amazon DNS server, instance metadata "
-                             "169.254.169.254, time sync) is outside the rules")
-    if any(TAG_GROUP in (g.inputs.get("tags") or {}) for g in plan.by_type(SECURITY_GROUP)):
-        reach.assumptions.append("members of a segment attach every group of it (securityGroupIds)")
+    reach.assumptions += _assumptions(plan, bool(endpoints))
     return reach
+
+
+def _assumptions(plan: Plan, balancer: bool) -> list[str]:
+    out = ["traffic AWS never filters (the Amazon DNS server, instance metadata 169.254.169.254, "
+           "time sync) is outside the rules"]
+    if balancer:
+        out.append("only load balancers attach the group exports['@load-balancer']: any network "
+                   "interface that attaches it gets what @load-balancer is allowed (limit "
+                   "ec2:ModifyNetworkInterfaceAttribute on it)")
+    if any(TAG_GROUP in (g.inputs.get("tags") or {}) for g in plan.by_type(SECURITY_GROUP)):
+        out.append("members of a segment attach every group of it (securityGroupIds)")
+    return out
 
 
 def prefix_lists(plan: Plan) -> dict[str, Peer]:
@@ -171,26 +180,36 @@ def prefix_lists(plan: Plan) -> dict[str, Peer]:
 
 def hidden_region(plan: Plan, intent: Intent) -> AddressSet:
     """Where members of a segment without a cidr may be: in the VPC, less every segment cidr."""
-    vpcs = [r.inputs.get("cidrBlock") for r in plan.by_type(VPC)]
-    cidrs = [c for c in vpcs if isinstance(c, str)]
-    if not cidrs and not vpcs:  # an existing VPC, or deployed groups read without their VPC
-        settings = plan.settings or {}
-        listed = settings.get("vpcCidrs") or [settings.get("vpcCidr")]
-        cidrs = [c for c in listed if isinstance(c, str)]
-    if cidrs:
-        region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs])
-    else:  # the VPC's CIDRs are unknown: its IPv6 prefix may be any global one
-        region = PRIVATE | AddressSet.from_cidrs([GLOBAL_V6])
+    vpc = _vpc_space(plan)
+    # The VPC's CIDRs unknown: its IPv6 prefix may be any global one.
+    region = vpc if vpc is not None else PRIVATE | AddressSet.from_cidrs([GLOBAL_V6])
     taken = AddressSet()
     for seg in intent.segments.values():
         taken = taken | seg.addresses
     return region - taken
 
 
+def _vpc_space(plan: Plan) -> AddressSet | None:
+    """The VPC's CIDRs: the VPC record's (the created VPC, whose CIDR compile may have
+    derived), else the settings' (an existing VPC, or deployed groups read without
+    their VPC); None while unknown."""
+    vpcs = [r.inputs.get("cidrBlock") for r in plan.by_type(VPC)]
+    cidrs = [c for c in vpcs if isinstance(c, str)]
+    if not cidrs and not vpcs:
+        settings = plan.settings or {}
+        listed = settings.get("vpcCidrs") or [settings.get("vpcCidr")]
+        cidrs = [c for c in listed if isinstance(c, str)]
+    return AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs]) if cidrs else None
+
+
 def _identities(plan: Plan, reach: Reachability) -> None:
     """What the records grant each segment: the groups tagged with it (its own
-    first, then its extra groups in order) and the subnets tagged with it."""
+    first, then its extra groups in order) and the subnets tagged with it; and the
+    load balancer's group, which a load balancer that attaches the export becomes."""
     groups: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    balancers = sorted(g.name for g in plan.by_type(SECURITY_GROUP) if _endpoint_tag(g))
+    if balancers:
+        reach.identity(LOAD_BALANCER, {"securityGroupId": ref(balancers[0])})
     for g in plan.by_type(SECURITY_GROUP):
         seg = _segment_tag(g)
         if seg is not None:
@@ -267,11 +286,8 @@ def _endpoint_tag(r: Resource) -> str | None:
 def load_balancer_region(plan: Plan, intent: Intent) -> AddressSet:
     """Where the load balancer's nodes are: in the VPC (the private ranges while its
     CIDRs are unknown), at no segment's addresses."""
-    settings = plan.settings or {}
-    cidrs = [c for key in ("vpcCidr", "vpcCidrs") for c in (
-        [settings[key]] if isinstance(settings.get(key), str) else settings.get(key) or [])]
-    region = AddressSet.from_cidrs([ipaddress.ip_network(c, strict=False) for c in cidrs]) if cidrs \
-        else PRIVATE
+    vpc = _vpc_space(plan)
+    region = vpc if vpc is not None else PRIVATE
     for seg in intent.segments.values():
         region = region - seg.addresses
     return region

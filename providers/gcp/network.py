@@ -50,3 +50,18 @@ def network_problems(intent: Intent, settings: GcpSettings) -> list[Problem]:
                     f"{c} cannot become a subnetwork: it overlaps {bad}, which GCP reserves; use "
                     "a private range such as 10.0.0.0/8")))
     return problems
+
+
+def proxy_problems(intent: Intent, settings: GcpSettings) -> list[Problem]:
+    """A proxy-only subnetwork holds the load balancer's proxies and nothing else: one
+    over a segment's cidr would make those members `@load-balancer` (or drop the proxies)."""
+    problems = []
+    for i, text in enumerate(settings.proxy_only_cidrs):
+        proxies = ipaddress.ip_network(text)
+        for name, seg in intent.segments.items():
+            hit = next((c for c in seg.cidrs if c.version == proxies.version and c.overlaps(proxies)), None)
+            if hit is not None:
+                problems.append(Problem(f"settings.proxyOnlyCidrs[{i}]", (
+                    f"{proxies} overlaps {hit} of segment '{name}': a proxy-only subnetwork holds only "
+                    "the load balancer's proxies; give its own range, or fix the segment's cidr")))
+    return problems

@@ -25,7 +25,7 @@ from cloudfence.providers.gcp.checks import account_problems, egress_problems, q
 from cloudfence.providers.gcp.compile import compile_plan
 from cloudfence.providers.gcp.evaluate import evaluate_plan
 from cloudfence.providers.gcp.identity import identities
-from cloudfence.providers.gcp.network import network_problems
+from cloudfence.providers.gcp.network import network_problems, proxy_problems
 from cloudfence.providers.gcp.rules import firewall_rules
 from cloudfence.providers.gcp.settings import (
     DEFAULT_RANGES_PER_RULE,
@@ -86,6 +86,7 @@ class GcpProvider(BaseProvider):
         problems += egress_problems(intent)
         problems += account_problems(intent, options)
         problems += network_problems(intent, options)
+        problems += proxy_problems(intent, options)
         if problems:
             return problems
         return quota_problems(firewall_rules(intent, options, identities(intent, options)), options)
