@@ -273,7 +273,7 @@ class _World:
         cidrs = [c for seg in self.intent.segments.values() for c in seg.cidrs]
         return Points(opaque=self.segments, addresses=AddressSet.from_cidrs(cidrs))
 
-    @property
+    @cached_property
     def tagged(self) -> frozenset[str]:
         """Endpoints named by a public service tag that the spec uses: the Internet tag
         and `*` hold them too (an unnamed one is no point of this world)."""
