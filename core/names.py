@@ -16,6 +16,10 @@ from collections.abc import Iterable
 from cloudfence.addresses import IPNetwork
 
 DIGEST = 8
+# The tags (labels) every cloud's records carry: `verify --deployed` maps deployed groups back
+# to their spec and segment by them, so every provider writes the same keys.
+TAG_SPEC = "cloudfence:spec"
+TAG_SEGMENT = "cloudfence:segment"
 
 
 def digest(text: str, n: int = DIGEST) -> str:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from cloudfence.names import TAG_SEGMENT as TAG_SEGMENT
+from cloudfence.names import TAG_SPEC as TAG_SPEC
 from cloudfence.names import cidr_label, digest, ports_label, unique
 
 __all__ = ["cidr_label", "description", "digest", "ports_label", "tags", "unique"]
 
 MAX_NAME = 100  # the core's default for unique(): Pulumi names have no limit, this keeps them readable
 SG_DESCRIPTION = "cloudfence segment"  # constant: changing it would replace the group
-TAG_SPEC = "cloudfence:spec"
-TAG_SEGMENT = "cloudfence:segment"
 TAG_FLOWS = "cloudfence:flows"
 TAG_ENDPOINT = "cloudfence:endpoint"  # on the group cloudfence creates for a platform endpoint
 TAG_GROUP = "cloudfence:group"  # on a segment's extra groups: 2, 3, ...

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 
+from cloudfence.names import TAG_SEGMENT as TAG_SEGMENT
+from cloudfence.names import TAG_SPEC as TAG_SPEC
+
 VIRTUAL_NETWORK = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"
 NSG = "azure-native:network:NetworkSecurityGroup"
@@ -19,9 +22,6 @@ SDK_CLASSES = {
     NSG: "NetworkSecurityGroup",
     ASG: "ApplicationSecurityGroup",
 }
-
-TAG_SPEC = "cloudfence:spec"
-TAG_SEGMENT = "cloudfence:segment"
 
 INBOUND, OUTBOUND = "Inbound", "Outbound"
 ALLOW, DENY = "Allow", "Deny"
