@@ -198,7 +198,8 @@ def _effective(reach: Reachability, world: World, end: str, direction: str,
     """Intersect the layers governing one end; each layer is a union of rules."""
     result: Allowed | None = None
     for layer in reach.layers_of(end):
-        rules = [(world.resolve(p, reading), ports) for p, ports in reach.rules(end, direction, layer)]
+        rules = [(world.resolve(p, reading), ports)
+                 for p, ports in _merged(reach.rules(end, direction, layer))]
         if result is None:
             result = rules
             continue
@@ -210,6 +211,28 @@ def _effective(reach: Reachability, world: World, end: str, direction: str,
                     nxt.append((pts, ports))
         result = nxt
     return result or []
+
+
+def _merged(rules: list[tuple[Peer, PortSet]]) -> list[tuple[Peer, PortSet]]:
+    """One peer per port set: a layer allows the union of its rules, and a point known
+    only to be somewhere in a region (a prefix list, a service tag) is surely reached
+    by addresses that hold all of that region together (an AWS rule holds one CIDR:
+    `internet` is many), though by no one rule alone."""
+    by_ports: dict[PortSet, list[Peer]] = {}
+    for peer, ports in rules:
+        by_ports.setdefault(ports, []).append(peer)
+    return [(peers[0] if len(peers) == 1 else _union(peers), ports) for ports, peers in by_ports.items()]
+
+
+def _union(peers: list[Peer]) -> Peer:
+    addresses = AddressSet()
+    for p in peers:
+        addresses = addresses | p.addresses
+    return Peer(segments=frozenset().union(*(p.segments for p in peers)),
+                platform=frozenset().union(*(p.platform for p in peers)),
+                addresses=addresses, everything=any(p.everything for p in peers),
+                others=frozenset().union(*(p.others for p in peers)),
+                partly=frozenset().union(*(p.partly for p in peers)))
 
 
 class _SegmentIndex:

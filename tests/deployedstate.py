@@ -14,7 +14,7 @@ from cloudfence.plan import REF, Plan, Resource
 from cloudfence.plugins import get_provider
 from cloudfence.provider import checked_plan
 from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
-from tests.fakeplugin import CLUSTER_CIDRS, EXAMPLE
+from tests.fakeplugin import AWS_EXAMPLE, EXAMPLE, K8S_EXAMPLE
 
 ACCOUNT = "123456789012"
 VPC_ID = "vpc-0a1b2c3d4e5f60718"
@@ -25,11 +25,11 @@ def compiled(provider: str, settings: dict[str, Any]) -> Plan:
 
 
 def kubernetes_plan() -> Plan:
-    return compiled("kubernetes", {"clusterCidrs": CLUSTER_CIDRS, "dns": True, "defaultDenyNamespaces": True})
+    return compiled("kubernetes", {**K8S_EXAMPLE, "dns": True, "defaultDenyNamespaces": True})
 
 
 def aws_plan(prefix_lists: bool = False) -> Plan:
-    return compiled("aws", {"vpcCidr": "10.20.0.0/16", "prefixLists": prefix_lists})
+    return compiled("aws", {**AWS_EXAMPLE, "vpcCidr": "10.20.0.0/16", "prefixLists": prefix_lists})
 
 
 def _id(prefix: str, name: str) -> str:
@@ -72,6 +72,8 @@ def _permission(rule: Resource, ids: dict[str, str]) -> dict[str, Any]:
         perm["IpRanges"].append({"CidrIp": i["cidrIpv4"], **text})
     if i.get("cidrIpv6"):
         perm["Ipv6Ranges"].append({"CidrIpv6": i["cidrIpv6"], **text})
+    if i.get("prefixListId"):
+        perm["PrefixListIds"].append({"PrefixListId": _peer_id(i["prefixListId"], ids), **text})
     if i.get("referencedSecurityGroupId"):
         perm["UserIdGroupPairs"].append({"GroupId": _peer_id(i["referencedSecurityGroupId"], ids),
                                          "UserId": ACCOUNT, **text})
@@ -112,7 +114,7 @@ def describe_security_group_rules(plan: Plan) -> dict[str, Any]:
             "Tags": [{"Key": k, "Value": v} for k, v in i["tags"].items()],
             "SecurityGroupRuleArn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group-rule/"
                                     f"{_id('sgr', r.name)}"}
-        for key, wire in (("cidrIpv4", "CidrIpv4"), ("cidrIpv6", "CidrIpv6")):
+        for key, wire in (("cidrIpv4", "CidrIpv4"), ("cidrIpv6", "CidrIpv6"), ("prefixListId", "PrefixListId")):
             if i.get(key):
                 rule[wire] = i[key]
         if i.get("referencedSecurityGroupId"):

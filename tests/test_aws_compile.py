@@ -26,6 +26,7 @@ from cloudfence.providers.aws.wire import (
     VPC,
 )
 from cloudfence.verify import verify
+from tests.fakeplugin import AWS_EXAMPLE
 from tests.goldens import assert_golden
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,17 +61,23 @@ def shape(r) -> dict:
 @pytest.mark.parametrize("variant, settings", [("ai-inference", {}),
                                                ("ai-inference-nacls", {"nacls": True})])
 def test_example_plan_matches_golden_file(variant, settings):
-    plan = checked_plan(AWS, load_intent(EXAMPLE), settings)
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, **settings})
     text = json.dumps({**plan.to_json(), "exports": plan.exports}, indent=2) + "\n"
     assert_golden(GOLDEN / f"{variant}.json", text, "tests/test_aws_compile.py")
 
 
 def test_example_one_auto_named_group_per_segment_with_constant_description():
     intent = load_intent(EXAMPLE)
-    plan = checked_plan(AWS, intent, {"vpcId": VPC_ID})
+    plan = checked_plan(AWS, intent, {**AWS_EXAMPLE, "vpcId": VPC_ID})
     groups = plan.by_type(SECURITY_GROUP)
-    assert sorted(g.name for g in groups) == sorted(f"ai-inference-{s}" for s in intent.segments)
+    # one per segment, and the group the example's `@load-balancer` flow has the user's
+    # load balancer attach
+    assert sorted(g.name for g in groups) == sorted(
+        [f"ai-inference-{s}" for s in intent.segments] + ["ai-inference-load-balancer"])
     for g in groups:
+        if g.name == "ai-inference-load-balancer":
+            assert g.inputs["tags"]["cloudfence:endpoint"] == "@load-balancer"
+            continue
         seg = g.name.removeprefix("ai-inference-")
         assert "name" not in g.inputs and "namePrefix" not in g.inputs  # Pulumi auto-names
         assert g.inputs["description"] == SG_DESCRIPTION
@@ -88,7 +95,7 @@ def test_group_description_ignores_segment_description():
 
 
 def test_example_model_servers_accept_port_80_only_from_the_gateway_group():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), AWS_EXAMPLE)
     inbound = [r for r in plan.by_type(INGRESS_RULE)
                if r.inputs["securityGroupId"] == "${ai-inference-inference.id}"]
     assert sorted((r.inputs.get("referencedSecurityGroupId"), r.inputs["fromPort"],
@@ -105,7 +112,7 @@ PRIVATE_V4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", 
 
 
 def test_example_internet_is_public_space_in_one_prefix_list():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), AWS_EXAMPLE)
     public = [shape(r) for r in plan.by_type(INGRESS_RULE)
               if r.inputs["securityGroupId"] == "${ai-inference-gateway.id}"
               and "referencedSecurityGroupId" not in r.inputs]
@@ -127,7 +134,7 @@ def test_example_internet_is_public_space_in_one_prefix_list():
 
 
 def test_without_prefix_lists_internet_is_47_rules_per_port_range():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {"prefixLists": False})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "prefixLists": False})
     public = [r for r in plan.by_type(INGRESS_RULE) if r.inputs["securityGroupId"] ==
               "${ai-inference-gateway.id}" and "cidrIpv4" in r.inputs]
     assert len(public) == 47 and not plan.by_type(PREFIX_LIST)
@@ -194,7 +201,7 @@ def test_internet_leaves_out_the_vpc_ipv6_prefix_and_egress_ips():
 
 
 def test_example_rules_carry_the_flow_in_description_and_tags():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), AWS_EXAMPLE)
     r = plan.get("ai-inference-vector-db-in-tcp-6333-6334-from-10-200-0-0-16")
     assert r.inputs["description"] == "ai-inference: corp-vpn to vector-db (index maintenance jobs)"
     assert r.inputs["tags"] == {"cloudfence:spec": "ai-inference", "cloudfence:segment": "vector-db",
@@ -202,7 +209,7 @@ def test_example_rules_carry_the_flow_in_description_and_tags():
 
 
 def test_network_mode_creates_vpc_and_a_subnet_per_segment():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), AWS_EXAMPLE)
     (vpc,) = plan.by_type(VPC)
     assert vpc.name == "ai-inference"
     assert vpc.inputs["cidrBlock"] == "10.20.0.0/16"  # the /16 holding every segment
@@ -223,14 +230,14 @@ def test_network_mode_creates_vpc_and_a_subnet_per_segment():
 
 
 def test_existing_vpc_mode_creates_no_network():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {"vpcId": VPC_ID})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "vpcId": VPC_ID})
     assert not plan.by_type(VPC) and not plan.by_type(SUBNET) and not plan.by_type(NETWORK_ACL)
     assert plan.exports["gateway"] == {"securityGroupId": "${ai-inference-gateway.id}",
                                        "securityGroupIds": ["${ai-inference-gateway.id}"]}
 
 
 def test_vpc_cidr_setting_is_used():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {"vpcCidr": "10.20.0.0/20"})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "vpcCidr": "10.20.0.0/20"})
     assert plan.by_type(VPC)[0].inputs["cidrBlock"] == "10.20.0.0/20"
 
 
@@ -247,7 +254,7 @@ def test_no_segment_cidr_gives_the_fallback_vpc_cidr():
 
 
 def test_region_setting_reaches_every_resource():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {"region": "eu-central-1", "nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "region": "eu-central-1", "nacls": True})
     assert {r.inputs.get("region") for r in plan.resources} == {"eu-central-1"}
 
 
@@ -348,7 +355,7 @@ def test_descriptions_use_only_characters_aws_accepts():
 
 
 def test_nacl_per_segment_subnet_with_standalone_entries():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "nacls": True})
     acls = plan.by_type(NETWORK_ACL)
     assert len(acls) == 6
     acl = plan.get("ai-inference-gateway-acl")
@@ -375,20 +382,32 @@ def test_nacl_per_segment_subnet_with_standalone_entries():
         {"egress": False, "protocol": "6", "ruleAction": "allow", "cidrBlock": "10.20.6.0/24",
          "fromPort": 9090, "toPort": 9102},
     ], key=str)
-    # monitoring's replies (out 1024-65535 to 10.20.6.0/24) come before the denies
-    want.append({"egress": True, "protocol": "6", "ruleAction": "allow", "cidrBlock": "10.20.6.0/24",
-                 "fromPort": 1024, "toPort": 65535})
+    # @load-balancer -> gateway 443: the load balancer sits in the VPC outside every
+    # segment's subnet; its replies and monitoring's (out 1024-65535) merge into one range
+    # set, before the denies
+    vpc = ipaddress.ip_network("10.20.0.0/16")
+    subnets = [ipaddress.ip_network(f"10.20.{i}.0/24") for i in range(1, 7)]
+    balancer: list[ipaddress.IPv4Network] = [vpc]
+    for subnet in subnets:
+        balancer = [part for net in balancer
+                    for part in (net.address_exclude(subnet) if subnet.subnet_of(net) else [net])]
+    want += [{"egress": False, "protocol": "6", "ruleAction": "allow", "cidrBlock": str(c),
+              "fromPort": 443, "toPort": 443} for c in balancer]
+    replies = ipaddress.collapse_addresses([*balancer, ipaddress.ip_network("10.20.6.0/24")])
+    want += [{"egress": True, "protocol": "6", "ruleAction": "allow", "cidrBlock": str(c),
+              "fromPort": 1024, "toPort": 65535} for c in replies]
     assert got == sorted(want, key=str)
     numbers = {(e.inputs["egress"], e.inputs["cidrBlock"], e.inputs["ruleAction"]): e.inputs["ruleNumber"]
                for e in entries}
     for egress in (False, True):
         denies = [n for (eg, _, action), n in numbers.items() if eg == egress and action == "deny"]
         assert numbers.get((egress, "10.20.6.0/24", "allow"), 0) < min(denies)
+        assert numbers.get((egress, "10.20.0.0/24", "allow"), 0) < min(denies)
         assert max(denies) < numbers[(egress, "0.0.0.0/0", "allow")]
 
 
 def test_nacl_rule_numbers_unique_per_direction_and_in_range():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "nacls": True})
     seen = set()
     for e in plan.by_type(NETWORK_ACL_RULE):
         key = (e.inputs["networkAclId"], e.inputs["egress"], e.inputs["ruleNumber"])
@@ -421,7 +440,7 @@ def test_nacl_self_flow_needs_entries_only_across_subnets():
 
 
 def test_every_logical_name_is_unique_and_bounded():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "nacls": True})
     names = [r.name for r in plan.resources]
     assert len(names) == len(set(names))
     assert all(len(n) <= MAX_NAME for n in names)
@@ -456,8 +475,8 @@ def test_editing_one_flow_renames_only_its_rules():
     assert edited != text
     p = "ai-inference-"
     for settings, acl in (({}, False), ({"nacls": True}, True)):
-        before = checked_plan(AWS, parse_intent(text), settings)
-        after = checked_plan(AWS, parse_intent(edited), settings)
+        before = checked_plan(AWS, parse_intent(text), {**AWS_EXAMPLE, **settings})
+        after = checked_plan(AWS, parse_intent(edited), {**AWS_EXAMPLE, **settings})
         old, new = {r.name for r in before.resources}, {r.name for r in after.resources}
         gone = {p + "inference-out-tcp-6333-6334-to-vector-db",
                 p + "vector-db-in-tcp-6333-6334-from-inference"}
@@ -475,5 +494,5 @@ def test_editing_one_flow_renames_only_its_rules():
 
 def test_compile_is_deterministic():
     intent = load_intent(EXAMPLE)
-    first = checked_plan(AWS, intent, {"nacls": True}).dumps()
-    assert all(checked_plan(AWS, load_intent(EXAMPLE), {"nacls": True}).dumps() == first for _ in range(3))
+    first = checked_plan(AWS, intent, {**AWS_EXAMPLE, "nacls": True}).dumps()
+    assert all(checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "nacls": True}).dumps() == first for _ in range(3))

@@ -18,7 +18,7 @@ from cloudfence.plugins import get_provider
 from cloudfence.provider import checked_plan
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import SDK_CLASSES
-from tests.test_aws_compile import EXAMPLE, VPC_ID
+from tests.test_aws_compile import AWS_EXAMPLE, EXAMPLE, VPC_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 AWS = AwsProvider()
@@ -46,7 +46,7 @@ def test_every_class_registers_under_its_type_token():
 
 @pytest.mark.parametrize("settings", [{"nacls": True, "region": "eu-west-1"}, {"vpcId": VPC_ID}])
 def test_every_input_is_a_keyword_of_its_sdk_class(settings):
-    plan = checked_plan(AWS, INTENT, settings)
+    plan = checked_plan(AWS, INTENT, {**AWS_EXAMPLE, **settings})
     for r in plan.resources:
         params = inspect.signature(AWS.sdk_class(r.type)._internal_init).parameters
         for key in r.inputs:
@@ -55,13 +55,13 @@ def test_every_input_is_a_keyword_of_its_sdk_class(settings):
 
 @pytest.mark.parametrize("settings", [{"nacls": True, "region": "eu-west-1"}, {"vpcId": VPC_ID}])
 def test_registered_resources_equal_the_plan(settings):
-    plan = checked_plan(AWS, INTENT, settings)
-    assert registered_plan(INTENT, AWS, settings) == json.loads(json.dumps(plan.to_json()))
+    plan = checked_plan(AWS, INTENT, {**AWS_EXAMPLE, **settings})
+    assert registered_plan(INTENT, AWS, {**AWS_EXAMPLE, **settings}) == json.loads(json.dumps(plan.to_json()))
 
 
 def test_aws_stack_runs_with_its_config():
     result = run_stack(ROOT / "stacks" / "ai-inference", "aws")
-    plan = checked_plan(AWS, INTENT, {"vpcCidr": "10.20.0.0/16", "nacls": True})
+    plan = checked_plan(AWS, INTENT, {**AWS_EXAMPLE, "vpcCidr": "10.20.0.0/16", "nacls": True})
     aws = {(r.type, r.name): r.inputs for r in result.resources if r.type.startswith("aws:")}
     assert aws == {(r.type, r.name): json.loads(json.dumps(r.inputs, sort_keys=True))
                    for r in plan.resources}
@@ -79,7 +79,7 @@ def test_importing_the_provider_loads_no_pulumi():
     code = ("import sys, cloudfence.providers.aws.plugin, cloudfence.providers.aws.provider; "
             "from cloudfence.intent import load_intent; from cloudfence.provider import checked_plan; "
             "from cloudfence.providers.aws.provider import AwsProvider; "
-            f"checked_plan(AwsProvider(), load_intent({str(EXAMPLE)!r}), {{'nacls': True}}); "
+            f"checked_plan(AwsProvider(), load_intent({str(EXAMPLE)!r}), {{'nacls': True, 'objectStoragePrefixList': 'pl-63a5400a'}}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          check=True)

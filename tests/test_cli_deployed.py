@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from tests import deployedstate as deployed
-from tests.fakeplugin import EXAMPLE, K8S_STACK, run_cli
+from tests.fakeplugin import AWS_EXAMPLE, AWS_S3, EXAMPLE, K8S_STACK, run_cli
 
 SPEC = str(EXAMPLE)
-AWS = ("-p", "aws", "--set", "vpcCidr=10.20.0.0/16")
+AWS = ("-p", "aws", "--set", "vpcCidr=10.20.0.0/16", *AWS_S3)
 K8S = ("--stack", str(K8S_STACK))
 
 
@@ -278,7 +278,7 @@ def test_aws_pulumi_state_judges_refreshed_rules(env: dict[str, str], docs: dict
 
 def test_aws_pulumi_state_judges_network_acl_entries_added_outside_pulumi(env: dict[str, str],
                                                                          tmp_path: Path) -> None:
-    state = deployed.stack_export(deployed.compiled("aws", {"vpcCidr": "10.20.0.0/16", "nacls": True}))
+    state = deployed.stack_export(deployed.compiled("aws", {**AWS_EXAMPLE, "vpcCidr": "10.20.0.0/16", "nacls": True}))
     resources = state["deployment"]["resources"]
     acls = {r["id"]: r for r in resources if r["type"] == "aws:ec2/networkAcl:NetworkAcl"}
     for acl in acls.values():  # the refreshed ACL lists every entry, its rule resources' too
@@ -290,7 +290,7 @@ def test_aws_pulumi_state_judges_network_acl_entries_added_outside_pulumi(env: d
                 "ruleNo": o["ruleNumber"], "action": o["ruleAction"], "protocol": o["protocol"],
                 "cidrBlock": o.get("cidrBlock", ""), "ipv6CidrBlock": o.get("ipv6CidrBlock", ""),
                 "fromPort": o.get("fromPort", 0), "toPort": o.get("toPort", 0), "icmpType": 0, "icmpCode": 0})
-    args = ("-p", "aws", "--set", "vpcCidr=10.20.0.0/16", "--set", "aws.nacls=true")
+    args = ("-p", "aws", "--set", "vpcCidr=10.20.0.0/16", "--set", "aws.nacls=true", *AWS_S3)
     code, out, err = verify(env, *args, "--deployed", write(tmp_path, "state.json", state))
     assert code == 0, (out, err)
     db = next(a for a in acls.values() if a["urn"].endswith("::ai-inference-feature-db-acl"))
@@ -432,7 +432,10 @@ def test_each_target_of_a_stack_reads_its_own_native_files(env: dict[str, str], 
                                                             tmp_path: Path) -> None:
     aws_stack = str(EXAMPLE.parent / "Pulumi.aws.yaml")  # names aws and kubernetes
     groups = write(tmp_path, "groups.json", docs["groups"])
-    policies = write(tmp_path, "np.json", docs["kubectl"])
+    # the cluster's policies as that stack compiles them (its nodes, its object store)
+    stack_settings = yaml.safe_load(Path(aws_stack).read_text())["config"]["cloudfence:providers"]
+    kube = deployed.compiled("kubernetes", stack_settings["kubernetes"])
+    policies = write(tmp_path, "np.json", deployed.kubectl_list(kube))
     code, out, err = verify(env, "--stack", aws_stack, "--deployed", groups, "--deployed", policies)
     assert code == 0, err
     targets = {t["provider"]: t for t in out["targets"]}

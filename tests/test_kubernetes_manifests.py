@@ -22,9 +22,10 @@ SCHEMA = kubernetes_validate.latest_version()
 SETTINGS = [{}, {"dns": False}, {"defaultDenyNamespaces": True}]
 
 
-# Where the example's pods live, as its stack file says.
-CLUSTER = {"clusterCidrs": yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml")
-                                          .read_text())["config"]["cloudfence:providers"]["kubernetes"]["clusterCidrs"]}
+# Where the example's pods live, nodes are and the object store is, as its stack file says.
+STACK = yaml.safe_load((ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml").read_text())
+CLUSTER = {key: STACK["config"]["cloudfence:providers"]["kubernetes"][key]
+           for key in ("clusterCidrs", "nodeCidrs", "objectStorageCidrs")}
 
 
 def example_plan(settings: dict | None = None) -> Plan:

@@ -20,7 +20,7 @@ from cloudfence.intent import Intent
 from cloudfence.plan import DeployedRecords, Resource, ref, ref_name
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.evaluate import READ_INPUTS
-from cloudfence.providers.aws.names import TAG_SEGMENT, TAG_SPEC
+from cloudfence.providers.aws.names import TAG_ENDPOINT, TAG_SEGMENT, TAG_SPEC
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
@@ -346,8 +346,8 @@ def untagged(groups: Sequence[Resource], intent: Intent) -> Iterator[tuple[str, 
     """Groups of the spec (by its spec tag or its name) that carry no segment tag."""
     for g in groups:
         tags = g.inputs.get("tags") or {}
-        if TAG_SEGMENT in tags or tags.get(TAG_SPEC, intent.name) != intent.name:
-            continue  # a segment's, or another spec's
+        if TAG_SEGMENT in tags or TAG_ENDPOINT in tags or tags.get(TAG_SPEC, intent.name) != intent.name:
+            continue  # a segment's, a platform endpoint's (the load balancer's), or another spec's
         seg = _segment_name(g, intent)
         if seg is None and tags.get(TAG_SPEC) != intent.name:
             continue
@@ -360,7 +360,8 @@ def untagged(groups: Sequence[Resource], intent: Intent) -> Iterator[tuple[str, 
 def _reference_notes(records: Sequence[Resource], groups: Sequence[Resource]) -> Iterator[str]:
     """Side doors: groups of no segment whose rules reference a segment's group are judged at
     the segment's own rules (a reference to them matches anyone); say which they are."""
-    segment_of = {g.name: (g.inputs.get("tags") or {}).get(TAG_SEGMENT) for g in groups}
+    segment_of = {g.name: (g.inputs.get("tags") or {}).get(TAG_SEGMENT) for g in groups
+                  if TAG_ENDPOINT not in (g.inputs.get("tags") or {})}  # the load balancer's is an end
     touching: dict[str, set[str]] = {}
     for r in records:
         if r.type not in (INGRESS_RULE, EGRESS_RULE):

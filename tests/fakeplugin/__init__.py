@@ -75,8 +75,22 @@ K8S_STACK = EXAMPLE.parent / "Pulumi.kubernetes.yaml"
 # private networks (an ipBlock there might match pods). Scoped, so it also serves `-p all`,
 # as does the region of the network gcp creates (without one its check refuses the plan).
 CLUSTER_CIDRS = ["10.20.1.0/24", "10.20.2.0/24", "10.20.4.0/24", "10.20.6.0/24", "10.96.0.0/12"]
+# What the example's platform endpoints are on Kubernetes (it has no native name for them):
+# the nodes a load balancer's traffic comes from, and where pods reach the object store.
+NODE_CIDRS = ["10.20.0.0/24"]
+OBJECT_STORAGE_CIDRS = ["199.36.153.8/30"]
+#: The example's kubernetes settings as a mapping, for in-process tests.
+K8S_EXAMPLE = {"clusterCidrs": CLUSTER_CIDRS, "nodeCidrs": NODE_CIDRS,
+               "objectStorageCidrs": OBJECT_STORAGE_CIDRS}
+#: The S3 prefix list of the example's region, for `@object-storage` on AWS.
+S3_PREFIX_LIST = "pl-63a5400a"
+AWS_EXAMPLE = {"objectStoragePrefixList": S3_PREFIX_LIST}
 GCP_REGION = ("--set", "gcp.region=us-central1")
-CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]", *GCP_REGION)
+AWS_S3 = ("--set", f"aws.objectStoragePrefixList={S3_PREFIX_LIST}")
+CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]",
+           "--set", f"kubernetes.nodeCidrs=[{', '.join(NODE_CIDRS)}]",
+           "--set", f"kubernetes.objectStorageCidrs=[{', '.join(OBJECT_STORAGE_CIDRS)}]",
+           *GCP_REGION, *AWS_S3)
 # Where the example's Azure resources go: azure refuses to plan without them. Scoped, so
 # `-p all` hands them to azure only.
 AZURE_PLACE = ("--set", "azure.resourceGroupName=rg-ai-inference", "--set", "azure.location=westeurope")

@@ -52,7 +52,9 @@ class FakeCloudProvider(BaseProvider):
     description = "imaginary cloud with one allow list per segment (cloudfence test plugin)"
     capabilities = Capabilities(
         protocols=frozenset({"tcp", "udp", "icmp", "icmpv6", "other"}),  # no SCTP
-        platform_endpoints={DNS: "the imaginary resolver", "@metadata": "the imaginary metadata service"},
+        platform_endpoints={DNS: "the imaginary resolver", "@metadata": "the imaginary metadata service",
+                            "@load-balancer": "the imaginary load balancer",
+                            "@object-storage": "the imaginary object store"},
         quotas={"rulesPerList": MAX_RULES_PER_LIST},
     )
     settings_model = FakeSettings
