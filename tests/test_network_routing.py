@@ -152,6 +152,16 @@ def test_aws_verify_recognises_only_the_s3_service_of_the_region():
     assert not verify_plan(INTENT, AWS, replaced(plan, "t-s3", vpcEndpointType="Interface")).equivalent
 
 
+def test_aws_verify_reads_the_endpoints_prefix_list_id_as_deployed_state_holds_it():
+    """Refreshed state holds ids, not references: the endpoint's `prefixListId` output and
+    the rule's literal id must still be read as `@object-storage`."""
+    plan = aws_plan()
+    (rule,) = [r for r in plan if r.inputs.get("prefixListId") == S3_LIST]
+    state = replaced(replaced(plan, rule.name, prefixListId="pl-0a1b2c3d4e5f60718"), "t-s3",
+                     prefixListId="pl-0a1b2c3d4e5f60718")
+    assert verify_plan(INTENT, AWS, state).equivalent
+
+
 def test_aws_verify_refuses_an_internet_route_on_a_private_segment():
     plan = aws_plan()
     mutant = replaced(plan, "t-db-10-30-3-0-24-routes", routeTableId=ref("t-web-routes"))
