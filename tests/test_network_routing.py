@@ -203,6 +203,19 @@ def test_requirements_name_ipv6_routes_and_the_load_balancers_subnets():
     assert text[-1] == "your load balancer sits in subnets that route to an internet gateway"
 
 
+def test_network_mode_says_what_a_segment_without_a_cidr_needs_routed():
+    text = TEXT.replace("  inf: {cidr: 10.30.2.0/24}\n", "  inf: {}\n").replace(
+        "{from: web, to: inf, ports: [tcp/8080]}", "{from: inf, to: internet, ports: [tcp/443]}")
+    plan = checked_plan(AWS, parse_intent(text), NETWORK)
+    assert ("the subnets of 'inf' (no cidr, so no subnet of cloudfence's) route 0.0.0.0/0 to an "
+            "internet gateway or a NAT gateway") in plan.requires
+    assert ("the route tables of the subnets of 'inf' (no cidr, so no subnet of cloudfence's) are on "
+            "the S3 gateway endpoint") in plan.requires
+    (endpoint,) = plan.by_type(VPC_ENDPOINT)
+    assert endpoint.inputs["routeTableIds"] == []  # no table of cloudfence's reaches it
+    assert verify_plan(parse_intent(text), AWS, plan, checked=True).equivalent
+
+
 def test_a_plan_file_keeps_what_it_requires_and_refuses_a_wrong_shape():
     plan = aws_plan(EXISTING)
     back = plan_from_json(json.loads(plan.dumps()), INTENT, "aws")

@@ -139,7 +139,7 @@ def requirements(intent: Intent, wanted: Needs, network_mode: bool, v6: frozense
                        "settings.egressIps)")
         bare = [s for s in wanted.storage if not intent.segments[s].cidrs]
         if bare:
-            out.append(f"the route tables of {_names(bare)}'s subnets (no cidr, so no subnet of "
+            out.append(f"the route tables of the subnets of {_names(bare)} (no cidr, so no subnet of "
                        "cloudfence's) are on the S3 gateway endpoint")
     else:
         if wanted.internet:
