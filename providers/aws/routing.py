@@ -18,7 +18,7 @@ Pure data; the emitter turns records into pulumi_aws resources.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cloudfence.addresses import PUBLIC
 from cloudfence.errors import Problem
@@ -66,9 +66,9 @@ class RouteNames:
 
     gateway: str = ""  # the internet gateway ("" when no segment reaches public space)
     endpoint: str = ""  # the S3 gateway endpoint ("" without `@object-storage`)
-    table: dict[str, str] | None = None  # segment -> its route table
-    route: dict[str, str] | None = None  # segment -> its route to the internet gateway
-    association: dict[str, str] | None = None  # subnet name -> its route table association
+    table: dict[str, str] = field(default_factory=dict)  # segment -> its route table
+    route: dict[str, str] = field(default_factory=dict)  # segment -> its route to the internet gateway
+    association: dict[str, str] = field(default_factory=dict)  # subnet -> its route table association
 
     @classmethod
     def choose(cls, spec: str, wanted: Needs, subnets: dict[str, list[str]],
@@ -98,21 +98,21 @@ def records(spec: str, wanted: Needs, names: RouteNames, subnets: dict[str, list
     if names.gateway:
         out.append(Resource(INTERNET_GATEWAY, names.gateway, {
             "vpcId": vpc, "tags": tags(spec, name=names.gateway)}))
-    for seg, table in sorted((names.table or {}).items()):
+    for seg, table in sorted(names.table.items()):
         out.append(Resource(ROUTE_TABLE, table, {"vpcId": vpc, "tags": tags(spec, seg, name=table)}))
-        if seg in (names.route or {}):
-            out.append(Resource(ROUTE, (names.route or {})[seg], {
+        if seg in names.route:
+            out.append(Resource(ROUTE, names.route[seg], {
                 "routeTableId": ref(table),
                 "destinationCidrBlock": DEFAULT_ROUTE,
                 "gatewayId": ref(names.gateway),
             }))
         for subnet in subnets.get(seg, []):
-            out.append(Resource(ROUTE_TABLE_ASSOCIATION, (names.association or {})[subnet], {
+            out.append(Resource(ROUTE_TABLE_ASSOCIATION, names.association[subnet], {
                 "subnetId": ref(subnet), "routeTableId": ref(table)}))
     if names.endpoint:
         if region is None:
             raise ValueError("compile without check: the S3 gateway endpoint needs settings.region")
-        tables = [(names.table or {})[seg] for seg in wanted.storage if seg in (names.table or {})]
+        tables = [names.table[seg] for seg in wanted.storage if seg in names.table]
         out.append(Resource(VPC_ENDPOINT, names.endpoint, {
             "vpcId": vpc,
             "serviceName": s3_service(region),
@@ -153,7 +153,6 @@ def requirements(intent: Intent, wanted: Needs, network_mode: bool, v6: frozense
     if wanted.balancer:
         out.append("your load balancer sits in subnets that route to an internet gateway")
     return out
-
 
 
 # ------------------------------------------------------------ reading (verify)
@@ -215,6 +214,6 @@ def route_assumptions(plan: Plan) -> list[str]:
                       for t in ep.inputs.get("routeTableIds") or []})
     parts = [f"the subnets of {_names(internet)} route to the internet gateway"] if internet else []
     parts += [f"the S3 gateway endpoint is on the route tables of {_names(storage)}"] if storage else []
-    parts.append("every other subnet of the VPC has only the local route (the main route table is "
-                 "as AWS creates it)")
+    parts.append("no other subnet of the VPC routes to the internet (its main route table is as AWS "
+                 "creates it, with the local route only)")
     return ["routing is as the plan's route tables say: " + "; ".join(parts)]
