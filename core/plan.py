@@ -73,6 +73,10 @@ class Plan:
     # The provider settings as validated (its model's JSON): what the plan was compiled with,
     # including the internal space and egress addresses that give `internet` its meaning.
     settings: dict[str, Any] = field(default_factory=dict)
+    # What the flows need to carry traffic that the plan does not create and the user
+    # brings (routes, gateway endpoints, addresses): shown by plan, and by verify as
+    # assumptions, since verify judges the filters only.
+    requires: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
@@ -98,6 +102,7 @@ class Plan:
         raise KeyError(name)
 
     def to_json(self) -> dict[str, Any]:
+        requires = {"requires": list(self.requires)} if self.requires else {}  # omitted when empty
         return {
             "format": FORMAT,
             "spec": self.spec,
@@ -107,6 +112,7 @@ class Plan:
             "exports": self.exports,
             "implied": [{"from": f.src.name, "to": f.dst.name, "ports": ports_literals(f.ports)}
                         for f in self.implied],
+            **requires,
         }
 
     def dumps(self) -> str:

@@ -57,9 +57,13 @@ def plan_from_json(doc: Any, intent: Intent, provider: str, file: str = "<plan>"
         bad("settings", "expected an object")
         settings = {}
     implied = _implied(doc.get("implied", []), intent, bad)
+    requires = doc.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        bad("requires", "expected a list of texts (what the user brings for the flows to carry traffic)")
+        requires = []
     if problems:
         raise CloudfenceError(problems)
-    return Plan(intent.name, provider, tuple(resources), tuple(implied), exports, settings)
+    return Plan(intent.name, provider, tuple(resources), tuple(implied), exports, settings, tuple(requires))
 
 
 def _check_header(doc: dict[str, Any], intent: Intent, provider: str, bad: Bad) -> None:

@@ -213,6 +213,9 @@ def plan_text(compiled: Plan, document: Mapping[str, Any], via_pulumi: bool,
     if compiled.implied:
         out.append(f"\nimplied flows (added by {compiled.provider} on purpose):")
         out += [f"  {f}" for f in compiled.implied]
+    if compiled.requires:
+        out.append("\nrequires (what you bring for the flows to carry traffic):")
+        out += [f"  {r}" for r in compiled.requires]
     if compiled.exports:
         out.append("\nexports (what a workload attaches to join a segment):")
         out.append(table(((seg, ", ".join(f"{k}={value_text(v)}" for k, v in values.items()))

@@ -65,7 +65,8 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | N
         not_governed=tuple(not_governed),
         implied=tuple(str(f) for f in implied),
         connections=classes,
-        assumptions=tuple(assumptions(intent, space, actual)),
+        assumptions=tuple(assumptions(intent, space, actual)
+                          + [f"taken as given (the plan requires it): {r}" for r in plan.requires]),
     )
 
 

@@ -29,7 +29,8 @@ SERVICE_RANGE = "10.96.0.0/12"
 
 
 #: What the endpoints resolve from where a target needs settings for them (cases that name them).
-S3_PREFIX_LIST = {"objectStoragePrefixList": "pl-63a5400a"}
+S3_PREFIX_LIST = {"objectStoragePrefixList": "pl-63a5400a"}  # with an existing VPC
+S3_REGION = {"region": "us-east-1"}  # the VPC cloudfence creates: its S3 gateway endpoint's region
 OBJECT_STORE = {"objectStorageCidrs": ["199.36.153.8/30"]}
 NODES = {"nodeCidrs": ["10.31.0.0/20"]}
 
@@ -43,7 +44,8 @@ def aws_settings(case: str) -> Mapping[str, Any]:
     VPC is IPv4 only, so those attach to an existing dual-stack VPC."""
     text = case_text(case)
     vpc = VPC_V6 if "2600:" in text else {"vpcCidr": "10.30.0.0/16"}
-    return {**vpc, **_when(case, "@object-storage", S3_PREFIX_LIST)}
+    storage = S3_PREFIX_LIST if "vpcId" in vpc else S3_REGION
+    return {**vpc, **_when(case, "@object-storage", storage)}
 
 
 def kubernetes_settings(case: str) -> Mapping[str, Any]:

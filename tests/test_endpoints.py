@@ -43,9 +43,12 @@ def plan(provider: Provider, text: str, settings: dict[str, Any]) -> Plan:
     return checked_plan(provider, parse_intent(text), settings)
 
 
+EXISTING_VPC = {"vpcId": "vpc-0abc1234def567890", "vpcCidrs": ["10.1.0.0/16"]}
+
+
 def test_aws_writes_the_s3_prefix_list_and_verify_states_what_it_assumes():
     text = spec(TO_STORAGE)
-    settings = {"objectStoragePrefixList": "pl-63a5400a"}
+    settings = {**EXISTING_VPC, "objectStoragePrefixList": "pl-63a5400a"}
     rules = [r.inputs for r in plan(AWS, text, settings) if r.inputs.get("prefixListId") == "pl-63a5400a"]
     assert [(r["fromPort"], r["toPort"]) for r in rules] == [(443, 443)]
     verdict = verify(parse_intent(text), AWS, settings)
@@ -54,9 +57,11 @@ def test_aws_writes_the_s3_prefix_list_and_verify_states_what_it_assumes():
             "in public space") in verdict.assumptions
 
 
-def test_aws_without_the_prefix_list_id_is_refused_naming_the_setting():
-    (found,) = problems(AWS, spec(TO_STORAGE), {})
-    assert "aws resolves '@object-storage' from settings: give settings.objectStoragePrefixList" in found
+def test_aws_without_the_prefix_list_id_or_region_is_refused_naming_the_settings():
+    for settings in ({}, EXISTING_VPC):
+        (found,) = problems(AWS, spec(TO_STORAGE), settings)
+        assert "aws resolves '@object-storage' from settings: give settings.region" in found
+        assert "settings.vpcId, settings.objectStoragePrefixList" in found
 
 
 def test_aws_exports_the_load_balancer_group_and_segments_reference_it():
@@ -159,7 +164,7 @@ def test_aws_verify_says_who_may_attach_the_load_balancer_group():
                for a in verdict.assumptions)
     assert not any("exports['@load-balancer']" in a and "only load balancers" in a
                    for a in verify(parse_intent(spec(TO_STORAGE)), AWS,
-                                   {"objectStoragePrefixList": "pl-63a5400a"}).assumptions)
+                                   {"region": "us-east-1"}).assumptions)
 
 
 def test_kubernetes_networks_leave_the_metadata_service_out():

@@ -28,7 +28,7 @@ def _resolve(value: Any, created: Mapping[str, pulumi.Resource]) -> Any:
     if isinstance(value, str):
         m = REF.match(value)
         if m:
-            return getattr(created[m.group("name")], m.group("output"))
+            return getattr(created[m.group("name")], snake(m.group("output")))
         return value
     if isinstance(value, dict):
         return {k: _resolve(v, created) for k, v in value.items()}

@@ -89,10 +89,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+#: Computed outputs other than `id` and `name` that plans reference (an S3 gateway
+#: endpoint's `prefixListId`): the mocks give each resource `${<name>.<output>}` for them.
+REFERENCED_OUTPUTS = ("prefixListId",)
+
+
 class _Mocks(Mocks):
     """Echo inputs as state and give ids that name their resource, so references read clearly.
     A resource's `name` output (its physical name, as azure-native Subnets reference their
-    virtual network) reads `${<logical name>.name}` the same way, unless an input sets it."""
+    virtual network) reads `${<logical name>.name}` the same way, unless an input sets it;
+    so do the REFERENCED_OUTPUTS."""
 
     def __init__(self, preview: bool) -> None:
         self.preview = preview
@@ -105,7 +111,8 @@ class _Mocks(Mocks):
             return args.resource_id, dict(args.inputs)
         if self.preview:  # the engine knows neither ids nor outputs during a preview
             return "", {}
-        return f"${{{args.name}.id}}", {"name": f"${{{args.name}.name}}", **args.inputs}
+        computed = {out: f"${{{args.name}.{out}}}" for out in ("name", *REFERENCED_OUTPUTS)}
+        return f"${{{args.name}.id}}", {**computed, **args.inputs}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None

@@ -1,8 +1,8 @@
 """Intent -> AWS plan records: a security group per segment (and extra groups
 of the segment where one cannot hold its rules), standalone rules (never
 inline), a customer-managed prefix list per wide network and family, plus in
-network mode the VPC, a subnet per segment IPv4 cidr and, with `nacls`, a
-network ACL per segment with its entries.
+network mode the VPC, a subnet per segment IPv4 cidr, with `nacls` a network
+ACL per segment with its entries, and the routing its flows need (routing.py).
 
 Pure data; the emitter turns records into pulumi_aws resources.
 """
@@ -32,8 +32,10 @@ from cloudfence.providers.aws.names import (
     unique,
 )
 from cloudfence.providers.aws.network import subnets
-from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, load_balancer_rules
-from cloudfence.providers.aws.settings import AwsSettings
+from cloudfence.providers.aws.routing import RouteNames, requirements
+from cloudfence.providers.aws.routing import records as route_records
+from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, families, load_balancer_rules
+from cloudfence.providers.aws.settings import AwsSettings, s3_service
 from cloudfence.providers.aws.wire import (
     ACL_PROTOCOL,
     EGRESS_RULE,
@@ -46,6 +48,7 @@ from cloudfence.providers.aws.wire import (
     SUBNET,
     VPC,
 )
+from cloudfence.routes import Needs, needs
 
 
 def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -> Plan:
@@ -57,7 +60,8 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     if placed.problems:
         raise ValueError(f"compile without check: {placed.problems[0]}")
     seg_subnets = subnets(intent) if settings.network_mode else {}
-    names = _Names.choose(intent, placed, settings, seg_subnets)
+    wanted = needs(intent, space)
+    names = _Names.choose(intent, placed, settings, seg_subnets, wanted if settings.network_mode else Needs())
     vpc_id = settings.vpc_id or ref(spec)
     resources: list[Resource] = []
     if settings.network_mode:
@@ -72,6 +76,8 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     for seg in intent.segments:
         records, exports[seg] = _segment_records(spec, seg, seg_subnets.get(seg, []), vpc_id, names)
         resources.extend(records)
+    resources.extend(route_records(spec, wanted, names.routes, _subnets_of(names.subnet, seg_subnets), vpc_id,
+                                   settings.region))
     lb_rules = load_balancer_rules(intent)
     if LOAD_BALANCER in names.sg:
         resources.append(_load_balancer_group(spec, vpc_id, names.sg[LOAD_BALANCER]))
@@ -81,8 +87,10 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     if settings.region:
         resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
                      for r in resources]
+    v6 = frozenset(seg for seg in intent.segments if 6 in families(intent, seg))
     return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
-                settings=settings.to_json())
+                settings=settings.to_json(),
+                requires=tuple(requirements(intent, wanted, settings.network_mode, v6)))
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,12 @@ class _Names:
     acl: dict[str, str]  # segment -> its network ACL
     prefix_list: dict[str, str]  # _list_key -> prefix list
     reserved: set[str]  # every name above (and the VPC's)
+    routes: RouteNames  # the routing records'
+    managed: dict[str, str]  # a managed list's service -> the endpoint cloudfence creates for it
 
     @classmethod
     def choose(cls, intent: Intent, placed: Layout, settings: AwsSettings,
-               seg_subnets: dict[str, list[IPv4Network]]) -> _Names:
+               seg_subnets: dict[str, list[IPv4Network]], wanted: Needs) -> _Names:
         # Anchors first: group names are never hashed (renaming one replaces the group).
         spec = intent.name
         sg_name = {seg: f"{spec}-{seg}" for seg in intent.segments}
@@ -127,7 +137,16 @@ class _Names:
             lb = unique([(LOAD_BALANCER, f"{spec}-load-balancer")], reserved)[LOAD_BALANCER]
             sg_name[LOAD_BALANCER], group_names[LOAD_BALANCER] = lb, [lb]
             reserved.add(lb)
-        return cls(sg_name, group_names, subnet_name, acl_name, pl_name, reserved)
+        routes = RouteNames.choose(spec, wanted, _subnets_of(subnet_name, seg_subnets), reserved)
+        managed = {s3_service(settings.region): routes.endpoint} \
+            if routes.endpoint and settings.region else {}
+        return cls(sg_name, group_names, subnet_name, acl_name, pl_name, reserved, routes, managed)
+
+
+
+def _subnets_of(subnet: dict[str, str], seg_subnets: dict[str, list[IPv4Network]]) -> dict[str, list[str]]:
+    """Segment -> its subnets' logical names."""
+    return {seg: [subnet[f"subnet|{seg}|{c}"] for c in cidrs] for seg, cidrs in seg_subnets.items()}
 
 
 def _load_balancer_group(spec: str, vpc_id: str, name: str) -> Resource:
@@ -203,8 +222,9 @@ def _filter_records(intent: Intent, rules: list[Rule], entries: list[Entry], nam
     named = unique([(rule_keys[id(r)], _rule_base(spec, r)) for r in rules]
                    + [(entry_keys[id(e)], _entry_base(spec, e, owners)) for e in entries], names.reserved)
     flows = intent.flows_by_key
-    out = [_rule_record(intent, r, named[rule_keys[id(r)]], names.groups, names.sg, flows,
-                        names.prefix_list) for r in rules]
+    lists = {**names.prefix_list, **names.managed}
+    out = [_rule_record(intent, r, named[rule_keys[id(r)]], names.groups, names.sg, flows, lists)
+           for r in rules]
     by_acl: dict[tuple[str, bool], list[Entry]] = {}
     for e in entries:
         by_acl.setdefault((e.segment, e.egress), []).append(e)
@@ -256,7 +276,9 @@ def _rule_record(intent: Intent, r: Rule, name: str, group_names: dict[str, list
     if r.peer is not None:
         inputs["referencedSecurityGroupId"] = ref(sg_name[r.peer])
     elif r.prefix_list is not None:
-        inputs["prefixListId"] = r.prefix_list.managed or ref(pl_name[_list_key(r.prefix_list)])
+        managed = r.prefix_list.managed  # an endpoint cloudfence creates names its list by reference
+        inputs["prefixListId"] = (ref(pl_name[managed], "prefixListId") if managed in pl_name
+                                  else managed or ref(pl_name[_list_key(r.prefix_list)]))
     else:
         assert r.box.net is not None
         inputs["cidrIpv4" if r.box.net.version == 4 else "cidrIpv6"] = str(r.box.net)

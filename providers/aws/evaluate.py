@@ -44,6 +44,7 @@ from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
 from cloudfence.providers.aws.names import TAG_ENDPOINT, TAG_GROUP, TAG_SEGMENT
+from cloudfence.providers.aws.routing import ROUTE_INPUTS, is_s3_service, route_assumptions, route_problems
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
@@ -55,6 +56,7 @@ from cloudfence.providers.aws.wire import (
     SECURITY_GROUP,
     SUBNET,
     VPC,
+    VPC_ENDPOINT,
 )
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
 
@@ -78,6 +80,7 @@ READ_INPUTS: dict[str, frozenset[str]] = {
     NETWORK_ACL_RULE: _COMMON | {"networkAclId", "ruleNumber", "egress", "protocol", "ruleAction",
                                  "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType", "icmpCode"},
     PREFIX_LIST: _COMMON | {"addressFamily", "entries", "maxEntries", "name"},
+    **{t: _COMMON | keys for t, keys in ROUTE_INPUTS.items()},
 }
 
 
@@ -122,6 +125,7 @@ NACL_LAYER = "nacl"
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "aws") -> Reachability:
     problems = unread_inputs(plan)
+    problems = problems or route_problems(plan, intent)
     if problems:
         raise CloudfenceError(problems)
     reach = Reachability(target, governed)
@@ -148,7 +152,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     for name, segment in intent.segments.items():
         if name in governed and not segment.cidrs:
             reach.region(name, region)
-    reach.assumptions += _assumptions(plan, bool(endpoints))
+    reach.assumptions += _assumptions(plan, bool(endpoints)) + route_assumptions(plan)
     return reach
 
 
@@ -172,9 +176,18 @@ def prefix_lists(plan: Plan) -> dict[str, Peer]:
         cidrs = [e.get("cidr") for e in pl.inputs.get("entries") or () if isinstance(e, dict)]
         out[pl.name] = Peer(addresses=AddressSet.from_cidrs(
             [ipaddress.ip_network(c, strict=False) for c in cidrs if isinstance(c, str)]))
-    managed = (plan.settings or {}).get("objectStoragePrefixList")
+    settings = plan.settings or {}
+    managed = settings.get("objectStoragePrefixList")
     if isinstance(managed, str):
         out[managed] = Peer(platform=frozenset([OBJECT_STORAGE]))
+    region = settings.get("region")
+    for ep in plan.by_type(VPC_ENDPOINT):
+        # An S3 gateway endpoint's prefix list, by reference (a plan) or by id (deployed state).
+        if ep.inputs.get("vpcEndpointType") == "Gateway" and \
+                is_s3_service(ep.inputs.get("serviceName"), region if isinstance(region, str) else None):
+            out[ref(ep.name, "prefixListId")] = Peer(platform=frozenset([OBJECT_STORAGE]))
+            if isinstance(ep.inputs.get("prefixListId"), str):
+                out[ep.inputs["prefixListId"]] = Peer(platform=frozenset([OBJECT_STORAGE]))
     return out
 
 
@@ -303,9 +316,19 @@ def _ref_name(value: Any) -> str | None:
     return m.group("name") if m else None
 
 
+def ref_output(value: Any) -> str | None:
+    m = REF.match(value) if isinstance(value, str) else None
+    return m.group("output") if m else None
+
+
 def _list_peer(value: Any, lists: dict[str, Peer]) -> Peer:
-    """A prefix list of the plan is exactly its entries, the settings' S3 list is
-    `@object-storage`; any other (a literal pl-... id) has addresses unknown offline."""
+    """A prefix list of the plan is exactly its entries, the settings' S3 list and an S3
+    gateway endpoint's are `@object-storage`; any other (a literal pl-... id, another
+    output of a record) has addresses unknown offline."""
+    if isinstance(value, str) and value in lists:  # `${endpoint.prefixListId}`, a literal id
+        return lists[value]
+    if ref_output(value) not in (None, "id"):
+        return Peer.all()
     name = _ref_name(value) or (value if isinstance(value, str) else None)
     if name in lists:
         return lists[name]

@@ -1,11 +1,11 @@
 """The AWS provider: security groups per segment with standalone rules,
 prefix lists for wide networks, and optionally (network mode) the VPC,
-segment subnets and network ACLs.
+segment subnets, network ACLs and the routing the flows need.
 
 Thin on purpose: settings.py holds the settings model, internal.py the VPC's
 address space, rules.py/layout.py/nacl.py decide rules and where they go,
-network.py the VPC layout, compile.py writes records, evaluate.py reads them
-back. No Pulumi import here except in `sdk_class`.
+network.py the VPC layout, routing.py its routes and gateways, compile.py writes
+records, evaluate.py reads them back. No Pulumi import here except in `sdk_class`.
 """
 
 from __future__ import annotations
@@ -38,13 +38,18 @@ from cloudfence.providers.aws.settings import (
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,
+    INTERNET_GATEWAY,
     LEGACY_RULE,
     NETWORK_ACL,
     NETWORK_ACL_RULE,
+    ROUTE,
+    ROUTE_TABLE,
+    ROUTE_TABLE_ASSOCIATION,
     SDK_CLASSES,
     SECURITY_GROUP,
     SUBNET,
     VPC,
+    VPC_ENDPOINT,
 )
 from cloudfence.pulumistate import StateResource
 from cloudfence.reachability import Reachability
@@ -64,8 +69,10 @@ class AwsProvider(BaseProvider):
         platform_endpoints={
             LOAD_BALANCER: "a security group cloudfence creates for your ALB or NLB to attach "
                            "(exports['@load-balancer']), referenced by the segments' rules",
-            OBJECT_STORAGE: "the region's AWS-managed S3 prefix list (settings.objectStoragePrefixList, "
-                            "weighing settings.objectStoragePrefixListWeight); network ACLs: public space",
+            OBJECT_STORAGE: "the prefix list of the S3 gateway endpoint cloudfence creates in "
+                            "settings.region (network mode), or with vpcId the region's AWS-managed S3 "
+                            "prefix list (settings.objectStoragePrefixList), weighing "
+                            "settings.objectStoragePrefixListWeight; network ACLs: public space",
         },
         quotas={"rulesPerSecurityGroup": DEFAULT_RULES_PER_SECURITY_GROUP,
                 "rulesPerNetworkAcl": DEFAULT_RULES_PER_NETWORK_ACL,
@@ -80,7 +87,9 @@ class AwsProvider(BaseProvider):
                            "(http_tokens: required) with a hop limit of 1 so containers cannot reach it, "
                            "and give workloads only the IAM role they need"}
     endpoint_settings: ClassVar[Mapping[str, str]] = {
-        OBJECT_STORAGE: "settings.objectStoragePrefixList, the id of com.amazonaws.<region>.s3 (aws ec2 "
+        OBJECT_STORAGE: "settings.region (the VPC cloudfence creates gets the S3 gateway endpoint "
+                        "com.amazonaws.<region>.s3) or, with settings.vpcId, "
+                        "settings.objectStoragePrefixList, the id of com.amazonaws.<region>.s3 (aws ec2 "
                         "describe-managed-prefix-lists --filters Name=prefix-list-name,"
                         "Values=com.amazonaws.<region>.s3 --query 'PrefixLists[0].PrefixListId')"}
     # What the AWS API cannot modify in place (cloud-semantics.md 1.7, 1.8): a group's
@@ -93,6 +102,11 @@ class AwsProvider(BaseProvider):
         INGRESS_RULE: frozenset({"securityGroupId", "region"}),
         EGRESS_RULE: frozenset({"securityGroupId", "region"}),
         NETWORK_ACL: frozenset({"vpcId", "region"}),
+        ROUTE_TABLE: frozenset({"vpcId", "region"}),
+        ROUTE: frozenset({"routeTableId", "destinationCidrBlock", "region"}),
+        ROUTE_TABLE_ASSOCIATION: frozenset({"subnetId", "gatewayId", "region"}),
+        VPC_ENDPOINT: frozenset({"vpcId", "serviceName", "vpcEndpointType", "region"}),
+        INTERNET_GATEWAY: frozenset({"region"}),
         NETWORK_ACL_RULE: frozenset({"networkAclId", "ruleNumber", "egress", "protocol", "ruleAction",
                                      "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType",
                                      "icmpCode", "region"}),

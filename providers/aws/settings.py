@@ -34,6 +34,14 @@ PREFIX_LIST_ID = r"pl-[0-9a-f]{8,17}"
 #: "AWS-managed prefix list weights": com.amazonaws.<region>.s3 weighs 1).
 DEFAULT_S3_PREFIX_LIST_WEIGHT = 1
 REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}"
+PUBLIC_V4 = PUBLIC & AddressSet.from_cidrs(["0.0.0.0/0"])
+#: What `@object-storage` is in network mode (its `native` is the endpoint's service name).
+S3_ENDPOINT_KIND = "prefix list of the S3 gateway endpoint"
+
+
+def s3_service(region: str) -> str:
+    """The S3 gateway endpoint's service name in a region."""
+    return f"com.amazonaws.{region}.s3"
 VPC_V4_PREFIX = (16, 28)  # AWS VPC IPv4 CIDR blocks
 VPC_V6_PREFIX = (44, 60)  # AWS VPC IPv6 CIDR blocks (Amazon-provided /56; IPAM and BYOIP /44-/60)
 
@@ -163,9 +171,11 @@ class AwsSettings(ProviderSettings):
     object_storage_prefix_list: Annotated[str | None, matching(PREFIX_LIST_ID, lambda v: (
         f"{v!r} is not a prefix list id: write pl- and 8 to 17 hex digits, the id of "
         "com.amazonaws.<region>.s3 in your region"))] = Field(
-        None, description="the id of the region's AWS-managed S3 prefix list, which `@object-storage` is "
-                          "(aws ec2 describe-managed-prefix-lists --filters "
-                          "Name=prefix-list-name,Values=com.amazonaws.<region>.s3)")
+        None, description="with vpcId: the id of the region's AWS-managed S3 prefix list, which "
+                          "`@object-storage` is (aws ec2 describe-managed-prefix-lists --filters "
+                          "Name=prefix-list-name,Values=com.amazonaws.<region>.s3); in the VPC "
+                          "cloudfence creates, the rules name the prefix list of the S3 gateway "
+                          "endpoint it creates in settings.region instead")
     object_storage_prefix_list_weight: Annotated[int, whole(1, MAX_RULES_PER_SECURITY_GROUP)] = Field(
         DEFAULT_S3_PREFIX_LIST_WEIGHT,
         description="rules one reference to that prefix list counts as against the group quota "
@@ -185,6 +195,15 @@ class AwsSettings(ProviderSettings):
         if value and "vpc_id" in info.data and info.data.get("vpc_id") is None:
             raise ValueError("describes an existing VPC (settings.vpcId): set vpcId, or give the VPC "
                              "cloudfence creates its CIDR with settings.vpcCidr")
+        return value
+
+    @field_validator("object_storage_prefix_list")
+    @classmethod
+    def _only_for_existing_vpc(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and "vpc_id" in info.data and info.data.get("vpc_id") is None:
+            raise ValueError("only used with settings.vpcId: in the VPC cloudfence creates, "
+                             "`@object-storage` is the prefix list of the S3 gateway endpoint it "
+                             "creates (named by settings.region); remove it, or set settings.vpcId")
         return value
 
     @field_validator("nacls")
@@ -246,8 +265,12 @@ class AwsSettings(ProviderSettings):
         list given: IPv4 addresses AWS keeps, somewhere in public space."""
         out = {LOAD_BALANCER: Resolved(self.internal_space() or PRIVATE, "cloudfence creates "
                                        "(exports['@load-balancer'])", "security group")}
+        if self.network_mode and self.region is not None:
+            # The rules reference the prefix list of the S3 gateway endpoint compile creates.
+            return {**out, OBJECT_STORAGE: Resolved(PUBLIC_V4, s3_service(self.region),
+                                             S3_ENDPOINT_KIND, self.object_storage_prefix_list_weight)}
         if self.object_storage_prefix_list is None:
             return out
-        return {**out, OBJECT_STORAGE: Resolved(PUBLIC & AddressSet.from_cidrs(["0.0.0.0/0"]),
-                                         self.object_storage_prefix_list, "AWS-managed S3 prefix list",
+        return {**out, OBJECT_STORAGE: Resolved(PUBLIC_V4, self.object_storage_prefix_list,
+                                         "AWS-managed S3 prefix list",
                                          self.object_storage_prefix_list_weight)}

@@ -14,6 +14,11 @@ LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"  # read by evaluate,
 NETWORK_ACL = "aws:ec2/networkAcl:NetworkAcl"
 NETWORK_ACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
 PREFIX_LIST = "aws:ec2/managedPrefixList:ManagedPrefixList"
+INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
 # type token -> (pulumi_aws submodule, class name)
 SDK_CLASSES = {
@@ -25,6 +30,11 @@ SDK_CLASSES = {
     NETWORK_ACL: ("ec2", "NetworkAcl"),
     NETWORK_ACL_RULE: ("ec2", "NetworkAclRule"),
     PREFIX_LIST: ("ec2", "ManagedPrefixList"),
+    INTERNET_GATEWAY: ("ec2", "InternetGateway"),
+    ROUTE_TABLE: ("ec2", "RouteTable"),
+    ROUTE: ("ec2", "Route"),
+    ROUTE_TABLE_ASSOCIATION: ("ec2", "RouteTableAssociation"),
+    VPC_ENDPOINT: ("ec2", "VpcEndpoint"),
 }
 
 # Security group rules take names for tcp/udp/icmp/icmpv6 and numbers otherwise;

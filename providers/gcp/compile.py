@@ -16,11 +16,14 @@ from cloudfence.intent import Flow, Intent
 from cloudfence.names import cidr_label, unique
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.ports import FULL, PortSet, format_interval
+from cloudfence.providers.gcp.access import google_access, requirements
 from cloudfence.providers.gcp.identity import identities
 from cloudfence.providers.gcp.network import subnetworks
 from cloudfence.providers.gcp.rules import Rule, firewall_rules
 from cloudfence.providers.gcp.settings import GcpSettings
 from cloudfence.providers.gcp.wire import ALL, FIREWALL, INGRESS, NETWORK, PORTED, PROTOCOL, SUBNETWORK
+from cloudfence.routes import needs
+from cloudfence.space import space_for
 
 NAME_LIMIT = 55  # GCP names are 63 characters; Pulumi appends 8
 
@@ -31,6 +34,7 @@ def compile_plan(intent: Intent, settings: GcpSettings, provider: str = "gcp") -
     resources: list[Resource] = []
     reserved: set[str] = set()
     common = {"project": settings.project} if settings.project else {}
+    wanted = needs(intent, space_for(intent, settings))
 
     if settings.network_mode:
         reserved.add(spec)
@@ -59,6 +63,7 @@ def compile_plan(intent: Intent, settings: GcpSettings, provider: str = "gcp") -
                 "ipCidrRange": str(c),
                 "region": settings.region,
                 "description": f"cloudfence {spec}: segment {seg}",
+                **google_access(wanted, seg),
                 **common,
             }))
         if refs:
@@ -75,7 +80,8 @@ def compile_plan(intent: Intent, settings: GcpSettings, provider: str = "gcp") -
             "description": _description(spec, r, flows),
             **common,
         }))
-    return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports)
+    return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
+                requires=tuple(requirements(intent, wanted, settings)))
 
 
 def rule_base(spec: str, r: Rule) -> str:
