@@ -34,8 +34,10 @@ KNOWN = {
 RECEIVE_ONLY = frozenset({OBJECT_STORAGE, INSTANCE_METADATA})
 
 #: Endpoints that send only, unless the target governs them (on AWS, the load
-#: balancer's own security group takes the listener's ingress).
-SEND_ONLY = frozenset({LOAD_BALANCER})
+#: balancer's own security group takes the listener's ingress). A flow into one,
+#: from a segment or a network, is accepted by the spec; each target's check
+#: refuses it unless the target governs the endpoint (`governed_endpoints`).
+GOVERNABLE = frozenset({LOAD_BALANCER})
 
 #: 169.254.169.254/32 and fd00:ec2::254/128.
 METADATA_ADDRESSES = AddressSet.from_cidrs(["169.254.169.254/32", "fd00:ec2::254/128"])

@@ -252,7 +252,7 @@ def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
     """Connections a target allows end to end that it is judged on: those with
     a governed segment at one end at least."""
     ends = sorted(reach.ends)
-    governed = reach.governed
+    governed = reach.judged_ends
     gov = ends_points(reach, world)
     index = _SegmentIndex(ends, world)
     eg = {s: _effective(reach, world, s, EGRESS, reading) for s in ends}
@@ -261,7 +261,7 @@ def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
     cubes: list[Cube] = []
     for a in ends:
         cubes.extend(_from_end(a, eg[a], world, governed, gov, index, inbound))
-    for b in sorted(governed):
+    for b in sorted(governed & reach.ends):
         for src, ports in ing[b]:
             outside = _outside(src, gov)
             if outside is not None:
@@ -375,13 +375,17 @@ def ends_points(reach: Reachability, world: World) -> Points:
 
 
 def judged_flow(flow: Flow, governed: frozenset[str]) -> bool:
-    return any(ep.is_segment and ep.name in governed for ep in (flow.src, flow.dst))
+    """Whether a flow has a governed segment, or a platform endpoint the target
+    governs (its name in `governed` too), at one end."""
+    return any((ep.is_segment or ep.kind == "platform") and ep.name in governed
+               for ep in (flow.src, flow.dst))
 
 
 def intended(intent: Intent, world: World, governed: Iterable[str],
              extra_flows: Iterable[Flow] = ()) -> list[Cube]:
     """The flows alone, as cubes: each flow's source points x destination
-    points x ports, for the flows with a governed segment at one end."""
+    points x ports, for the flows with a governed segment (or a governed
+    platform endpoint) at one end."""
     gov = frozenset(governed)
     cubes = [Cube(world.points_of(f.src), world.points_of(f.dst), f.ports)
              for f in (*intent.flows, *extra_flows) if judged_flow(f, gov)]

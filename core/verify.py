@@ -50,12 +50,15 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | N
     world = World(intent, space, actual,
                   extra_platform=[ep.name for f in implied for ep in (f.src, f.dst)
                                   if ep.kind == "platform"])
-    expected = intended(intent, world, governed, implied)
+    # A platform endpoint the target governs (on AWS, the load balancer's group) is judged
+    # as the provider says, not as the evaluator found it: a plan that lost it misses flows.
+    judged = governed | frozenset(getattr(provider, "governed_endpoints", ()))
+    expected = intended(intent, world, judged, implied)
     wide = join(actual, world, WIDE)
     narrow = join(actual, world, NARROW)
     diffs, classes = compare(world, expected, wide, narrow)
     diffs += export_differences(plan, actual) + implied_diffs
-    not_governed = [str(f) for f in intent.flows if not judged_flow(f, governed)]
+    not_governed = [str(f) for f in intent.flows if not judged_flow(f, judged)]
     return Verdict(
         target=actual.target,
         equivalent=not diffs,

@@ -123,6 +123,7 @@ def test_the_corpus_ships_in_the_package():
     assert 10 <= len(cases()) <= 20
     for name in ("ipv6", "exclusions", "any-protocol", "icmp", "self-flow", "lists-both-sides",
                  "cross-namespace", "port-ranges", "platform-endpoint", "object-storage", "load-balancer",
+                 "load-balancer-listener",
                  "instance-metadata"):
         assert name in cases()
     for case in cases():
@@ -134,7 +135,8 @@ def test_the_corpus_ships_in_the_package():
 def test_every_provider_compiles_most_of_the_corpus():
     """A kit that only ever sees refusals proves nothing. Each platform endpoint case is
     refused, naming the endpoint, by a target that does not resolve it."""
-    endpoint_cases = {"platform-endpoint", "object-storage", "load-balancer", "instance-metadata"}
+    endpoint_cases = {"platform-endpoint", "object-storage", "load-balancer", "load-balancer-listener",
+                      "instance-metadata"}
     for name, kit in KITS.items():
         compiled = [c for c in cases() if kit.outcome(c).plan is not None]
         assert len(set(compiled) | endpoint_cases) >= len(cases()) - 2, (name, compiled)

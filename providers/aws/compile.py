@@ -32,7 +32,7 @@ from cloudfence.providers.aws.names import (
     unique,
 )
 from cloudfence.providers.aws.network import subnets
-from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, load_balancer_rules
+from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule
 from cloudfence.providers.aws.settings import AwsSettings
 from cloudfence.providers.aws.wire import (
     ACL_PROTOCOL,
@@ -72,12 +72,11 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     for seg in intent.segments:
         records, exports[seg] = _segment_records(spec, seg, seg_subnets.get(seg, []), vpc_id, names)
         resources.extend(records)
-    lb_rules = load_balancer_rules(intent)
     if LOAD_BALANCER in names.sg:
         resources.append(_load_balancer_group(spec, vpc_id, names.sg[LOAD_BALANCER]))
         exports[LOAD_BALANCER] = {"securityGroupId": ref(names.sg[LOAD_BALANCER])}
     entries = acl_entries(intent, seg_subnets, space) if settings.nacls else []
-    resources.extend(_filter_records(intent, placed.rules + lb_rules, entries, names))
+    resources.extend(_filter_records(intent, placed.rules, entries, names))
     if settings.region:
         resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
                      for r in resources]

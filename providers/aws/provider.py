@@ -63,7 +63,8 @@ class AwsProvider(BaseProvider):
         governs="every segment (its security groups; with nacls, also its subnets)",
         platform_endpoints={
             LOAD_BALANCER: "a security group cloudfence creates for your ALB or NLB to attach "
-                           "(exports['@load-balancer']), referenced by the segments' rules",
+                           "(exports['@load-balancer']), referenced by the segments' rules; flows "
+                           "into it are its listener's ingress",
             OBJECT_STORAGE: "the region's AWS-managed S3 prefix list (settings.objectStoragePrefixList, "
                             "weighing settings.objectStoragePrefixListWeight); network ACLs: public space",
         },
@@ -73,6 +74,8 @@ class AwsProvider(BaseProvider):
     )
     settings_model = AwsSettings
     internal_setting = "vpcCidrs"
+    #: The load balancer's own group takes the listener's ingress (`internet -> @load-balancer`).
+    governed_endpoints: ClassVar[frozenset[str]] = frozenset({LOAD_BALANCER})
     refused_endpoints: ClassVar[Mapping[str, str]] = {
         INSTANCE_METADATA: "security groups and network ACLs never see traffic to instance metadata "
                            "(169.254.169.254, fd00:ec2::254), so no flow can allow or deny it; remove "
