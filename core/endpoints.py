@@ -56,11 +56,16 @@ class Resolved:
     native: str = ""  # the name the rules write (Storage, com.amazonaws.us-east-1.s3)
     kind: str = ""  # what that name is: "service tag", "managed prefix list", "security group"
     weight: int = 1  # how many rules one reference to it counts as (an AWS prefix list's weight)
+    #: What else it is, known by identity, not by address (Kubernetes: the ingress
+    #: controller pods, by namespace and labels): the evaluator declares them as ends.
+    members: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
-        return f"the {self.kind} {self.native}".replace("  ", " ") if self.native else \
-            ", ".join(str(c) for c in self.addresses.cidrs())
+        if self.native:
+            return f"the {self.kind} {self.native}".replace("  ", " ")
+        return " and ".join(part for part in (", ".join(str(c) for c in self.addresses.cidrs()),
+                                              *self.members) if part)
 
     @property
     def by_name(self) -> bool:

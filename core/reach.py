@@ -80,6 +80,7 @@ class World:
         reach = reach or Reachability("intent", intent.segments)
         self.ends = reach.ends
         self.governed = reach.governed
+        self.members = reach.endpoint_members
         self.background = dict(reach.background)
         self.address_match = reach.address_match
         self.judged = reach.judged_protocols
@@ -178,9 +179,10 @@ class World:
             held = self.space.network(ep.name)
             inside = frozenset(n for n, region in self._named.items() if _one_family_within(region, held))
             return Points(inside, held)
+        members = Points(opaque=self.members.get(ep.name, frozenset()))
         if ep.name in self.by_address:
-            return Points(addresses=self.space.network(ep.name))
-        return Points(opaque=frozenset([ep.name]))
+            return Points(addresses=self.space.network(ep.name)) | members
+        return Points(opaque=frozenset([ep.name])) | members
 
     def judged_ports(self, ports: PortSet) -> PortSet:
         # Every protocol judged: the intersection is `ports` itself, skip building it.

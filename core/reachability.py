@@ -120,6 +120,9 @@ class Reachability:
         #: The governed segments and the declared ends the target governs: verify judges
         #: every connection with one of them at an end.
         self.judged_ends: frozenset[str] = self.governed
+        #: Per platform endpoint, the declared ends that are part of it (Kubernetes: the
+        #: ingress controller pods are `@load-balancer`): a flow naming it names them.
+        self.endpoint_members: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------ the world
 

@@ -112,7 +112,9 @@ def assumptions(intent: Intent, space: Space, actual: Reachability) -> list[str]
     named = sorted({ep.name for f in intent.flows for ep in (f.src, f.dst) if ep.kind == "platform"})
     for name in named:
         resolved = space.endpoints.get(name)
-        if resolved is not None and resolved.by_name:
+        if resolved is not None and resolved.members:
+            out.append(f"'{name}' is {resolved.text}")
+        elif resolved is not None and resolved.by_name:
             # Where the evaluator placed it (the load balancer in the VPC the plan holds,
             # less the segments' cidrs) is what the verdict rests on.
             bg = actual.background.get(name)
