@@ -32,6 +32,9 @@ SERVICE_RANGE = "10.96.0.0/12"
 S3_PREFIX_LIST = {"objectStoragePrefixList": "pl-63a5400a"}
 OBJECT_STORE = {"objectStorageCidrs": ["199.36.153.8/30"]}
 NODES = {"nodeCidrs": ["10.31.0.0/20"]}
+#: The ingress-controller case: its controller's pods, in the namespace of a segment.
+CONTROLLERS = {"ingressControllers": [{"namespace": "ingress-nginx",
+                                       "labels": {"app.kubernetes.io/name": "ingress-nginx"}}]}
 
 
 def _when(case: str, endpoint: str, settings: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -52,7 +55,7 @@ def kubernetes_settings(case: str) -> Mapping[str, Any]:
     intent = parse_intent(case_text(case))
     pods = [str(c) for s in intent.segments.values() if s.kubernetes for c in s.cidrs]
     return {"clusterCidrs": [*pods, SERVICE_RANGE], **_when(case, "@object-storage", OBJECT_STORE),
-            **_when(case, "@load-balancer", NODES)}
+            **_when(case, "@load-balancer", NODES), **(CONTROLLERS if case == "ingress-controller" else {})}
 
 
 INTERNAL = ["10.30.0.0/16", "2600:1f18:aa:bb00::/56"]  # the corpus's internal space
@@ -123,7 +126,7 @@ def test_the_corpus_ships_in_the_package():
     assert 10 <= len(cases()) <= 20
     for name in ("ipv6", "exclusions", "any-protocol", "icmp", "self-flow", "lists-both-sides",
                  "cross-namespace", "port-ranges", "platform-endpoint", "object-storage", "load-balancer",
-                 "load-balancer-listener",
+                 "load-balancer-listener", "ingress-controller",
                  "instance-metadata"):
         assert name in cases()
     for case in cases():
@@ -136,6 +139,7 @@ def test_every_provider_compiles_most_of_the_corpus():
     """A kit that only ever sees refusals proves nothing. Each platform endpoint case is
     refused, naming the endpoint, by a target that does not resolve it."""
     endpoint_cases = {"platform-endpoint", "object-storage", "load-balancer", "load-balancer-listener",
+                      "ingress-controller",
                       "instance-metadata"}
     for name, kit in KITS.items():
         compiled = [c for c in cases() if kit.outcome(c).plan is not None]
