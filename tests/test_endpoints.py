@@ -255,3 +255,18 @@ def test_the_cli_exits_2_for_a_target_that_refuses_the_listener(tmp_path):
     path.write_text(spec("{from: internet, to: '@object-storage', ports: [tcp/443]}"))
     code, _, err = cli("validate", path)
     assert code == 2 and "neither a segment" in err
+
+
+def test_aws_refuses_a_network_into_the_listener_that_may_hold_a_segment_without_a_cidr():
+    """The listener admits corp-vpn's addresses; while the VPC's CIDRs are unknown, app
+    (no cidr) may be there and its egress to corp-vpn would reach the load balancer."""
+    text = ("version: 1\nname: ep\nsegments:\n  app: {}\n  gateway: {cidr: 10.1.0.0/24}\n"
+            "networks:\n  corp-vpn: [10.200.0.0/16]\nflows:\n"
+            "  - {from: corp-vpn, to: '@load-balancer', ports: [tcp/443]}\n"
+            "  - {from: app, to: corp-vpn, ports: [tcp/443]}\n")
+    (found,) = problems(AWS, text, {"vpcId": "vpc-0abc1234def567890"})
+    assert found.startswith("<spec>:10: flows[1] (app -> corp-vpn): with flows[0] (corp-vpn -> "
+                            "@load-balancer), 'app' could reach '@load-balancer' on tcp/443 through "
+                            "'corp-vpn'")
+    assert "give 'app' a cidr, set settings.vpcCidrs" in found
+    assert verify(parse_intent(text), AWS, {}).equivalent  # the VPC cloudfence creates: known

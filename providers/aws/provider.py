@@ -130,8 +130,8 @@ class AwsProvider(BaseProvider):
         unknown = _unknown_vpc_problems(intent, space, options)
         refused = {p.where for p in unknown}
         hidden = frozenset(name for name, seg in intent.segments.items() if not seg.cidrs)
-        bridges = bridge_problems(intent, space, hidden, options.internal_setting, self.name) \
-            if hidden else []
+        bridges = bridge_problems(intent, space, hidden, options.internal_setting, self.name,
+                                  self.governed_endpoints) if hidden else []
         return problems + unknown + [p for p in bridges if p.where not in refused]
 
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
