@@ -252,7 +252,7 @@ _NARROW = 8
 
 def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
     """Connections a target allows end to end that it is judged on: those with
-    a governed segment at one end at least."""
+    a governed segment (or an end the target governs, `judged_ends`) at one end."""
     ends = sorted(reach.ends)
     governed = reach.judged_ends
     gov = ends_points(reach, world)
@@ -263,7 +263,7 @@ def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
     cubes: list[Cube] = []
     for a in ends:
         cubes.extend(_from_end(a, eg[a], world, governed, gov, index, inbound))
-    for b in sorted(governed & reach.ends):
+    for b in sorted(governed):
         for src, ports in ing[b]:
             outside = _outside(src, gov)
             if outside is not None:
