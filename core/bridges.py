@@ -20,10 +20,11 @@ MOST = 10
 
 
 def bridge_problems(intent: Intent, space: Space, segments: frozenset[str], internal_setting: str,
-                    target: str) -> list[Problem]:
+                    target: str, endpoints: frozenset[str] = frozenset()) -> list[Problem]:
     """Problems for every pair of flows that would let a segment of `segments`
     (known by identity, somewhere in `space.hidden`) reach another one, or itself,
-    beyond the flows."""
+    or a platform endpoint of `endpoints` (one the target governs, known by identity
+    somewhere in the internal space: the AWS load balancer's group), beyond the flows."""
     hidden = space.hidden
     out_flows: list[Flow] = []
     in_flows: list[Flow] = []
@@ -31,8 +32,8 @@ def bridge_problems(intent: Intent, space: Space, segments: frozenset[str], inte
         if f.src.is_segment and f.src.name in segments and f.dst.kind == "network" \
                 and space.network(f.dst.name) & hidden:
             out_flows.append(f)
-        if f.dst.is_segment and f.dst.name in segments and f.src.kind == "network" \
-                and space.network(f.src.name) & hidden:
+        into = f.dst.name in segments if f.dst.is_segment else f.dst.name in endpoints
+        if into and f.src.kind == "network" and space.network(f.src.name) & hidden:
             in_flows.append(f)
     direct: dict[tuple[str, str], PortSet] = {(f.src.name, f.dst.name): f.ports for f in intent.flows}
     problems: list[Problem] = []
@@ -45,10 +46,11 @@ def bridge_problems(intent: Intent, space: Space, segments: frozenset[str], inte
             reach = "itself" if a == b else f"'{b}'"
             via = (f"'{out.dst}', which overlaps" if out.dst == inn.src
                    else f"'{out.dst}' and '{inn.src}', which overlap")
+            also = "" if a == b or not inn.dst.is_segment else f" or {b!r}"
             problems.append(intent.problem(out, (
                 f"with {inn.where}, '{a}' could reach {reach} on {format_ports(ports)} through "
                 f"{via} where segments without a cidr may be on "
-                f"{target}: give '{a}'{'' if a == b else f' or {b!r}'} a cidr, "
+                f"{target}: give '{a}'{also} a cidr, "
                 + (f"set settings.{internal_setting} (the internal space), " if internal_setting else "")
                 + "or narrow the network")))
             if len(problems) >= MOST:

@@ -34,8 +34,10 @@ KNOWN = {
 RECEIVE_ONLY = frozenset({OBJECT_STORAGE, INSTANCE_METADATA})
 
 #: Endpoints that send only, unless the target governs them (on AWS, the load
-#: balancer's own security group takes the listener's ingress).
-SEND_ONLY = frozenset({LOAD_BALANCER})
+#: balancer's own security group takes the listener's ingress). A flow into one,
+#: from a segment or a network, is accepted by the spec; each target's check
+#: refuses it unless the target governs the endpoint (`governed_endpoints`).
+GOVERNABLE = frozenset({LOAD_BALANCER})
 
 #: 169.254.169.254/32 and fd00:ec2::254/128.
 METADATA_ADDRESSES = AddressSet.from_cidrs(["169.254.169.254/32", "fd00:ec2::254/128"])
@@ -54,11 +56,16 @@ class Resolved:
     native: str = ""  # the name the rules write (Storage, com.amazonaws.us-east-1.s3)
     kind: str = ""  # what that name is: "service tag", "managed prefix list", "security group"
     weight: int = 1  # how many rules one reference to it counts as (an AWS prefix list's weight)
+    #: What else it is, known by identity, not by address (Kubernetes: the ingress
+    #: controller pods, by namespace and labels): the evaluator declares them as ends.
+    members: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
-        return f"the {self.kind} {self.native}".replace("  ", " ") if self.native else \
-            ", ".join(str(c) for c in self.addresses.cidrs())
+        if self.native:
+            return f"the {self.kind} {self.native}".replace("  ", " ")
+        return " and ".join(part for part in (", ".join(str(c) for c in self.addresses.cidrs()),
+                                              *self.members) if part)
 
     @property
     def by_name(self) -> bool:

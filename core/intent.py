@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, CidrError, IPNetwork, parse_cidr
+from cloudfence.endpoints import GOVERNABLE
 from cloudfence.errors import Problem, SpecError, did_you_mean
 from cloudfence.labels import label_key_problem, label_value_problem, namespace_problem
 from cloudfence.ports import PORTED, RESERVED, PortError, PortSet, format_ports, parse_port
@@ -176,6 +177,13 @@ class Intent:
         where = f"segments.{segment}" + (f".{key}" if key else "")
         line = self.lines.get(where) or self.lines.get(f"segments.{segment}")
         return Problem(where, message, self.file, line)
+
+
+def _into_governable(src: Endpoint, dst: Endpoint) -> bool:
+    """A network (or `internet`) into an endpoint some target governs (on AWS, the
+    load balancer's own group takes the listener's ingress): each target's check
+    accepts it only where it enforces it (DESIGN section 3)."""
+    return src.kind == "network" and dst.kind == "platform" and dst.name in GOVERNABLE
 
 
 def load_intent(path: str | Path) -> Intent:
@@ -391,7 +399,7 @@ class _Builder:
                 continue
             for s in srcs:
                 for d in dsts:
-                    if not s.is_segment and not d.is_segment:
+                    if not s.is_segment and not d.is_segment and not _into_governable(s, d):
                         self.err(path, f"flow between '{s}' and '{d}', neither a segment: nothing "
                                  "cloudfence deploys enforces it; name a segment on one side")
                         continue

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from cloudfence.attribution import RecordRule, changed_inputs, isolated_rules
 from cloudfence.bridges import bridge_problems
-from cloudfence.endpoints import RECEIVE_ONLY, SEND_ONLY
+from cloudfence.endpoints import GOVERNABLE, RECEIVE_ONLY
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import DeployedRecords, Plan, Resource
@@ -226,7 +226,7 @@ class BaseProvider(ABC):
         governed = self.governs(intent)
         problems = []
         for flow in intent.flows:
-            if not _touches(flow, governed):
+            if not (_touches(flow, governed) or _listener(flow)):
                 continue
             missing = [p for p in flow.ports if p not in caps.protocols]
             if flow.ports.is_any() and "other" in missing:
@@ -259,11 +259,12 @@ class BaseProvider(ABC):
             elif ep == flow.src and ep.name in RECEIVE_ONLY:
                 problems.append(intent.problem(flow, f"'{ep.name}' only receives: write it as the "
                                 f"flow's `to`, with a segment as `from`"))
-            elif ep == flow.dst and ep.name in SEND_ONLY and ep.name not in self.governed_endpoints:
-                problems.append(intent.problem(flow, f"'{ep.name}' takes no rules on {self.name}, so "
-                                "nothing enforces a flow into it: write it as the flow's `from`, toward "
-                                "the segment behind it (clients reach that segment as the flow from "
-                                "`internet` says)"))
+            elif ep == flow.dst and ep.name in GOVERNABLE and ep.name not in self.governed_endpoints:
+                problems.append(intent.problem(flow, f"'{ep.name}' takes no rules on {self.name}: its "
+                                "load balancers have no filter that cloudfence writes, so nothing "
+                                "enforces a flow into it; write the clients' flow to the segment behind it "
+                                f"(`{flow.src} -> <segment>`), and `{ep.name} -> <segment>` for what "
+                                "the load balancer delivers"))
         return problems
 
 
@@ -322,6 +323,12 @@ def sdk_class(provider: Provider, type_token: str) -> Callable[..., Any]:
     except (NotImplementedError, LookupError) as exc:
         raise CheckError(f"provider {provider.name} has no Pulumi SDK class for {type_token} ({exc}): "
                          "its plan cannot be registered through Pulumi; plan without --via-pulumi") from None
+
+
+def _listener(flow: Flow) -> bool:
+    """A flow with no segment at either end (a network into a governable endpoint):
+    every target's check judges it, so one that does not govern the endpoint refuses it."""
+    return not flow.src.is_segment and not flow.dst.is_segment
 
 
 def _touches(flow: Flow, governed: Iterable[str]) -> bool:

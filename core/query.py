@@ -252,7 +252,7 @@ def target_answer(provider_name: str, plan: Plan, reach: Reachability, space: Sp
             answer.addresses[end.name] = ", ".join(h.name for h in end.holders) or "no segment or network"
     src_pts, src_end = _points(world, space, src)
     dst_pts, dst_end = _points(world, space, dst)
-    if not ({src_end, dst_end} & set(reach.governed)):
+    if not ({src_end, dst_end} & set(reach.judged_ends)):
         answer.not_governed = True
         return answer
     allowed = world.judged_ports(wanted)
@@ -339,7 +339,7 @@ def _target_lines(t: TargetAnswer) -> list[str]:
         return [f"{t.provider}: cannot plan: {t.problems[0]}"]
     head = f"{t.provider}: "
     if t.not_governed:
-        return [head + "not governed (neither end is a segment this target enforces)"]
+        return [head + "not governed (neither end is a segment or endpoint this target enforces)"]
     head += f"allowed ({format_ports(t.allowed)})" if t.allowed else "denied"
     out = [head]
     out += [f"  {name} on {t.provider} = {text}" for name, text in t.addresses.items()]

@@ -80,6 +80,7 @@ class World:
         reach = reach or Reachability("intent", intent.segments)
         self.ends = reach.ends
         self.governed = reach.governed
+        self.members = reach.endpoint_members
         self.background = dict(reach.background)
         self.address_match = reach.address_match
         self.judged = reach.judged_protocols
@@ -178,9 +179,10 @@ class World:
             held = self.space.network(ep.name)
             inside = frozenset(n for n, region in self._named.items() if _one_family_within(region, held))
             return Points(inside, held)
+        members = Points(opaque=self.members.get(ep.name, frozenset()))
         if ep.name in self.by_address:
-            return Points(addresses=self.space.network(ep.name))
-        return Points(opaque=frozenset([ep.name]))
+            return Points(addresses=self.space.network(ep.name)) | members
+        return Points(opaque=frozenset([ep.name])) | members
 
     def judged_ports(self, ports: PortSet) -> PortSet:
         # Every protocol judged: the intersection is `ports` itself, skip building it.
@@ -273,9 +275,9 @@ _NARROW = 8
 
 def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
     """Connections a target allows end to end that it is judged on: those with
-    a governed segment at one end at least."""
+    a governed segment (or an end the target governs, `judged_ends`) at one end."""
     ends = sorted(reach.ends)
-    governed = reach.governed
+    governed = reach.judged_ends
     gov = ends_points(reach, world)
     index = _SegmentIndex(ends, world)
     eg = {s: _effective(reach, world, s, EGRESS, reading) for s in ends}
@@ -398,13 +400,17 @@ def ends_points(reach: Reachability, world: World) -> Points:
 
 
 def judged_flow(flow: Flow, governed: frozenset[str]) -> bool:
-    return any(ep.is_segment and ep.name in governed for ep in (flow.src, flow.dst))
+    """Whether a flow has a governed segment, or a platform endpoint the target
+    governs (its name in `governed` too), at one end."""
+    return any((ep.is_segment or ep.kind == "platform") and ep.name in governed
+               for ep in (flow.src, flow.dst))
 
 
 def intended(intent: Intent, world: World, governed: Iterable[str],
              extra_flows: Iterable[Flow] = ()) -> list[Cube]:
     """The flows alone, as cubes: each flow's source points x destination
-    points x ports, for the flows with a governed segment at one end."""
+    points x ports, for the flows with a governed segment (or a governed
+    platform endpoint) at one end."""
     gov = frozenset(governed)
     cubes = [Cube(world.points_of(f.src), world.points_of(f.dst), f.ports)
              for f in (*intent.flows, *extra_flows) if judged_flow(f, gov)]

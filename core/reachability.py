@@ -117,14 +117,24 @@ class Reachability:
         self.judged_protocols: frozenset[str] = frozenset(PROTOCOLS)
         self.assumptions: list[str] = []
         self.identities: dict[str, dict[str, Any]] = {}
+        #: The governed segments and the declared ends the target governs: verify judges
+        #: every connection with one of them at an end.
+        self.judged_ends: frozenset[str] = self.governed
+        #: Per platform endpoint, the declared ends that are part of it (Kubernetes: the
+        #: ingress controller pods are `@load-balancer`): a flow naming it names them.
+        self.endpoint_members: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------ the world
 
-    def declare(self, name: str, region: AddressSet, label: str) -> None:
+    def declare(self, name: str, region: AddressSet, label: str, judged: bool = False) -> None:
         """A background end: an opaque point with rules of its own, named by
-        `Peer(others={name})`. Give it rules with `allow` (none = denies all)."""
+        `Peer(others={name})`. Give it rules with `allow` (none = denies all).
+        `judged`: the target governs it (the load balancer's own security group), so
+        what it admits and sends is judged like a governed segment's."""
         self.background[name] = Background(region, label)
         self._layers[MAIN] = self._layers[MAIN] | {name}
+        if judged:
+            self.judged_ends = self.judged_ends | {name}
 
     def region(self, name: str, addresses: AddressSet) -> None:
         """Where a point known by identity may be (a segment without a cidr, a

@@ -129,17 +129,22 @@ class Space:
         if endpoint.kind == "segment":
             cidrs = self.intent.segments[endpoint.name].cidrs
             return frozenset(c.version for c in cidrs) if cidrs else frozenset((4, 6))
+        if endpoint.kind == "platform" and self._has_members(endpoint.name):
+            return frozenset((4, 6))  # pods among it: of either family
         if endpoint.kind == "network" or endpoint.name in self.endpoints:
             a = self.network(endpoint.name)
             return frozenset(v for v, ivs in ((4, a.v4), (6, a.v6)) if ivs)
         return frozenset((4, 6))
 
+    def _has_members(self, name: str) -> bool:
+        return name in self.endpoints and bool(self.endpoints[name].members)
+
     def dead_flows(self, flows: Iterable[Flow]) -> list[tuple[Flow, str]]:
         """Flows that can never carry a packet on this target, and why."""
         out = []
         for f in flows:
-            empty = [e for e in (f.src, f.dst)
-                     if (e.kind == "network" or e.name in self.endpoints) and not self.network(e.name)]
+            empty = [e for e in (f.src, f.dst) if (e.kind == "network" or e.name in self.endpoints)
+                     and not self.network(e.name) and not self._has_members(e.name)]
             if empty:
                 what = "network" if empty[0].kind == "network" else "platform endpoint"
                 if empty[0].kind == "network" and INSTANCE_METADATA in self.endpoints and \

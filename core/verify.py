@@ -50,12 +50,15 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | N
     world = World(intent, space, actual,
                   extra_platform=[ep.name for f in implied for ep in (f.src, f.dst)
                                   if ep.kind == "platform"])
-    expected = intended(intent, world, governed, implied)
+    # A platform endpoint the target governs (on AWS, the load balancer's group) is judged
+    # as the provider says, not as the evaluator found it: a plan that lost it misses flows.
+    judged = governed | frozenset(getattr(provider, "governed_endpoints", ()))
+    expected = intended(intent, world, judged, implied)
     wide = join(actual, world, WIDE)
     narrow = join(actual, world, NARROW)
     diffs, classes = compare(world, expected, wide, narrow)
     diffs += export_differences(plan, actual) + implied_diffs
-    not_governed = [str(f) for f in intent.flows if not judged_flow(f, governed)]
+    not_governed = [str(f) for f in intent.flows if not judged_flow(f, judged)]
     return Verdict(
         target=actual.target,
         equivalent=not diffs,
@@ -110,7 +113,9 @@ def assumptions(intent: Intent, space: Space, actual: Reachability) -> list[str]
     named = sorted({ep.name for f in intent.flows for ep in (f.src, f.dst) if ep.kind == "platform"})
     for name in named:
         resolved = space.endpoints.get(name)
-        if resolved is not None and resolved.by_name:
+        if resolved is not None and resolved.members:
+            out.append(f"'{name}' is {resolved.text}")
+        elif resolved is not None and resolved.by_name:
             # Where the evaluator placed it (the load balancer in the VPC the plan holds,
             # less the segments' cidrs) is what the verdict rests on.
             bg = actual.background.get(name)

@@ -151,3 +151,92 @@ def test_the_unmutated_plan_verifies(spec, data):
         intent, plan = made
         verdict = verify_plan(intent, AWS, plan)
         assert verdict.equivalent, verdict.counterexamples
+
+
+# ------------------------------------------------- the load balancer's listener
+
+LISTENER = """version: 1
+name: lb
+segments:
+  gateway: {cidr: 10.30.1.0/24}
+  clients: {cidr: 10.30.2.0/24}
+networks:
+  corp-vpn: [10.200.0.0/16]
+flows:
+  - {from: '@load-balancer', to: gateway, ports: [tcp/8443]}
+  - {from: internet, to: '@load-balancer', ports: [tcp/443]}
+  - {from: corp-vpn, to: '@load-balancer', ports: [tcp/80]}
+  - {from: clients, to: '@load-balancer', ports: [tcp/443]}
+"""
+
+
+def listener_plan() -> tuple[Intent, Plan]:
+    intent = parse_intent(LISTENER)
+    return intent, checked_plan(AWS, intent, {})
+
+
+def listener_rule(plan: Plan, **match: object) -> Resource:
+    group = "${lb-load-balancer.id}"
+    (rule,) = [r for r in plan.by_type(INGRESS_RULE) if r.inputs["securityGroupId"] == group
+               and all(r.inputs.get(k) == v for k, v in match.items())]
+    return rule
+
+
+def mutated(plan: Plan, rule: Resource, inputs: dict | None) -> Plan:
+    """The plan with one rule's inputs replaced (None: the rule removed)."""
+    return replace(plan, resources=tuple(
+        r if r is not rule else Resource(r.type, r.name, inputs)
+        for r in plan.resources if r is not rule or inputs is not None))
+
+
+def differences(intent: Intent, plan: Plan) -> set[tuple[str, str, str, str]]:
+    verdict = verify_plan(intent, AWS, plan)
+    return {(c.kind, c.source.split(" (")[0], c.destination.split(" (")[0], c.ports)
+            for c in verdict.counterexamples}
+
+
+def test_the_listener_plan_verifies_and_its_rules_are_on_the_load_balancer_group():
+    intent, plan = listener_plan()
+    assert verify_plan(intent, AWS, plan).equivalent
+    assert listener_rule(plan, cidrIpv4="10.200.0.0/16").inputs["fromPort"] == 80
+    assert listener_rule(plan, referencedSecurityGroupId="${lb-clients.id}").inputs["toPort"] == 443
+
+
+def test_a_widened_listener_cidr_is_caught():
+    intent, plan = listener_plan()
+    rule = listener_rule(plan, cidrIpv4="10.200.0.0/16")
+    found = differences(intent, mutated(plan, rule, {**rule.inputs, "cidrIpv4": "10.200.0.0/15"}))
+    assert ("extra", "unnamed address", "@load-balancer", "80") in found
+
+
+def test_a_widened_listener_port_is_caught():
+    intent, plan = listener_plan()
+    rule = listener_rule(plan, cidrIpv6="2000::/3")
+    found = differences(intent, mutated(plan, rule, {**rule.inputs, "toPort": 444}))
+    assert ("extra", "internet", "@load-balancer", "444") in found
+
+
+def test_a_listener_rule_opened_to_everything_is_caught():
+    intent, plan = listener_plan()
+    rule = listener_rule(plan, cidrIpv4="10.200.0.0/16")
+    found = differences(intent, mutated(plan, rule, {**rule.inputs, "cidrIpv4": "0.0.0.0/0"}))
+    # Public and private addresses alike (a segment needs its own egress to get there).
+    assert {("extra", "internet", "@load-balancer", "80"),
+            ("extra", "unnamed address", "@load-balancer", "80")} <= found
+
+
+def test_a_removed_listener_rule_is_caught():
+    intent, plan = listener_plan()
+    found = differences(intent, mutated(plan, listener_rule(plan, cidrIpv4="10.200.0.0/16"), None))
+    assert found == {("missing", "corp-vpn", "@load-balancer", "80")}
+
+
+def test_load_balancer_egress_to_internet_is_caught():
+    """The group sends only to the segments behind it: an egress rule to anywhere
+    else is an opening no flow names."""
+    intent, plan = listener_plan()
+    out = Resource(EGRESS_RULE, "lb-load-balancer-out-any", {
+        "securityGroupId": "${lb-load-balancer.id}", "ipProtocol": "tcp", "fromPort": 443,
+        "toPort": 443, "cidrIpv4": "0.0.0.0/0"})
+    found = differences(intent, replace(plan, resources=(*plan.resources, out)))
+    assert ("extra", "@load-balancer", "internet", "443") in found

@@ -55,9 +55,10 @@ def test_icmp_alone_between_segments_that_may_use_ipv6_is_refused():
 
 def test_the_load_balancer_is_only_a_source():
     found = problems(spec(TWO, "  - {from: a, to: '@load-balancer', ports: [tcp/80]}"))
-    assert found == ["<spec>:8: flows[0] (a -> @load-balancer): '@load-balancer' takes no rules on azure, "
-                     "so nothing enforces a flow into it: write it as the flow's `from`, toward the segment "
-                     "behind it (clients reach that segment as the flow from `internet` says)"]
+    assert found == ["<spec>:8: flows[0] (a -> @load-balancer): '@load-balancer' takes no rules on azure: "
+                     "its load balancers have no filter that cloudfence writes, so nothing enforces a flow "
+                     "into it; write the clients' flow to the segment behind it (`a -> <segment>`), and "
+                     "`@load-balancer -> <segment>` for what the load balancer delivers"]
     assert problems(spec(TWO, "  - {from: '@load-balancer', to: a, ports: [tcp/80]}")) == []
 
 

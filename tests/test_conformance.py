@@ -33,6 +33,9 @@ S3_PREFIX_LIST = {"objectStoragePrefixList": "pl-63a5400a"}  # with an existing 
 S3_REGION = {"region": "us-east-1"}  # the VPC cloudfence creates: its S3 gateway endpoint's region
 OBJECT_STORE = {"objectStorageCidrs": ["199.36.153.8/30"]}
 NODES = {"nodeCidrs": ["10.31.0.0/20"]}
+#: The ingress-controller case: its controller's pods, in the namespace of a segment.
+CONTROLLERS = {"ingressControllers": [{"namespace": "ingress-nginx",
+                                       "labels": {"app.kubernetes.io/name": "ingress-nginx"}}]}
 
 
 def _when(case: str, endpoint: str, settings: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -54,7 +57,7 @@ def kubernetes_settings(case: str) -> Mapping[str, Any]:
     intent = parse_intent(case_text(case))
     pods = [str(c) for s in intent.segments.values() if s.kubernetes for c in s.cidrs]
     return {"clusterCidrs": [*pods, SERVICE_RANGE], **_when(case, "@object-storage", OBJECT_STORE),
-            **_when(case, "@load-balancer", NODES)}
+            **_when(case, "@load-balancer", NODES), **(CONTROLLERS if case == "ingress-controller" else {})}
 
 
 INTERNAL = ["10.30.0.0/16", "2600:1f18:aa:bb00::/56"]  # the corpus's internal space
@@ -125,6 +128,7 @@ def test_the_corpus_ships_in_the_package():
     assert 10 <= len(cases()) <= 20
     for name in ("ipv6", "exclusions", "any-protocol", "icmp", "self-flow", "lists-both-sides",
                  "cross-namespace", "port-ranges", "platform-endpoint", "object-storage", "load-balancer",
+                 "load-balancer-listener", "ingress-controller",
                  "instance-metadata"):
         assert name in cases()
     for case in cases():
@@ -136,7 +140,9 @@ def test_the_corpus_ships_in_the_package():
 def test_every_provider_compiles_most_of_the_corpus():
     """A kit that only ever sees refusals proves nothing. Each platform endpoint case is
     refused, naming the endpoint, by a target that does not resolve it."""
-    endpoint_cases = {"platform-endpoint", "object-storage", "load-balancer", "instance-metadata"}
+    endpoint_cases = {"platform-endpoint", "object-storage", "load-balancer", "load-balancer-listener",
+                      "ingress-controller",
+                      "instance-metadata"}
     for name, kit in KITS.items():
         compiled = [c for c in cases() if kit.outcome(c).plan is not None]
         assert len(set(compiled) | endpoint_cases) >= len(cases()) - 2, (name, compiled)

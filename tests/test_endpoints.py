@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cloudfence.errors import SpecError
 from cloudfence.intent import parse_intent
 from cloudfence.plan import Plan
 from cloudfence.planfile import plan_from_json
@@ -17,6 +18,7 @@ from cloudfence.providers.azure.provider import AzureProvider
 from cloudfence.providers.gcp.provider import GcpProvider
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
 from cloudfence.verify import verify, verify_plan
+from tests.fakeplugin import invoke as cli
 
 AWS, AZURE, GCP, K8S = AwsProvider(), AzureProvider(), GcpProvider(), KubernetesProvider()
 AZURE_BASE = {"resourceGroupName": "rg", "location": "westeurope"}
@@ -202,3 +204,74 @@ def test_gcp_refuses_a_proxy_only_subnetwork_over_a_segment():
     found = problems(GCP, spec(FROM_LB), {**GCP_BASE, "proxyOnlyCidrs": ["10.1.0.0/23"]})
     assert any(p.startswith("settings.proxyOnlyCidrs[0]") and "overlaps 10.1.0.0/24 of segment 'gateway'" in p
                for p in found), found
+
+
+# ------------------------------------------------- flows into the load balancer
+
+LISTENER = "{from: internet, to: '@load-balancer', ports: [tcp/443]}"
+FROM_CLIENTS = "{from: inference, to: '@load-balancer', ports: [tcp/443]}"
+
+
+def test_the_spec_takes_a_network_into_the_load_balancer_and_nothing_else_without_a_segment():
+    assert [str(f) for f in parse_intent(spec(LISTENER)).flows] == ["internet -> @load-balancer tcp/443"]
+    for src, dst in (("internet", "'@object-storage'"), ("'@cluster-dns'", "'@load-balancer'"),
+                     ("'@load-balancer'", "internet")):
+        with pytest.raises(SpecError, match=r"flows\[0\]: flow between .* neither a segment"):
+            parse_intent(spec(f"{{from: {src}, to: {dst}, ports: [tcp/443]}}"))
+
+
+def test_aws_writes_the_listener_on_the_load_balancer_group_and_verify_judges_it():
+    text = spec(LISTENER, FROM_CLIENTS, FROM_LB)
+    compiled = plan(AWS, text, {})
+    group = compiled.exports["@load-balancer"]["securityGroupId"]
+    listener = sorted((r.inputs.get("cidrIpv6") or r.inputs.get("prefixListId") or
+                       r.inputs.get("referencedSecurityGroupId"), r.inputs["fromPort"], r.inputs["toPort"])
+                      for r in compiled if r.type.endswith("SecurityGroupIngressRule")
+                      and r.inputs["securityGroupId"] == group)
+    assert listener == [("${ep-inference.id}", 443, 443), ("${ep-internet-ipv4.id}", 443, 443),
+                        ("2000::/3", 443, 443)]
+    # inference sends to the load balancer by reference; the listener is judged, not skipped
+    assert any(r.inputs.get("referencedSecurityGroupId") == group and r.inputs["securityGroupId"] ==
+               "${ep-inference.id}" for r in compiled)
+    verdict = verify(parse_intent(text), AWS, {})
+    assert verdict.equivalent and verdict.not_governed == ()
+
+
+@pytest.mark.parametrize(("provider", "settings"), [
+    (AZURE, AZURE_BASE), (GCP, GCP_BASE), (K8S, {**K8S_BASE, "nodeCidrs": ["10.9.0.0/16"]})])
+@pytest.mark.parametrize("flow", [LISTENER, FROM_CLIENTS])
+def test_every_other_target_refuses_a_flow_into_the_load_balancer_naming_it(provider, settings, flow):
+    found = problems(provider, spec(FROM_LB, flow), settings)
+    refused = [p for p in found if "'@load-balancer' takes no rules" in p]
+    assert refused == [p for p in found if "flows[1]" in p]
+    (refusal,) = [p for p in found if "flows[1]" in p]
+    assert f"'@load-balancer' takes no rules on {provider.name}: its load balancers have no filter" in refusal
+    assert "`@load-balancer -> <segment>` for what the load balancer delivers" in refusal
+
+
+def test_the_cli_exits_2_for_a_target_that_refuses_the_listener(tmp_path):
+    path = tmp_path / "ep.yaml"
+    path.write_text(spec(LISTENER, FROM_LB))
+    code, out, _ = cli("plan", path, "--provider", "gcp", "--set", "project=my-project-1",
+                       "--set", "region=us-central1")
+    assert code == 2
+    code, out, _ = cli("verify", path, "--provider", "aws")
+    assert code == 0 and out.startswith("aws: equivalent")
+    path.write_text(spec("{from: internet, to: '@object-storage', ports: [tcp/443]}"))
+    code, _, err = cli("validate", path)
+    assert code == 2 and "neither a segment" in err
+
+
+def test_aws_refuses_a_network_into_the_listener_that_may_hold_a_segment_without_a_cidr():
+    """The listener admits corp-vpn's addresses; while the VPC's CIDRs are unknown, app
+    (no cidr) may be there and its egress to corp-vpn would reach the load balancer."""
+    text = ("version: 1\nname: ep\nsegments:\n  app: {}\n  gateway: {cidr: 10.1.0.0/24}\n"
+            "networks:\n  corp-vpn: [10.200.0.0/16]\nflows:\n"
+            "  - {from: corp-vpn, to: '@load-balancer', ports: [tcp/443]}\n"
+            "  - {from: app, to: corp-vpn, ports: [tcp/443]}\n")
+    (found,) = problems(AWS, text, {"vpcId": "vpc-0abc1234def567890"})
+    assert found.startswith("<spec>:10: flows[1] (app -> corp-vpn): with flows[0] (corp-vpn -> "
+                            "@load-balancer), 'app' could reach '@load-balancer' on tcp/443 through "
+                            "'corp-vpn'")
+    assert "give 'app' a cidr, set settings.vpcCidrs" in found
+    assert verify(parse_intent(text), AWS, {}).equivalent  # the VPC cloudfence creates: known

@@ -375,7 +375,7 @@ def test_capabilities():
     assert caps.manifests
     keys = [f["key"] for f in describe(K8S.settings_model)]
     assert keys == ["dns", "defaultDenyNamespaces", "clusterCidrs", "egressIps", "nodeCidrs",
-                    "objectStorageCidrs", "cni"]
+                    "ingressControllers", "objectStorageCidrs", "cni"]
 
 
 def test_plugin_registers_the_provider():

@@ -312,7 +312,7 @@ class Conformance:
         return drops[: self.max_mutants] + [rest[int(k * step)] for k in range(min(room, len(rest)))]
 
     def _baseline(self, case: str, judge: Judge, base: Any) -> None:
-        ends = {(s, d) for s in base.governed for d in ("egress", "ingress")}
+        ends = {(s, d) for s in base.judged_ends for d in ("egress", "ingress")}
         found = _first_difference(judge, base, ends, judge.points(_no_addresses()))
         if found:
             raise self.fail(case, f"the packet check finds {found} on the unmutated plan, which verify "
@@ -324,7 +324,8 @@ class Conformance:
         except Exception:
             return None  # unreadable: verify cannot pass it either (see _caught)
         ends, moved = changed_ends(base, reach)
-        ends = {(s, d) for s, d in ends if s in base.governed}  # background ends judged from segments
+        # Background ends are judged from segments, unless the target governs them.
+        ends = {(s, d) for s, d in ends if s in base.judged_ends}
         if not ends:
             return None
         return _first_difference(judge, reach, ends, judge.points(moved))

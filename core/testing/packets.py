@@ -119,6 +119,8 @@ class Judge:
             if point.kind == "platform" and point.name in self.endpoint_addresses:
                 return _within_a_family(self.endpoint_addresses[point.name], held)  # part of it
             return point.kind == "address" and _contains(held, point.family, point.address)
+        if point.kind == "platform" and point.name in self.base.endpoint_members.get(ep.name, ()):
+            return True  # a declared end that is part of the endpoint (ingress controller pods)
         if ep.name in self.by_address:
             return point.kind == "address" and _contains(self.endpoint_addresses[ep.name], point.family,
                                                          point.address)

@@ -34,7 +34,7 @@ from cloudfence.providers.aws.names import (
 from cloudfence.providers.aws.network import subnets
 from cloudfence.providers.aws.routing import RouteNames, requirements
 from cloudfence.providers.aws.routing import records as route_records
-from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, families, load_balancer_rules
+from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, families
 from cloudfence.providers.aws.settings import AwsSettings, s3_service
 from cloudfence.providers.aws.wire import (
     ACL_PROTOCOL,
@@ -78,12 +78,11 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
         resources.extend(records)
     resources.extend(route_records(spec, wanted, names.routes, _subnets_of(names.subnet, seg_subnets), vpc_id,
                                    settings.region))
-    lb_rules = load_balancer_rules(intent)
     if LOAD_BALANCER in names.sg:
         resources.append(_load_balancer_group(spec, vpc_id, names.sg[LOAD_BALANCER]))
         exports[LOAD_BALANCER] = {"securityGroupId": ref(names.sg[LOAD_BALANCER])}
     entries = acl_entries(intent, seg_subnets, space) if settings.nacls else []
-    resources.extend(_filter_records(intent, placed.rules + lb_rules, entries, names))
+    resources.extend(_filter_records(intent, placed.rules, entries, names))
     if settings.region:
         resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
                      for r in resources]

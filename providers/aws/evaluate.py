@@ -132,7 +132,8 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     group_segment = {r.name: _segment_tag(r) or _endpoint_tag(r) for r in plan.by_type(SECURITY_GROUP)}
     endpoints = {seg for seg in group_segment.values() if seg and seg.startswith("@")}
     for name in sorted(endpoints):  # the load balancer's group: an end with rules of its own
-        reach.declare(name, load_balancer_region(plan, intent), f"{name} (its security group)")
+        reach.declare(name, load_balancer_region(plan, intent), f"{name} (its security group)",
+                      judged=True)
     lists = prefix_lists(plan)
     for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
         for rule in plan.by_type(rtype):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
+from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.providers.aws.boxes import spans
@@ -26,6 +27,7 @@ from cloudfence.providers.aws.rules import (
     Rule,
     families,
     flows_of,
+    load_balancer_rules,
     network_cidrs,
     other_end,
     segment_rules,
@@ -62,7 +64,32 @@ def layout(intent: Intent, space: Space, settings: AwsSettings) -> Layout:
             continue
         out.rules += placed
         out.groups[seg] = 1 + max((r.group for r in placed), default=0)
+    _place_load_balancer(intent, space, settings, out)
     return out
+
+
+def _place_load_balancer(intent: Intent, space: Space, settings: AwsSettings, out: Layout) -> None:
+    """The load balancer's rules, in its one group (what the export names), or a
+    refusal at the first flow into it: its listener may not fit one group."""
+    quota = settings.rules_per_security_group
+    rules = load_balancer_rules(intent, space, settings.prefix_lists, quota)
+    placed = place(rules, quota, 1)
+    if placed is None and any(r.prefix_list for r in rules):
+        rules = load_balancer_rules(intent, space, prefix_lists=False)
+        placed = place(rules, quota, 1)
+    if placed is not None:
+        out.rules += placed
+        return
+    w, (direction, fam) = max((w, d) for d, w in weight(rules).items())
+    flow = next(f for f in intent.flows if LOAD_BALANCER in (f.src.name, f.dst.name)
+                and (f.dst.name == LOAD_BALANCER) == (direction != EGRESS))
+    way = "outbound" if direction == EGRESS else "inbound"
+    out.problems.append(intent.problem(flow, (
+        f"the load balancer's security group rules weigh {w} {way} IPv{fam}, more than its one "
+        f"group of {quota} rules per direction and IP family can hold "
+        "(settings.rulesPerSecurityGroup; each CIDR counts once per port range): merge the "
+        "listener's ports into fewer ranges, narrow the networks, or raise "
+        "settings.rulesPerSecurityGroup")))
 
 
 def weight(rules: list[Rule]) -> dict[Dim, int]:

@@ -68,7 +68,8 @@ class AwsProvider(BaseProvider):
         governs="every segment (its security groups; with nacls, also its subnets)",
         platform_endpoints={
             LOAD_BALANCER: "a security group cloudfence creates for your ALB or NLB to attach "
-                           "(exports['@load-balancer']), referenced by the segments' rules",
+                           "(exports['@load-balancer']), referenced by the segments' rules; flows "
+                           "into it are its listener's ingress",
             OBJECT_STORAGE: "the prefix list of the S3 gateway endpoint cloudfence creates in "
                             "settings.region (network mode), or with vpcId the region's AWS-managed S3 "
                             "prefix list (settings.objectStoragePrefixList), weighing "
@@ -80,6 +81,8 @@ class AwsProvider(BaseProvider):
     )
     settings_model = AwsSettings
     internal_setting = "vpcCidrs"
+    #: The load balancer's own group takes the listener's ingress (`internet -> @load-balancer`).
+    governed_endpoints: ClassVar[frozenset[str]] = frozenset({LOAD_BALANCER})
     refused_endpoints: ClassVar[Mapping[str, str]] = {
         INSTANCE_METADATA: "security groups and network ACLs never see traffic to instance metadata "
                            "(169.254.169.254, fd00:ec2::254), so no flow can allow or deny it; remove "
@@ -141,8 +144,8 @@ class AwsProvider(BaseProvider):
         unknown = _unknown_vpc_problems(intent, space, options)
         refused = {p.where for p in unknown}
         hidden = frozenset(name for name, seg in intent.segments.items() if not seg.cidrs)
-        bridges = bridge_problems(intent, space, hidden, options.internal_setting, self.name) \
-            if hidden else []
+        bridges = bridge_problems(intent, space, hidden, options.internal_setting, self.name,
+                                  self.governed_endpoints) if hidden else []
         return problems + unknown + [p for p in bridges if p.where not in refused]
 
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:

@@ -120,30 +120,47 @@ def prefix_list_for(space: Space, network: str, family: int, quota: int) -> Pref
 def segment_rules(intent: Intent, space: Space, seg: str, prefix_lists: bool = True,
                   quota: int = MAX_PREFIX_LIST_ENTRIES) -> list[Rule]:
     """Every rule of one segment's groups (all in group 0 until placed)."""
+    flows = {direction: flows_of(intent, seg, direction) for direction in (EGRESS, INGRESS)}
+    return _end_rules(intent, space, seg, families(intent, seg), flows, quota if prefix_lists else 0)
+
+
+def load_balancer_rules(intent: Intent, space: Space, prefix_lists: bool = True,
+                        quota: int = MAX_PREFIX_LIST_ENTRIES) -> list[Rule]:
+    """The load balancer group's rules: egress to each segment a flow from
+    `@load-balancer` reaches (a group Pulumi creates denies all egress), and the
+    listener's ingress from each segment or network a flow into it names. The
+    load balancer may be dual-stack, so a network is written in both families."""
+    flows = {EGRESS: [f for f in intent.flows if f.src.name == LOAD_BALANCER],
+             INGRESS: [f for f in intent.flows if f.dst.name == LOAD_BALANCER]}
+    return _end_rules(intent, space, LOAD_BALANCER, frozenset((4, 6)), flows,
+                      quota if prefix_lists else 0)
+
+
+def _end_rules(intent: Intent, space: Space, end: str, fams: frozenset[int],
+               flows: dict[str, list[Flow]], quota: int) -> list[Rule]:
+    """The rules of one end's groups (quota 0: no prefix lists)."""
     rules: list[Rule] = []
-    fams = families(intent, seg)
     for direction in (EGRESS, INGRESS):
         entries: list[tuple[IPNetwork, PortSet]] = []
         cidr_flows: list[tuple[Flow, AddressSet]] = []
-        for flow in flows_of(intent, seg, direction):
+        for flow in flows[direction]:
             peer = other_end(flow, direction)
             if peer.kind == "segment":
                 common = fams & families(intent, peer.name)
                 for proto, lo, hi in spans(flow.ports):
                     if useful(proto, common):
-                        rules.append(Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,)))
+                        rules.append(Rule(end, direction, Box(proto, lo, hi), peer.name, (flow.key,)))
             elif peer.kind == "network":
-                rules += _network_rules(space, seg, direction, flow, peer.name, fams,
-                                        quota if prefix_lists else 0, entries)
+                rules += _network_rules(space, end, direction, flow, peer.name, fams, quota, entries)
                 cidr_flows.append((flow, space.network(peer.name)))
             elif peer.name == LOAD_BALANCER:  # the load balancer's group, by reference
-                rules += [Rule(seg, direction, Box(proto, lo, hi), peer.name, (flow.key,))
+                rules += [Rule(end, direction, Box(proto, lo, hi), peer.name, (flow.key,))
                           for proto, lo, hi in spans(flow.ports) if useful(proto, fams)]
             elif peer.name in space.endpoints:
-                rules += managed_list_rules(space, seg, direction, flow, peer.name, fams)
+                rules += managed_list_rules(space, end, direction, flow, peer.name, fams)
             # other platform endpoints: check has reported them
         for box in pack(entries):
-            rules.append(Rule(seg, direction, box, None, serving(cidr_flows, box)))
+            rules.append(Rule(end, direction, box, None, serving(cidr_flows, box)))
     return rules
 
 
@@ -161,14 +178,6 @@ def _network_rules(space: Space, seg: str, direction: str, flow: Flow, network: 
         rules += [Rule(seg, direction, Box(proto, lo, hi), None, (flow.key,), listed)
                   for proto, lo, hi in spans(flow.ports) if compatible(proto, probe.version)]
     return rules
-
-
-def load_balancer_rules(intent: Intent) -> list[Rule]:
-    """The load balancer group's egress to each segment a flow from `@load-balancer`
-    reaches (a group Pulumi creates denies all egress)."""
-    return [Rule(LOAD_BALANCER, EGRESS, Box(proto, lo, hi), flow.dst.name, (flow.key,))
-            for flow in intent.flows if flow.src.name == LOAD_BALANCER and flow.dst.is_segment
-            for proto, lo, hi in spans(flow.ports) if useful(proto, families(intent, flow.dst.name))]
 
 
 def managed_list_rules(space: Space, seg: str, direction: str, flow: Flow, endpoint: str,

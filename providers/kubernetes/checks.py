@@ -43,6 +43,24 @@ def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> 
     problems += _cluster_cidrs(intent, governed, options)
     problems += _dns_namespace(intent, governed, options)
     problems += api_names(intent, governed, options)
+    problems += _controllers(intent, governed, options)
+    return problems
+
+
+def _controllers(intent: Intent, governed: frozenset[str], options: Options) -> list[Problem]:
+    """An ingress controller whose labels and a segment's may sit on one pod (one set
+    holds the other, in one namespace): that pod would be both the segment's and
+    `@load-balancer`, and the segment's policy would isolate the controller."""
+    problems = []
+    for i, controller in enumerate(options.ingress_controllers):
+        mine = set(controller.labels.items())
+        for name in sorted(governed):
+            k = selector(intent, name)
+            if k.namespace == controller.namespace and (mine <= set(k.labels) or set(k.labels) <= mine):
+                problems.append(Problem(f"settings.ingressControllers.{i}", (
+                    f"its pods and those of segment '{name}' in namespace '{k.namespace}' share "
+                    "labels, so a pod may be both the segment's and the load balancer's: give the "
+                    "controller a label the segment's pods do not carry, or move one of them")))
     return problems
 
 

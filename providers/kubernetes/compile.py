@@ -18,6 +18,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.plan import Plan, Resource, ordered
 from cloudfence.ports import PortSet
@@ -94,6 +95,7 @@ class Names:
         self.intent = intent
         self.space = space
         self.cluster = options.internal_space()
+        self.controllers = [c.selector for c in options.ingress_controllers]
 
     def peers(self, ep: Endpoint, namespace: str) -> list[dict[str, Any]]:
         """How a policy in `namespace` names an endpoint: pods by selectors,
@@ -108,6 +110,8 @@ class Names:
                 return [pod_peer(seg.kubernetes, namespace)]
             return [{"ipBlock": {"cidr": str(c)}} for c in seg.cidrs]
         out = []
+        if ep.name == LOAD_BALANCER:  # the ingress controller's pods, then the nodes
+            out += [pod_peer(c, namespace) for c in self.controllers]
         for block in self.space.blocks(ep.name, also_except=self.cluster):
             ip_block: dict[str, Any] = {"cidr": str(block.cidr)}
             if block.excepts:

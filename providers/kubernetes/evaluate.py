@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cloudfence.addresses import AddressSet
+from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import Plan
@@ -40,6 +41,7 @@ from cloudfence.providers.kubernetes.world import (
     PodWorld,
     Policy,
     background_pods,
+    controller_pods,
     covers,
     labels_of,
     peer_ends,
@@ -149,7 +151,8 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
     reach = Reachability(target=target, governed=governed)
     policies = read_policies(plan)
     segments = segment_pods(intent, governed)
-    background = background_pods(intent, governed, policies)
+    controllers = [c.selector for c in options.ingress_controllers]
+    background = background_pods(intent, governed, policies, controllers)
     world = PodWorld([*segments, *background])
     cluster = options.internal_space()
     # Where pods of no segment may be: the cluster's ranges (or, unknown, the
@@ -157,6 +160,9 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
     pod_space = space_for(intent, options).hidden
     for pods in background:
         reach.declare(pods.end, pod_space, pods.label)
+    balancers = frozenset(p.end for p in controller_pods(controllers))
+    if balancers:
+        reach.endpoint_members[LOAD_BALANCER] = balancers
     for pods in segments:
         if intent.segment(pods.end).cidrs:
             reach.opaque(pods.end)

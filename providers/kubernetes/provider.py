@@ -37,7 +37,9 @@ class KubernetesProvider(BaseProvider):
         governs="segments with a kubernetes mapping",
         platform_endpoints={
             CLUSTER_DNS: "the kube-dns pods of kube-system (namespace and pod selector)",
-            LOAD_BALANCER: "ipBlocks of settings.nodeCidrs (load balancer traffic after SNAT, as a source)",
+            LOAD_BALANCER: "ipBlocks of settings.nodeCidrs (load balancer traffic after SNAT) and/or the "
+                           "pods of settings.ingressControllers (namespaceSelector and podSelector), "
+                           "as a source",
             OBJECT_STORAGE: "ipBlocks of settings.objectStorageCidrs",
             INSTANCE_METADATA: "ipBlocks 169.254.169.254/32 and fd00:ec2::254/128 (the node's metadata "
                                "service, as a destination)",
@@ -56,7 +58,9 @@ class KubernetesProvider(BaseProvider):
     internal_setting = "clusterCidrs"
     endpoint_settings: ClassVar[Mapping[str, str]] = {
         LOAD_BALANCER: "settings.nodeCidrs (the nodes' addresses, from which a cloud load balancer's "
-                       "traffic reaches pods)",
+                       "traffic reaches pods) or settings.ingressControllers (the ingress controller's "
+                       "pods, e.g. [{namespace: ingress-nginx, labels: {app.kubernetes.io/name: "
+                       "ingress-nginx}}]), or both",
         OBJECT_STORAGE: "settings.objectStorageCidrs (the object store's ranges, a private endpoint "
                         "or an egress proxy, e.g. [199.36.153.8/30])"}
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
 
 from cloudfence.addresses import AddressSet, parse_cidr
 from cloudfence.endpoints import (
@@ -19,6 +20,7 @@ from cloudfence.endpoints import (
     Resolved,
 )
 from cloudfence.intent import Intent, KubernetesSelector
+from cloudfence.labels import label_key_problem, label_value_problem, namespace_problem
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 from cloudfence.reachability import NEVER, OVERLAP, SUPERSET
 from cloudfence.settings import Flag, ProviderSettings
@@ -59,6 +61,50 @@ def _cidr(text: str) -> str:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
+class IngressController(BaseModel):
+    """Pods that receive a cloud load balancer's traffic and proxy it on (an ingress
+    controller, a gateway's proxies): `@load-balancer` on this cluster."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              frozen=True)
+
+    namespace: str = Field(description="the controller's namespace, e.g. ingress-nginx")
+    labels: dict[str, str] = Field(description="labels every controller pod carries, e.g. "
+                                   "{app.kubernetes.io/name: ingress-nginx}")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        problem = namespace_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        # No labels would make every pod of the namespace the load balancer.
+        if not value:
+            raise ValueError("give at least one label the controller's pods carry (no labels would "
+                             "admit every pod of the namespace), e.g. {app.kubernetes.io/name: "
+                             "ingress-nginx}")
+        for key, text in value.items():
+            problem = label_key_problem(key) or label_value_problem(text)
+            if problem:
+                raise ValueError(f"label {key}: {problem}")
+        return value
+
+    @property
+    def selector(self) -> KubernetesSelector:
+        return KubernetesSelector(self.namespace, tuple(sorted(self.labels.items())))
+
+    @property
+    def text(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return (f"the ingress controller pods {{{shown}}} in namespace {self.namespace} (not the "
+                "namespace's other pods)")
+
+
 class Options(ProviderSettings):
     """The kubernetes provider's settings (`cloudfence:providers: {kubernetes: ...}`).
 
@@ -80,7 +126,11 @@ class Options(ProviderSettings):
     node_cidrs: list[Cidr] = Field(
         default_factory=list, description="the nodes' addresses, which `@load-balancer` is: a cloud "
         "load balancer's traffic reaches pods from them after SNAT (externalTrafficPolicy: Cluster); "
-        "empty = a flow from @load-balancer is refused")
+        "with ingressControllers empty too, a flow from @load-balancer is refused")
+    ingress_controllers: list[IngressController] = Field(
+        default_factory=list, description="the ingress controller's pods, which `@load-balancer` "
+        "also is (by namespaceSelector and podSelector): [{namespace: ingress-nginx, labels: "
+        "{app.kubernetes.io/name: ingress-nginx}}]; other pods of that namespace are not")
     object_storage_cidrs: list[Cidr] = Field(
         default_factory=list, description="the addresses `@object-storage` stands for (the object "
         "store's ranges, a private endpoint or an egress proxy): Kubernetes has no name for it; "
@@ -88,6 +138,14 @@ class Options(ProviderSettings):
     cni: Literal["calico", "cilium", "unknown"] = Field(
         "unknown", description="whether an ipBlock matches pod addresses (Calico's does, Cilium's does "
         "not); unknown: verify assumes each reading where it is worse")
+
+    def to_json(self) -> dict[str, Any]:
+        """As validated; no ingressControllers key when there are none, so a plan of a
+        cluster without one records what it did before the setting existed."""
+        out = super().to_json()
+        if not self.ingress_controllers:
+            out.pop("ingressControllers", None)
+        return out
 
     def internal_space(self) -> AddressSet | None:
         """The pod and service CIDRs, when given: where pods and cluster IPs live."""
@@ -99,8 +157,9 @@ class Options(ProviderSettings):
     def platform_endpoints(self) -> Mapping[str, Resolved]:
         """Endpoints written as ipBlocks of the addresses the settings give."""
         out = {INSTANCE_METADATA: Resolved(METADATA_ADDRESSES)}
-        if self.node_cidrs:
-            out[LOAD_BALANCER] = Resolved(AddressSet.from_cidrs(self.node_cidrs))
+        if self.node_cidrs or self.ingress_controllers:
+            out[LOAD_BALANCER] = Resolved(AddressSet.from_cidrs(self.node_cidrs), members=tuple(
+                c.text for c in self.ingress_controllers))
         if self.object_storage_cidrs:
             out[OBJECT_STORAGE] = Resolved(AddressSet.from_cidrs(self.object_storage_cidrs))
         return out

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from cloudfence.intent import Intent
+from cloudfence.endpoints import LOAD_BALANCER
+from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.providers.kubernetes.wire import (
     CLUSTER_DNS,
     DNS_LABELS,
@@ -305,6 +306,18 @@ def dns_pods() -> Pods:
                 label=f"{CLUSTER_DNS} (pods {show(labels_of(DNS_LABELS))} in {DNS_NAMESPACE})")
 
 
+def controller_pods(controllers: Iterable[KubernetesSelector]) -> list[Pods]:
+    """The ingress controller's pods, which `@load-balancer` is: pods that carry the
+    controller's labels (maybe more) in its namespace, one end per controller."""
+    out = []
+    for c in controllers:
+        labels = labels_of(c.match_labels)
+        out.append(Pods(f"{LOAD_BALANCER}/{c.namespace}/{show(labels)}", c.namespace, labels,
+                        ns_labels=((NAMESPACE_NAME_LABEL, c.namespace),),
+                        label=f"{LOAD_BALANCER} (ingress controller pods {show(labels)} in {c.namespace})"))
+    return out
+
+
 def named_namespaces(segments: list[Pods], policies: list[Policy]) -> list[str]:
     """Every namespace the spec or the plan names: of segments, of policies,
     of namespaceSelectors pinned to names, and kube-system."""
@@ -346,11 +359,14 @@ def _owned(namespace: str, labels: Labels, segments: PodWorld) -> bool:
     return namespace == DNS_NAMESPACE and all(have.get(k) == v for k, v in DNS_LABELS.items())
 
 
-def background_pods(intent: Intent, governed: Iterable[str], policies: list[Policy]) -> list[Pods]:
-    """The cluster DNS pods, then the pods of no segment: one bare pod per named
-    namespace and the witnesses of every policy and peer selector."""
+def background_pods(intent: Intent, governed: Iterable[str], policies: list[Policy],
+                    controllers: Iterable[KubernetesSelector] = ()) -> list[Pods]:
+    """The cluster DNS pods and the ingress controller's pods, then the pods of no
+    segment: one bare pod per named namespace and the witnesses of every policy and
+    peer selector (a witness the controller's labels claim is the controller's)."""
     segments = segment_pods(intent, governed)
-    named = named_namespaces(segments, policies)
+    balancers = controller_pods(controllers)
+    named = named_namespaces([*segments, *balancers], policies)
     candidates: list[tuple[str, Labels, Labels, bool]] = []  # namespace, ns labels, labels, ns exact
     for ns in named:
         candidates.append((ns, ((NAMESPACE_NAME_LABEL, ns),), (), False))
@@ -363,10 +379,10 @@ def background_pods(intent: Intent, governed: Iterable[str], policies: list[Poli
             for ns, ns_labels, ns_exact in _namespaces_for(peer, policy, named):
                 for labels in witness_labels(peer.get("podSelector")):
                     candidates.append((ns, ns_labels, labels, ns_exact))
-    out = [dns_pods()]
+    out = [dns_pods(), *balancers]
     seen: set[tuple[str, Labels]] = set()
     owned: set[tuple[str, Labels]] = set()
-    index = PodWorld(segments)
+    index = PodWorld([*segments, *balancers])
     for ns, ns_labels, labels, ns_exact in candidates:
         if (ns, labels) in seen or (ns, labels) in owned:
             continue
