@@ -32,6 +32,7 @@ from cloudfence.providers.aws.names import (
     unique,
 )
 from cloudfence.providers.aws.network import subnets
+from cloudfence.providers.aws.pods import policy_records
 from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, load_balancer_rules
 from cloudfence.providers.aws.settings import AwsSettings
 from cloudfence.providers.aws.wire import (
@@ -81,6 +82,8 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
     if settings.region:
         resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
                      for r in resources]
+    if settings.security_groups_for_pods:  # Kubernetes objects: no region
+        resources += policy_records(intent, names.groups, names.reserved | {r.name for r in resources})
     return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
                 settings=settings.to_json())
 

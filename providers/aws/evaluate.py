@@ -41,6 +41,7 @@ from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import REF, Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.aws import pods
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
 from cloudfence.providers.aws.names import TAG_ENDPOINT, TAG_GROUP, TAG_SEGMENT
@@ -78,6 +79,7 @@ READ_INPUTS: dict[str, frozenset[str]] = {
     NETWORK_ACL_RULE: _COMMON | {"networkAclId", "ruleNumber", "egress", "protocol", "ruleAction",
                                  "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType", "icmpCode"},
     PREFIX_LIST: _COMMON | {"addressFamily", "entries", "maxEntries", "name"},
+    pods.POLICY: pods.READ,
 }
 
 
@@ -122,34 +124,54 @@ NACL_LAYER = "nacl"
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "aws") -> Reachability:
     problems = unread_inputs(plan)
-    if problems:
-        raise CloudfenceError(problems)
+    attached, found = pods.attachment(plan, intent) if not problems else (None, [])
+    if problems or found:
+        raise CloudfenceError(problems + found)
     reach = Reachability(target, governed)
     group_segment = {r.name: _segment_tag(r) or _endpoint_tag(r) for r in plan.by_type(SECURITY_GROUP)}
     endpoints = {seg for seg in group_segment.values() if seg and seg.startswith("@")}
     for name in sorted(endpoints):  # the load balancer's group: an end with rules of its own
         reach.declare(name, load_balancer_region(plan, intent), f"{name} (its security group)")
+    # Who attaches each group: its segment's members, or as the SecurityGroupPolicies say.
+    owners = attached.owners(group_segment) if attached else {g: {s} for g, s in group_segment.items() if s}
+    outsiders = frozenset(attached.outsiders) if attached else frozenset()
+    if attached:
+        pods.apply(attached, reach, hidden_region(plan, intent))
     lists = prefix_lists(plan)
-    for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
-        for rule in plan.by_type(rtype):
-            seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
-            if seg is None or (seg not in governed and seg not in endpoints):
-                continue  # a group no segment's workloads carry
-            ports = sg_ports(rule.inputs)
-            peer = sg_peer(rule.inputs, group_segment, lists)
-            if peer is not None:
-                reach.allow(seg, direction, peer, ports)
+    _group_rules(plan, reach, group_segment, owners, outsiders, lists)
     for seg, direction, inputs, peer in _other_rule_forms(plan, group_segment, lists):
-        if seg in governed:
-            reach.allow(seg, direction, peer, sg_ports(inputs))
+        for end in _carriers(seg, group_segment, owners):
+            if end in governed or end in outsiders:
+                reach.allow(end, direction, peer, sg_ports(inputs))
     _network_acls(plan, reach)
     _identities(plan, reach)
     region = hidden_region(plan, intent)
     for name, segment in intent.segments.items():
         if name in governed and not segment.cidrs:
             reach.region(name, region)
-    reach.assumptions += _assumptions(plan, bool(endpoints))
+    reach.assumptions += _assumptions(plan, bool(endpoints)) + pods.assumptions(attached, intent)
     return reach
+
+
+def _group_rules(plan: Plan, reach: Reachability, group_segment: dict[str, str | None],
+                 owners: dict[str, set[str]], outsiders: frozenset[str], lists: dict[str, Peer]) -> None:
+    """The standalone rules, on the ends whose members attach their group."""
+    ends = reach.ends
+    for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
+        for rule in plan.by_type(rtype):
+            group = _ref_name(rule.inputs.get("securityGroupId")) or ""
+            peer = sg_peer(rule.inputs, group_segment, lists)
+            if peer is None:
+                continue  # AWS rejects a rule with no peer
+            peer = pods.group_peer(peer, rule.inputs, group_segment, owners, outsiders)
+            for seg in sorted(owners.get(group, set()) & ends):  # else a group no workload carries
+                reach.allow(seg, direction, peer, sg_ports(rule.inputs))
+
+
+def _carriers(seg: str, group_segment: dict[str, str | None], owners: dict[str, set[str]]) -> set[str]:
+    """Who carries the rules a segment's groups hold inline or as legacy rules: whoever
+    attaches a group of that segment."""
+    return {end for g, s in group_segment.items() if s == seg for end in owners.get(g, ())}
 
 
 def _assumptions(plan: Plan, balancer: bool) -> list[str]:

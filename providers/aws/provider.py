@@ -22,7 +22,7 @@ from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import DeployedRecords, Plan
 from cloudfence.provider import BaseProvider, Capabilities
-from cloudfence.providers.aws import deployed, nacl
+from cloudfence.providers.aws import deployed, nacl, pods
 from cloudfence.providers.aws.compile import compile_plan
 from cloudfence.providers.aws.evaluate import READ_INPUTS, evaluate_plan
 from cloudfence.providers.aws.internal import AwsSpace, aws_space, resolved
@@ -103,6 +103,7 @@ class AwsProvider(BaseProvider):
         problems = super().check(intent, settings)  # capabilities, then check_meaning below
         problems += _sctp_problems(intent)
         problems += network_problems(intent, options)
+        problems += pods.check(intent, options.security_groups_for_pods)
         if any(p.where.startswith("settings.") for p in problems):
             return _unique(problems)  # no VPC CIDR: the rules cannot be laid out
         options = resolved(intent, options)
@@ -155,6 +156,10 @@ class AwsProvider(BaseProvider):
         return deployed.state_records(state, intent)
 
     def sdk_class(self, type_token: str) -> Callable[..., Any]:
+        if type_token == pods.POLICY:  # settings.securityGroupsForPods: a Kubernetes custom resource
+            from pulumi_kubernetes.apiextensions import CustomResource
+
+            return CustomResource
         if type_token not in SDK_CLASSES:
             raise KeyError(f"the aws provider does not emit {type_token} "
                            f"(it emits {', '.join(sorted(SDK_CLASSES))})")

@@ -1,0 +1,187 @@
+"""EKS security groups for pods (settings.securityGroupsForPods): one SecurityGroupPolicy
+per pod segment, registered through pulumi_kubernetes, and judged by verify: a pod
+segment's groups are attached by exactly the pods it selects, and a policy that says
+otherwise is a counterexample or a refusal naming it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from cloudfence.errors import CheckError, CloudfenceError
+from cloudfence.intent import load_intent, parse_intent
+from cloudfence.plan import Plan, Resource, ref
+from cloudfence.provider import checked_plan, find_problems
+from cloudfence.providers.aws.pods import POLICY
+from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.verify import verify_plan
+from tests.test_aws_compile import EXAMPLE
+
+AWS = AwsProvider()
+INTENT = load_intent(EXAMPLE)
+PODS = {"securityGroupsForPods": True}
+POD_SEGMENTS = {"gateway": ("serving", {"role": "frontend"}),
+                "inference": ("serving", {"app": "ai-inference"}),
+                "feature-db": ("data", {"role": "database"}),
+                "monitoring": ("monitoring", {"app": "prometheus"})}
+
+
+def plan_with(settings: dict[str, Any] = PODS) -> Plan:
+    return checked_plan(AWS, INTENT, settings)
+
+
+def policies(plan: Plan) -> dict[str, Resource]:
+    return {r.inputs["metadata"]["name"]: r for r in plan.resources if r.type == POLICY}
+
+
+def mutated(plan: Plan, segment: str, change: Any) -> Plan:
+    """The plan with the policy of one segment changed (None: removed)."""
+    out = []
+    for r in plan.resources:
+        if r.type == POLICY and r.inputs["metadata"]["labels"]["cloudfence.io/segment"] == segment:
+            inputs = copy.deepcopy(r.inputs)
+            if change is None:
+                continue
+            change(inputs)
+            r = Resource(r.type, r.name, inputs)
+        out.append(r)
+    return replace(plan, resources=tuple(out))
+
+
+# ------------------------------------------------------------ compile
+
+
+def test_one_policy_per_pod_segment_selecting_its_pods_with_its_groups():
+    plan = plan_with()
+    found = policies(plan)
+    assert sorted(found) == sorted(f"ai-inference-{s}" for s in POD_SEGMENTS)
+    for seg, (namespace, labels) in POD_SEGMENTS.items():
+        r = found[f"ai-inference-{seg}"]
+        assert r.inputs["apiVersion"] == "vpcresources.k8s.aws/v1beta1"
+        assert r.inputs["kind"] == "SecurityGroupPolicy"
+        assert r.inputs["metadata"]["namespace"] == namespace
+        assert r.inputs["spec"] == {"podSelector": {"matchLabels": labels},
+                                    "securityGroups": {"groupIds": [ref(f"ai-inference-{seg}")]}}
+
+
+def test_without_the_setting_no_policy_is_written():
+    assert not policies(plan_with({}))
+
+
+def test_policies_carry_no_region():
+    plan = plan_with({**PODS, "region": "eu-west-1"})
+    assert all("region" not in r.inputs for r in policies(plan).values())
+    assert all(r.inputs["region"] == "eu-west-1" for r in plan.resources if r.type != POLICY)
+
+
+def test_the_setting_without_pod_segments_is_refused():
+    intent = parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.1.0/24}\nflows: []\n")
+    problems = find_problems(AWS, intent, PODS)
+    assert [p.where for p in problems] == ["settings.securityGroupsForPods"]
+    assert "kubernetes" in problems[0].message
+
+
+def test_a_bad_value_names_the_key():
+    with pytest.raises(CheckError) as exc:
+        plan_with({"securityGroupsForPods": "sometimes"})
+    assert "settings.securityGroupsForPods" in str(exc.value)
+
+
+# ------------------------------------------------------------ Pulumi
+
+
+def test_policies_register_as_kubernetes_custom_resources():
+    from pulumi_kubernetes.apiextensions import CustomResource
+
+    from cloudfence.deploy.emitter import registered_plan
+
+    assert AWS.sdk_class(POLICY) is CustomResource
+    settings = {**PODS, "region": "eu-west-1"}
+    registered = registered_plan(INTENT, AWS, settings)
+    assert registered == json.loads(json.dumps(plan_with(settings).to_json()))
+    sgps = [r for r in registered["resources"] if r["type"] == POLICY]
+    assert len(sgps) == len(POD_SEGMENTS)
+    gateway = next(r for r in sgps if r["inputs"]["metadata"]["name"] == "ai-inference-gateway")
+    assert gateway["inputs"]["apiVersion"] == "vpcresources.k8s.aws/v1beta1"
+    assert gateway["inputs"]["kind"] == "SecurityGroupPolicy"
+    assert gateway["inputs"]["spec"] == {"podSelector": {"matchLabels": {"role": "frontend"}},
+                                         "securityGroups": {"groupIds": ["${ai-inference-gateway.id}"]}}
+
+
+# ------------------------------------------------------------ verify
+
+
+def test_the_plan_verifies_and_says_what_it_rests_on():
+    verdict = verify_plan(INTENT, AWS, plan_with(), checked=True)
+    assert verdict.equivalent
+    text = "\n".join(verdict.assumptions)
+    for needed in ("ENABLE_POD_ENI", "POD_SECURITY_GROUP_ENFORCING_MODE", "Nitro", "node's security groups"):
+        assert needed in text
+
+
+def test_without_the_setting_the_assumption_names_the_pod_segments():
+    verdict = verify_plan(INTENT, AWS, plan_with({}), checked=True)
+    assert verdict.equivalent
+    line = next(a for a in verdict.assumptions if "SecurityGroupPolicy" in a)
+    assert all(seg in line for seg in POD_SEGMENTS) and "securityGroupsForPods" in line
+
+
+def _labels(labels: dict[str, str]) -> Any:
+    return lambda i: i["spec"]["podSelector"].update(matchLabels=labels)
+
+
+def _namespace(ns: str) -> Any:
+    return lambda i: i["metadata"].update(namespace=ns)
+
+
+def _groups(*ids: str) -> Any:
+    return lambda i: i["spec"]["securityGroups"].update(groupIds=list(ids))
+
+
+@pytest.mark.parametrize("segment, change, source, destination", [
+    # Every pod of namespace serving attaches inference's group: pods of no segment reach feature-db.
+    ("inference", _labels({}), "pods of no segment in namespace serving", "feature-db"),
+    # The policy selects pods of another namespace: those reach feature-db, inference's pods carry
+    # their node's groups (anything reaches them).
+    ("inference", _namespace("tenant"), "pods of no segment in namespace tenant", "feature-db"),
+    ("inference", _namespace("tenant"), "internet", "inference"),
+    # Gateway's pods carry inference's group: they reach feature-db.
+    ("gateway", _groups(ref("ai-inference-inference")), "gateway", "feature-db"),
+    # Gateway's pods also carry vector-db's group: corp-vpn reaches them on qdrant.
+    ("gateway", _groups(ref("ai-inference-gateway"), ref("ai-inference-vector-db")), "corp-vpn", "gateway"),
+    # A group outside the plan: its rules are unknown.
+    ("gateway", _groups("sg-0123456789abcdef0"), "internet", "gateway"),
+    # No policy: the pods carry their node's groups.
+    ("feature-db", None, "internet", "feature-db"),
+])
+def test_a_wrong_policy_is_a_counterexample(segment, change, source, destination):
+    verdict = verify_plan(INTENT, AWS, mutated(plan_with(), segment, change))
+    assert not verdict.equivalent
+    assert any(c.kind == "extra" and c.source.startswith(source) and c.destination.startswith(destination)
+               for c in verdict.counterexamples), verdict.counterexamples
+
+
+def test_a_missing_policy_also_loses_the_segments_flows():
+    verdict = verify_plan(INTENT, AWS, mutated(plan_with(), "feature-db", None), limit=200)
+    # feature-db's group is attached by nobody, so inference's egress to it matches no one.
+    assert any(c.kind == "missing" and c.source.startswith("inference")
+               and c.destination.startswith("feature-db") for c in verdict.counterexamples)
+
+
+@pytest.mark.parametrize("segment, change, where", [
+    # A label the segment does not give: only some of its pods would attach the group.
+    ("inference", _labels({"app": "ai-inference", "tier": "gpu"}), "podSelector"),
+    # Selecting by service account: labels the spec does not know.
+    ("inference", lambda i: i["spec"].update(serviceAccountSelector={"matchLabels": {"a": "b"}}),
+     "serviceAccountSelector"),
+    ("inference", lambda i: i["spec"]["podSelector"].update(
+        matchExpressions=[{"key": "app", "operator": "Exists"}]), "podSelector"),
+])
+def test_a_policy_verify_cannot_read_exactly_is_refused_by_name(segment, change, where):
+    with pytest.raises(CloudfenceError) as exc:
+        verify_plan(INTENT, AWS, mutated(plan_with(), segment, change))
+    assert "ai-inference-inference-pods" in str(exc.value) and where in str(exc.value)
