@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.aws.pods import POLICY
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.verify import verify_plan
+from tests.fakeplugin import run_cli
 from tests.test_aws_compile import EXAMPLE
 
 AWS = AwsProvider()
@@ -185,3 +187,24 @@ def test_a_policy_verify_cannot_read_exactly_is_refused_by_name(segment, change,
     with pytest.raises(CloudfenceError) as exc:
         verify_plan(INTENT, AWS, mutated(plan_with(), segment, change))
     assert "ai-inference-inference-pods" in str(exc.value) and where in str(exc.value)
+
+
+# ------------------------------------------------------------ deployed
+
+
+def test_a_stack_state_is_judged_with_its_policies(env: dict[str, str], tmp_path: Path) -> None:
+    from tests import deployedstate
+
+    settings = ["--set", "aws.vpcCidr=10.20.0.0/16", "--set", "aws.securityGroupsForPods=true"]
+    doc = deployedstate.stack_export(deployedstate.compiled("aws", {"vpcCidr": "10.20.0.0/16", **PODS}))
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(doc))
+    proc = run_cli(["verify", str(EXAMPLE), "-p", "aws", *settings, "--deployed", str(state)], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ENABLE_POD_ENI" in proc.stdout
+    # The policies deleted from the cluster: the pods carry their node's groups.
+    doc["deployment"]["resources"] = [r for r in doc["deployment"]["resources"] if r["type"] != POLICY]
+    state.write_text(json.dumps(doc))
+    proc = run_cli(["verify", str(EXAMPLE), "-p", "aws", *settings, "--deployed", str(state)], env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "feature-db" in proc.stdout
