@@ -19,6 +19,7 @@ from cloudfence.plan import Plan, Resource, ref
 from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.aws.pods import POLICY
 from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.providers.aws.wire import LEGACY_RULE
 from cloudfence.verify import verify_plan
 from tests.fakeplugin import run_cli
 from tests.test_aws_compile import EXAMPLE
@@ -208,3 +209,19 @@ def test_a_stack_state_is_judged_with_its_policies(env: dict[str, str], tmp_path
     proc = run_cli(["verify", str(EXAMPLE), "-p", "aws", *settings, "--deployed", str(state)], env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "feature-db" in proc.stdout
+
+
+def test_a_rule_written_the_legacy_way_matches_whoever_attaches_the_group():
+    """A legacy `ec2.SecurityGroupRule` naming inference's group admits the pods of no segment
+    that a widened policy gives that group, as the standalone rule would."""
+    plan = mutated(plan_with(), "inference", _labels({}))
+    name = "ai-inference-feature-db-in-tcp-5432-from-inference"
+    standalone = plan.get(name)
+    legacy = Resource(LEGACY_RULE, name, {
+        "type": "ingress", "securityGroupId": standalone.inputs["securityGroupId"], "protocol": "tcp",
+        "fromPort": 5432, "toPort": 5432, "sourceSecurityGroupId": ref("ai-inference-inference")})
+    plan = replace(plan, resources=tuple(legacy if r.name == name else r for r in plan.resources))
+    verdict = verify_plan(INTENT, AWS, plan)
+    assert any(c.kind == "extra" and c.source.startswith("pods of no segment in namespace serving")
+               and c.destination.startswith("feature-db") and c.ports == "5432"
+               for c in verdict.counterexamples), verdict.counterexamples

@@ -32,6 +32,7 @@ import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, V4_MAX, V6_MAX, AddressSet
@@ -139,10 +140,10 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
         pods.apply(attached, reach, hidden_region(plan, intent))
     lists = prefix_lists(plan)
     _group_rules(plan, reach, group_segment, owners, outsiders, lists)
-    for seg, direction, inputs, peer in _other_rule_forms(plan, group_segment, lists):
-        for end in _carriers(seg, group_segment, owners):
-            if end in governed or end in outsiders:
-                reach.allow(end, direction, peer, sg_ports(inputs))
+    for holder, direction, inputs, peer in _other_rule_forms(plan, _Groups(group_segment, owners, outsiders),
+                                                           lists):
+        for end in sorted(owners.get(holder, set()) & (governed | outsiders)):
+            reach.allow(end, direction, peer, sg_ports(inputs))
     _network_acls(plan, reach)
     _identities(plan, reach)
     region = hidden_region(plan, intent)
@@ -166,12 +167,6 @@ def _group_rules(plan: Plan, reach: Reachability, group_segment: dict[str, str |
             peer = pods.group_peer(peer, rule.inputs, group_segment, owners, outsiders)
             for seg in sorted(owners.get(group, set()) & ends):  # else a group no workload carries
                 reach.allow(seg, direction, peer, sg_ports(rule.inputs))
-
-
-def _carriers(seg: str, group_segment: dict[str, str | None], owners: dict[str, set[str]]) -> set[str]:
-    """Who carries the rules a segment's groups hold inline or as legacy rules: whoever
-    attaches a group of that segment."""
-    return {end for g, s in group_segment.items() if s == seg for end in owners.get(g, ())}
 
 
 def _assumptions(plan: Plan, balancer: bool) -> list[str]:
@@ -256,25 +251,39 @@ def _identities(plan: Plan, reach: Reachability) -> None:
 _Found = Iterator[tuple[str, str, dict[str, Any], Peer]]
 
 
-def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None],
-                      lists: dict[str, Peer]) -> _Found:
-    """Inline group rules and legacy `ec2.SecurityGroupRule`s. cloudfence never
-    writes them, but AWS enforces them, so a plan that has them is read with
-    them: verify must not be blind to an opening written the old way."""
+@dataclass(frozen=True)
+class _Groups:
+    """Each group's segment (by its tag) and who attaches it (see pods.Attachment)."""
+
+    segment: dict[str, str | None]
+    owners: dict[str, set[str]]
+    outsiders: frozenset[str]
+
+    def peer(self, value: Any) -> Peer:
+        """Whoever attaches the group a rule references; a group outside the plan may be anyone's."""
+        other = self.segment.get(_ref_name(value) or "")
+        found = Peer.segment(other) if other else Peer.all()
+        return pods.group_peer(found, {"referencedSecurityGroupId": value}, self.segment, self.owners,
+                               self.outsiders)
+
+
+def _other_rule_forms(plan: Plan, groups: _Groups, lists: dict[str, Peer]) -> _Found:
+    """Inline group rules and legacy `ec2.SecurityGroupRule`s, by the group that holds
+    them. cloudfence never writes them, but AWS enforces them, so a plan that has them
+    is read with them: verify must not be blind to an opening written the old way."""
     for group in plan.by_type(SECURITY_GROUP):
-        seg = group_segment.get(group.name)
         for key, direction in (("ingress", INGRESS), ("egress", EGRESS)):
             for rule in group.inputs.get(key) or ():
-                yield from _legacy_peers(seg, direction, rule, group_segment, lists)
+                yield from _legacy_peers(group.name, direction, rule, groups, lists)
     for rule in plan.by_type(LEGACY_RULE):
-        seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
+        holder = _ref_name(rule.inputs.get("securityGroupId")) or ""
         direction = EGRESS if rule.inputs.get("type") == "egress" else INGRESS
-        yield from _legacy_peers(seg, direction, rule.inputs, group_segment, lists)
+        yield from _legacy_peers(holder, direction, rule.inputs, groups, lists)
 
 
-def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
-                  group_segment: dict[str, str | None], lists: dict[str, Peer]) -> _Found:
-    if seg is None or not isinstance(rule, dict):
+def _legacy_peers(holder: str, direction: str, rule: dict[str, Any], groups: _Groups,
+                  lists: dict[str, Peer]) -> _Found:
+    if groups.segment.get(holder) is None or not isinstance(rule, dict):
         return
     inputs = {"ipProtocol": str(rule.get("protocol", "")), "fromPort": rule.get("fromPort"),
               "toPort": rule.get("toPort")}
@@ -282,18 +291,17 @@ def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
         inputs = {"ipProtocol": "-1"}
     for key in ("cidrBlocks", "ipv6CidrBlocks"):
         for cidr in rule.get(key) or ():
-            yield seg, direction, inputs, Peer(addresses=AddressSet.from_cidrs(
+            yield holder, direction, inputs, Peer(addresses=AddressSet.from_cidrs(
                 [ipaddress.ip_network(cidr, strict=False)]))
-    groups = list(rule.get("securityGroups") or ())
+    referenced = list(rule.get("securityGroups") or ())
     if rule.get("sourceSecurityGroupId"):
-        groups.append(rule["sourceSecurityGroupId"])
-    for group in groups:
-        other = group_segment.get(_ref_name(group) or "")
-        yield seg, direction, inputs, Peer.segment(other) if other else Peer.all()
+        referenced.append(rule["sourceSecurityGroupId"])
     if rule.get("self"):
-        yield seg, direction, inputs, Peer.segment(seg)
+        referenced.append(ref(holder))
+    for group in referenced:
+        yield holder, direction, inputs, groups.peer(group)
     for listed in rule.get("prefixListIds") or ():
-        yield seg, direction, inputs, _list_peer(listed, lists)
+        yield holder, direction, inputs, _list_peer(listed, lists)
 
 
 # ------------------------------------------------------------ security groups
