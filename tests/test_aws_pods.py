@@ -225,3 +225,19 @@ def test_a_rule_written_the_legacy_way_matches_whoever_attaches_the_group():
     assert any(c.kind == "extra" and c.source.startswith("pods of no segment in namespace serving")
                and c.destination.startswith("feature-db") and c.ports == "5432"
                for c in verdict.counterexamples), verdict.counterexamples
+
+
+def test_via_pulumi_without_the_kubernetes_sdk_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from click.testing import CliRunner
+
+    from cloudfence.cli import main
+
+    for module in [m for m in sys.modules if m.startswith("pulumi_kubernetes")] + [
+            "pulumi_kubernetes", "pulumi_kubernetes.apiextensions"]:
+        monkeypatch.setitem(sys.modules, module, None)  # None in sys.modules: the import fails
+    result = CliRunner().invoke(main, ["plan", str(EXAMPLE), "-p", "aws", "--set",
+                                       "aws.securityGroupsForPods=true", "--via-pulumi"])
+    assert result.exit_code == 2, result.output
+    assert "securityGroupsForPods" in result.output and "cloudfence[aws,kubernetes]" in result.output

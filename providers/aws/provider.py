@@ -21,7 +21,7 @@ from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAG
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
 from cloudfence.plan import DeployedRecords, Plan
-from cloudfence.provider import BaseProvider, Capabilities
+from cloudfence.provider import BaseProvider, Capabilities, SdkMissing
 from cloudfence.providers.aws import deployed, nacl, pods
 from cloudfence.providers.aws.compile import compile_plan
 from cloudfence.providers.aws.evaluate import READ_INPUTS, evaluate_plan
@@ -157,8 +157,12 @@ class AwsProvider(BaseProvider):
 
     def sdk_class(self, type_token: str) -> Callable[..., Any]:
         if type_token == pods.POLICY:  # settings.securityGroupsForPods: a Kubernetes custom resource
-            from pulumi_kubernetes.apiextensions import CustomResource
-
+            try:
+                from pulumi_kubernetes.apiextensions import CustomResource
+            except ImportError:
+                raise SdkMissing("settings.securityGroupsForPods registers SecurityGroupPolicies through "
+                                 "the Kubernetes Pulumi SDK, which is not installed: pip install "
+                                 "'cloudfence[aws,kubernetes]'") from None
             return CustomResource
         if type_token not in SDK_CLASSES:
             raise KeyError(f"the aws provider does not emit {type_token} "
