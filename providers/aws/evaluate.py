@@ -158,14 +158,19 @@ def _group_rules(plan: Plan, reach: Reachability, group_segment: dict[str, str |
                  owners: dict[str, set[str]], outsiders: frozenset[str], lists: dict[str, Peer]) -> None:
     """The standalone rules, on the ends whose members attach their group."""
     ends = reach.ends
+    carriers = {g: sorted(o & ends) for g, o in owners.items()}  # else a group no workload carries
+    by_group: dict[Any, Peer] = {}  # a referenced group's peer, found once
     for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
         for rule in plan.by_type(rtype):
-            group = _ref_name(rule.inputs.get("securityGroupId")) or ""
             peer = sg_peer(rule.inputs, group_segment, lists)
             if peer is None:
                 continue  # AWS rejects a rule with no peer
-            peer = pods.group_peer(peer, rule.inputs, group_segment, owners, outsiders)
-            for seg in sorted(owners.get(group, set()) & ends):  # else a group no workload carries
+            named = rule.inputs.get("referencedSecurityGroupId")
+            if isinstance(named, str):
+                if named not in by_group:
+                    by_group[named] = pods.group_peer(peer, rule.inputs, group_segment, owners, outsiders)
+                peer = by_group[named]
+            for seg in carriers.get(_ref_name(rule.inputs.get("securityGroupId")) or "", ()):
                 reach.allow(seg, direction, peer, sg_ports(rule.inputs))
 
 
