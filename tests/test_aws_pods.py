@@ -241,3 +241,16 @@ def test_via_pulumi_without_the_kubernetes_sdk_names_its_extra(monkeypatch: pyte
                                        "aws.securityGroupsForPods=true", "--via-pulumi"])
     assert result.exit_code == 2, result.output
     assert "securityGroupsForPods" in result.output and "cloudfence[aws,kubernetes]" in result.output
+
+
+@pytest.mark.parametrize("value, says", [("maybe", "settings.securityGroupsForPods"),
+                                         ("[true]", "settings.securityGroupsForPods")])
+def test_the_cli_exits_2_naming_the_key(value, says):
+    from click.testing import CliRunner
+
+    from cloudfence.cli import main
+
+    result = CliRunner().invoke(main, ["verify", str(EXAMPLE), "-p", "aws", "--set",
+                                       f"aws.securityGroupsForPods={value}"])
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
