@@ -254,3 +254,20 @@ def test_the_cli_exits_2_naming_the_key(value, says):
                                        f"aws.securityGroupsForPods={value}"])
     assert result.exit_code == 2, result.output
     assert says in result.output and "Traceback" not in result.output
+
+
+def test_pods_given_the_load_balancers_group_are_admitted_as_the_load_balancer():
+    """A policy that gives gateway's pods the group exports['@load-balancer'] lets them in
+    wherever the load balancer is admitted."""
+    text = EXAMPLE.read_text() + ("  - from: '@load-balancer'\n    to: inference\n    ports: [http]\n"
+                                  "    description: health checks\n")
+    intent = parse_intent(text)
+    plan = checked_plan(AWS, intent, PODS)
+    verdict = verify_plan(intent, AWS, plan, checked=True)
+    assert verdict.equivalent, verdict.counterexamples
+    lb = next(r.name for r in plan.resources if r.inputs.get("tags", {}).get("cloudfence:endpoint"))
+    found = mutated(plan, "monitoring", _groups(ref("ai-inference-monitoring"), ref(lb)))
+    verdict = verify_plan(intent, AWS, found)
+    assert any(c.kind == "extra" and c.source.startswith("monitoring")
+               and c.destination.startswith("inference") and c.ports == "80"
+               for c in verdict.counterexamples), verdict.counterexamples

@@ -223,11 +223,11 @@ def group_peer(peer: Peer, inputs: Mapping[str, Any], group_segment: Mapping[str
                owners: Mapping[str, set[str]], outsiders: Iterable[str]) -> Peer:
     """A rule referencing a segment's group matches whoever attaches that group."""
     name = _group(inputs.get("referencedSecurityGroupId"))
-    seg = group_segment.get(name)
-    if not seg or seg.startswith("@"):
+    if not group_segment.get(name):
         return peer
     ends = owners.get(name, set())
-    others = ends & set(outsiders)
+    # Background ends (the load balancer's group, pods of no segment) by name, segments as such.
+    others = {e for e in ends if e in outsiders or e.startswith("@")}
     return Peer(segments=frozenset(ends - others), others=frozenset(others))
 
 
