@@ -14,6 +14,10 @@ segment without a cidr may be anywhere in the VPC (the created one's CIDR, or
 the `vpcCidrs` the plan was compiled with; while those are unknown, anywhere
 in the private ranges and global IPv6).
 
+With SecurityGroupPolicies in the plan (settings.securityGroupsForPods), who
+attaches a pod segment's groups is what the policies say (pods.py): the rules
+of a group apply to, and a reference to it matches, whoever attaches it.
+
 Network ACLs, when a segment's subnet has one: a second layer, stateless,
 entries by ascending rule number, first match wins, then deny. A connection
 leaves a subnet only if outbound allows it AND inbound allows the replies on
