@@ -271,3 +271,16 @@ def test_pods_given_the_load_balancers_group_are_admitted_as_the_load_balancer()
     assert any(c.kind == "extra" and c.source.startswith("monitoring")
                and c.destination.startswith("inference") and c.ports == "80"
                for c in verdict.counterexamples), verdict.counterexamples
+
+
+def test_the_plan_table_and_diff_read_a_policy():
+    plan = plan_with()
+    gateway = next(r for r in policies(plan).values() if r.inputs["metadata"]["namespace"] == "serving"
+                   and r.inputs["spec"]["podSelector"]["matchLabels"] == {"role": "frontend"})
+    assert AWS.summarize(gateway) == "serving: role=frontend attach ai-inference-gateway"
+    moved = copy.deepcopy(gateway.inputs)
+    moved["metadata"]["namespace"] = "edge"
+    assert AWS.replaced_by(gateway, Resource(gateway.type, gateway.name, moved)) == ["metadata.namespace"]
+    widened = copy.deepcopy(gateway.inputs)
+    widened["spec"]["podSelector"]["matchLabels"] = {}
+    assert AWS.replaced_by(gateway, Resource(gateway.type, gateway.name, widened)) == []  # an update

@@ -78,6 +78,16 @@ def policy_records(intent: Intent, groups: Mapping[str, list[str]], reserved: se
     return out
 
 
+def summary(r: Resource) -> str:
+    """One line for the `plan` table: which pods attach which groups."""
+    meta, spec = r.inputs.get("metadata") or {}, r.inputs.get("spec") or {}
+    labels = ((spec.get("podSelector") or {}).get("matchLabels") or {})
+    pods = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "every pod"
+    ids = (spec.get("securityGroups") or {}).get("groupIds") or []
+    groups = ", ".join(str(REF.sub(lambda m: m.group("name"), str(g))) for g in ids)
+    return f"{meta.get('namespace', DEFAULT_NAMESPACE)}: {pods} attach {groups or 'no group'}"
+
+
 # ------------------------------------------------------------ reading
 
 

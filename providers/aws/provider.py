@@ -20,7 +20,7 @@ from cloudfence.bridges import bridge_problems
 from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
-from cloudfence.plan import DeployedRecords, Plan
+from cloudfence.plan import DeployedRecords, Plan, Resource
 from cloudfence.provider import BaseProvider, Capabilities, SdkMissing
 from cloudfence.providers.aws import deployed, nacl, pods
 from cloudfence.providers.aws.compile import compile_plan
@@ -93,6 +93,7 @@ class AwsProvider(BaseProvider):
         INGRESS_RULE: frozenset({"securityGroupId", "region"}),
         EGRESS_RULE: frozenset({"securityGroupId", "region"}),
         NETWORK_ACL: frozenset({"vpcId", "region"}),
+        pods.POLICY: frozenset({"metadata.name", "metadata.namespace", "apiVersion", "kind"}),
         NETWORK_ACL_RULE: frozenset({"networkAclId", "ruleNumber", "egress", "protocol", "ruleAction",
                                      "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType",
                                      "icmpCode", "region"}),
@@ -137,6 +138,9 @@ class AwsProvider(BaseProvider):
 
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
+
+    def summarize(self, resource: Resource) -> str | None:
+        return pods.summary(resource) if resource.type == pods.POLICY else None
 
     def count_rules(self, plan: Plan) -> int:
         """Security group rules (standalone records, and any inline or legacy ones AWS
