@@ -284,3 +284,16 @@ def test_the_plan_table_and_diff_read_a_policy():
     widened = copy.deepcopy(gateway.inputs)
     widened["spec"]["podSelector"]["matchLabels"] = {}
     assert AWS.replaced_by(gateway, Resource(gateway.type, gateway.name, widened)) == []  # an update
+
+
+def test_pods_of_no_segment_given_a_group_outside_the_plan_are_unfiltered():
+    """A policy for every pod of a namespace no segment names, with a literal group id:
+    those pods' rules are unknown, so they reach whatever admits anyone."""
+    def widen(i: dict) -> None:
+        i["metadata"]["namespace"] = "tenant"
+        i["spec"]["securityGroups"]["groupIds"] = ["sg-0123456789abcdef0"]
+
+    verdict = verify_plan(INTENT, AWS, mutated(plan_with(), "gateway", widen), limit=500)
+    outsiders = [c for c in verdict.counterexamples if c.source.startswith("pods of no segment")
+                 or c.destination.startswith("pods of no segment")]
+    assert any(c.kind == "extra" and c.destination.startswith("pods of no segment") for c in outsiders)

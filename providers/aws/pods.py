@@ -221,12 +221,14 @@ def _show(labels: Iterable[tuple[str, str]]) -> str:
 def apply(att: Attachment, reach: Reachability, region: AddressSet) -> None:
     """Declare the pods of no segment that policies give groups, and open the pod segments
     whose pods carry groups the plan does not hold (their node's): nothing filters them here."""
-    for end, (label, _) in sorted(att.outsiders.items()):
+    open_ends = [s for s in att.unfiltered() if s in reach.governed]
+    for end, (label, groups) in sorted(att.outsiders.items()):
         reach.declare(end, region, label)
-    for seg in att.unfiltered():
-        if seg in reach.governed:
-            for direction in (EGRESS, INGRESS):
-                reach.allow(seg, direction, Peer.all(), PortSet.any())
+        if OUTSIDE in groups:
+            open_ends.append(end)
+    for end in open_ends:
+        for direction in (EGRESS, INGRESS):
+            reach.allow(end, direction, Peer.all(), PortSet.any())
 
 
 def group_peer(peer: Peer, inputs: Mapping[str, Any], group_segment: Mapping[str, str | None],
