@@ -297,3 +297,14 @@ def test_pods_of_no_segment_given_a_group_outside_the_plan_are_unfiltered():
     outsiders = [c for c in verdict.counterexamples if c.source.startswith("pods of no segment")
                  or c.destination.startswith("pods of no segment")]
     assert any(c.kind == "extra" and c.destination.startswith("pods of no segment") for c in outsiders)
+
+
+def test_plan_via_pulumi_registers_the_policies(env: dict[str, str]) -> None:
+    args = ["plan", str(EXAMPLE), "-p", "aws", "--set", "aws.securityGroupsForPods=true", "--format", "json"]
+    offline = run_cli(args, env, timeout=180)
+    registered = run_cli([*args, "--via-pulumi"], env, timeout=180)
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout) == json.loads(offline.stdout)
+    records = json.loads(registered.stdout)["resources"]
+    kinds = {(r["inputs"]["apiVersion"], r["inputs"]["kind"]) for r in records if r["type"] == POLICY}
+    assert kinds == {("vpcresources.k8s.aws/v1beta1", "SecurityGroupPolicy")}
