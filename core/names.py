@@ -20,6 +20,11 @@ DIGEST = 8
 # to their spec and segment by them, so every provider writes the same keys.
 TAG_SPEC = "cloudfence:spec"
 TAG_SEGMENT = "cloudfence:segment"
+# The labels of the Kubernetes objects cloudfence writes (NetworkPolicies, and the AWS
+# provider's SecurityGroupPolicies), read back the same way.
+MANAGED_BY = {"app.kubernetes.io/managed-by": "cloudfence"}
+SPEC_LABEL = "cloudfence.io/spec"
+SEGMENT_LABEL = "cloudfence.io/segment"
 
 
 def digest(text: str, n: int = DIGEST) -> str:

@@ -59,7 +59,8 @@ def shape(r) -> dict:
 
 
 @pytest.mark.parametrize("variant, settings", [("ai-inference", {}),
-                                               ("ai-inference-nacls", {"nacls": True})])
+                                               ("ai-inference-nacls", {"nacls": True}),
+                                               ("ai-inference-pods", {"securityGroupsForPods": True})])
 def test_example_plan_matches_golden_file(variant, settings):
     plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, **settings})
     text = json.dumps({**plan.to_json(), "exports": plan.exports}, indent=2) + "\n"

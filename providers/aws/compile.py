@@ -34,6 +34,7 @@ from cloudfence.providers.aws.names import (
 from cloudfence.providers.aws.network import subnets
 from cloudfence.providers.aws.routing import RouteNames, requirements
 from cloudfence.providers.aws.routing import records as route_records
+from cloudfence.providers.aws.pods import policy_records
 from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, families
 from cloudfence.providers.aws.settings import AwsSettings, s3_service
 from cloudfence.providers.aws.wire import (
@@ -87,6 +88,8 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
         resources = [Resource(r.type, r.name, {**r.inputs, "region": settings.region})
                      for r in resources]
     v6 = frozenset(seg for seg in intent.segments if 6 in families(intent, seg))
+    if settings.security_groups_for_pods:  # Kubernetes objects: no region
+        resources += policy_records(intent, names.groups, names.reserved | {r.name for r in resources})
     return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
                 settings=settings.to_json(),
                 requires=tuple(requirements(intent, wanted, settings.network_mode, v6)))

@@ -14,6 +14,10 @@ segment without a cidr may be anywhere in the VPC (the created one's CIDR, or
 the `vpcCidrs` the plan was compiled with; while those are unknown, anywhere
 in the private ranges and global IPv6).
 
+With SecurityGroupPolicies in the plan (settings.securityGroupsForPods), who
+attaches a pod segment's groups is what the policies say (pods.py): the rules
+of a group apply to, and a reference to it matches, whoever attaches it.
+
 Network ACLs, when a segment's subnet has one: a second layer, stateless,
 entries by ascending rule number, first match wins, then deny. A connection
 leaves a subnet only if outbound allows it AND inbound allows the replies on
@@ -32,6 +36,7 @@ import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, V4_MAX, V6_MAX, AddressSet
@@ -41,6 +46,7 @@ from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.plan import REF, Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.aws import pods
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
 from cloudfence.providers.aws.names import TAG_ENDPOINT, TAG_GROUP, TAG_SEGMENT
@@ -81,6 +87,7 @@ READ_INPUTS: dict[str, frozenset[str]] = {
                                  "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType", "icmpCode"},
     PREFIX_LIST: _COMMON | {"addressFamily", "entries", "maxEntries", "name"},
     **{t: _COMMON | keys for t, keys in ROUTE_INPUTS.items()},
+    pods.POLICY: pods.READ,
 }
 
 
@@ -126,35 +133,55 @@ NACL_LAYER = "nacl"
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "aws") -> Reachability:
     problems = unread_inputs(plan)
     problems = problems or route_problems(plan, intent)
-    if problems:
-        raise CloudfenceError(problems)
+    attached, found = pods.attachment(plan, intent) if not problems else (None, [])
+    if problems or found:
+        raise CloudfenceError(problems + found)
     reach = Reachability(target, governed)
     group_segment = {r.name: _segment_tag(r) or _endpoint_tag(r) for r in plan.by_type(SECURITY_GROUP)}
     endpoints = {seg for seg in group_segment.values() if seg and seg.startswith("@")}
     for name in sorted(endpoints):  # the load balancer's group: an end with rules of its own
         reach.declare(name, load_balancer_region(plan, intent), f"{name} (its security group)",
                       judged=True)
+    # Who attaches each group: its segment's members, or as the SecurityGroupPolicies say.
+    owners = attached.owners(group_segment) if attached else {g: {s} for g, s in group_segment.items() if s}
+    outsiders = frozenset(attached.outsiders) if attached else frozenset()
+    if attached:
+        pods.apply(attached, reach, hidden_region(plan, intent))
     lists = prefix_lists(plan)
-    for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
-        for rule in plan.by_type(rtype):
-            seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
-            if seg is None or (seg not in governed and seg not in endpoints):
-                continue  # a group no segment's workloads carry
-            ports = sg_ports(rule.inputs)
-            peer = sg_peer(rule.inputs, group_segment, lists)
-            if peer is not None:
-                reach.allow(seg, direction, peer, ports)
-    for seg, direction, inputs, peer in _other_rule_forms(plan, group_segment, lists):
-        if seg in governed:
-            reach.allow(seg, direction, peer, sg_ports(inputs))
+    _group_rules(plan, reach, group_segment, owners, outsiders, lists)
+    for holder, direction, inputs, peer in _other_rule_forms(plan, _Groups(group_segment, owners, outsiders),
+                                                           lists):
+        for end in sorted(owners.get(holder, set()) & (governed | outsiders)):
+            reach.allow(end, direction, peer, sg_ports(inputs))
     _network_acls(plan, reach)
     _identities(plan, reach)
     region = hidden_region(plan, intent)
     for name, segment in intent.segments.items():
         if name in governed and not segment.cidrs:
             reach.region(name, region)
-    reach.assumptions += _assumptions(plan, bool(endpoints)) + route_assumptions(plan)
+    reach.assumptions += (_assumptions(plan, bool(endpoints)) + route_assumptions(plan)
+                          + pods.assumptions(attached, intent))
     return reach
+
+
+def _group_rules(plan: Plan, reach: Reachability, group_segment: dict[str, str | None],
+                 owners: dict[str, set[str]], outsiders: frozenset[str], lists: dict[str, Peer]) -> None:
+    """The standalone rules, on the ends whose members attach their group."""
+    ends = reach.ends
+    carriers = {g: sorted(o & ends) for g, o in owners.items()}  # else a group no workload carries
+    by_group: dict[Any, Peer] = {}  # a referenced group's peer, found once
+    for rtype, direction in ((EGRESS_RULE, EGRESS), (INGRESS_RULE, INGRESS)):
+        for rule in plan.by_type(rtype):
+            peer = sg_peer(rule.inputs, group_segment, lists)
+            if peer is None:
+                continue  # AWS rejects a rule with no peer
+            named = rule.inputs.get("referencedSecurityGroupId")
+            if isinstance(named, str):
+                if named not in by_group:
+                    by_group[named] = pods.group_peer(peer, rule.inputs, group_segment, owners, outsiders)
+                peer = by_group[named]
+            for seg in carriers.get(_ref_name(rule.inputs.get("securityGroupId")) or "", ()):
+                reach.allow(seg, direction, peer, sg_ports(rule.inputs))
 
 
 def _assumptions(plan: Plan, balancer: bool) -> list[str]:
@@ -248,25 +275,39 @@ def _identities(plan: Plan, reach: Reachability) -> None:
 _Found = Iterator[tuple[str, str, dict[str, Any], Peer]]
 
 
-def _other_rule_forms(plan: Plan, group_segment: dict[str, str | None],
-                      lists: dict[str, Peer]) -> _Found:
-    """Inline group rules and legacy `ec2.SecurityGroupRule`s. cloudfence never
-    writes them, but AWS enforces them, so a plan that has them is read with
-    them: verify must not be blind to an opening written the old way."""
+@dataclass(frozen=True)
+class _Groups:
+    """Each group's segment (by its tag) and who attaches it (see pods.Attachment)."""
+
+    segment: dict[str, str | None]
+    owners: dict[str, set[str]]
+    outsiders: frozenset[str]
+
+    def peer(self, value: Any) -> Peer:
+        """Whoever attaches the group a rule references; a group outside the plan may be anyone's."""
+        other = self.segment.get(_ref_name(value) or "")
+        found = Peer.segment(other) if other else Peer.all()
+        return pods.group_peer(found, {"referencedSecurityGroupId": value}, self.segment, self.owners,
+                               self.outsiders)
+
+
+def _other_rule_forms(plan: Plan, groups: _Groups, lists: dict[str, Peer]) -> _Found:
+    """Inline group rules and legacy `ec2.SecurityGroupRule`s, by the group that holds
+    them. cloudfence never writes them, but AWS enforces them, so a plan that has them
+    is read with them: verify must not be blind to an opening written the old way."""
     for group in plan.by_type(SECURITY_GROUP):
-        seg = group_segment.get(group.name)
         for key, direction in (("ingress", INGRESS), ("egress", EGRESS)):
             for rule in group.inputs.get(key) or ():
-                yield from _legacy_peers(seg, direction, rule, group_segment, lists)
+                yield from _legacy_peers(group.name, direction, rule, groups, lists)
     for rule in plan.by_type(LEGACY_RULE):
-        seg = group_segment.get(_ref_name(rule.inputs.get("securityGroupId")) or "")
+        holder = _ref_name(rule.inputs.get("securityGroupId")) or ""
         direction = EGRESS if rule.inputs.get("type") == "egress" else INGRESS
-        yield from _legacy_peers(seg, direction, rule.inputs, group_segment, lists)
+        yield from _legacy_peers(holder, direction, rule.inputs, groups, lists)
 
 
-def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
-                  group_segment: dict[str, str | None], lists: dict[str, Peer]) -> _Found:
-    if seg is None or not isinstance(rule, dict):
+def _legacy_peers(holder: str, direction: str, rule: dict[str, Any], groups: _Groups,
+                  lists: dict[str, Peer]) -> _Found:
+    if groups.segment.get(holder) is None or not isinstance(rule, dict):
         return
     inputs = {"ipProtocol": str(rule.get("protocol", "")), "fromPort": rule.get("fromPort"),
               "toPort": rule.get("toPort")}
@@ -274,18 +315,17 @@ def _legacy_peers(seg: str | None, direction: str, rule: dict[str, Any],
         inputs = {"ipProtocol": "-1"}
     for key in ("cidrBlocks", "ipv6CidrBlocks"):
         for cidr in rule.get(key) or ():
-            yield seg, direction, inputs, Peer(addresses=AddressSet.from_cidrs(
+            yield holder, direction, inputs, Peer(addresses=AddressSet.from_cidrs(
                 [ipaddress.ip_network(cidr, strict=False)]))
-    groups = list(rule.get("securityGroups") or ())
+    referenced = list(rule.get("securityGroups") or ())
     if rule.get("sourceSecurityGroupId"):
-        groups.append(rule["sourceSecurityGroupId"])
-    for group in groups:
-        other = group_segment.get(_ref_name(group) or "")
-        yield seg, direction, inputs, Peer.segment(other) if other else Peer.all()
+        referenced.append(rule["sourceSecurityGroupId"])
     if rule.get("self"):
-        yield seg, direction, inputs, Peer.segment(seg)
+        referenced.append(ref(holder))
+    for group in referenced:
+        yield holder, direction, inputs, groups.peer(group)
     for listed in rule.get("prefixListIds") or ():
-        yield seg, direction, inputs, _list_peer(listed, lists)
+        yield holder, direction, inputs, _list_peer(listed, lists)
 
 
 # ------------------------------------------------------------ security groups

@@ -20,9 +20,9 @@ from cloudfence.bridges import bridge_problems
 from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import INTERNET, Intent
-from cloudfence.plan import DeployedRecords, Plan
-from cloudfence.provider import BaseProvider, Capabilities
-from cloudfence.providers.aws import deployed, nacl
+from cloudfence.plan import DeployedRecords, Plan, Resource
+from cloudfence.provider import BaseProvider, Capabilities, SdkMissing
+from cloudfence.providers.aws import deployed, nacl, pods
 from cloudfence.providers.aws.compile import compile_plan
 from cloudfence.providers.aws.evaluate import READ_INPUTS, evaluate_plan
 from cloudfence.providers.aws.internal import AwsSpace, aws_space, resolved
@@ -110,6 +110,7 @@ class AwsProvider(BaseProvider):
         ROUTE_TABLE_ASSOCIATION: frozenset({"subnetId", "gatewayId", "region"}),
         VPC_ENDPOINT: frozenset({"vpcId", "serviceName", "vpcEndpointType", "region"}),
         INTERNET_GATEWAY: frozenset({"region"}),
+        pods.POLICY: frozenset({"metadata.name", "metadata.namespace", "apiVersion", "kind"}),
         NETWORK_ACL_RULE: frozenset({"networkAclId", "ruleNumber", "egress", "protocol", "ruleAction",
                                      "cidrBlock", "ipv6CidrBlock", "fromPort", "toPort", "icmpType",
                                      "icmpCode", "region"}),
@@ -120,6 +121,7 @@ class AwsProvider(BaseProvider):
         problems = super().check(intent, settings)  # capabilities, then check_meaning below
         problems += _sctp_problems(intent)
         problems += network_problems(intent, options)
+        problems += pods.check(intent, options.security_groups_for_pods)
         if any(p.where.startswith("settings.") for p in problems):
             return _unique(problems)  # no VPC CIDR: the rules cannot be laid out
         options = resolved(intent, options)
@@ -154,6 +156,9 @@ class AwsProvider(BaseProvider):
     def evaluate(self, plan: Plan, intent: Intent) -> Reachability:
         return evaluate_plan(plan, intent, self.governs(intent), self.name)
 
+    def summarize(self, resource: Resource) -> str | None:
+        return pods.summary(resource) if resource.type == pods.POLICY else None
+
     def count_rules(self, plan: Plan) -> int:
         """Security group rules (standalone records, and any inline or legacy ones AWS
         would enforce too) plus network ACL entries."""
@@ -172,6 +177,14 @@ class AwsProvider(BaseProvider):
         return deployed.state_records(state, intent)
 
     def sdk_class(self, type_token: str) -> Callable[..., Any]:
+        if type_token == pods.POLICY:  # settings.securityGroupsForPods: a Kubernetes custom resource
+            try:
+                from pulumi_kubernetes.apiextensions import CustomResource
+            except ImportError:
+                raise SdkMissing("settings.securityGroupsForPods registers SecurityGroupPolicies through "
+                                 "the Kubernetes Pulumi SDK, which is not installed: pip install "
+                                 "'cloudfence[aws,kubernetes]'") from None
+            return CustomResource
         if type_token not in SDK_CLASSES:
             raise KeyError(f"the aws provider does not emit {type_token} "
                            f"(it emits {', '.join(sorted(SDK_CLASSES))})")

@@ -168,6 +168,11 @@ class AwsSettings(ProviderSettings):
         None, description="AWS region for every resource (e.g. us-east-1); default: the aws:region "
                           "of the stack")
 
+    security_groups_for_pods: Flag = Field(
+        False, description="EKS security groups for pods: one SecurityGroupPolicy per pod segment (a "
+                           "segment with a kubernetes block), so its pods attach the segment's groups "
+                           "on branch network interfaces (needs the VPC CNI with ENABLE_POD_ENI=true)")
+
     object_storage_prefix_list: Annotated[str | None, matching(PREFIX_LIST_ID, lambda v: (
         f"{v!r} is not a prefix list id: write pl- and 8 to 17 hex digits, the id of "
         "com.amazonaws.<region>.s3 in your region"))] = Field(

@@ -33,8 +33,10 @@ from cloudfence.endpoints import OBJECT_STORAGE
 from cloudfence.firstmatch import Rule, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
+from cloudfence.nodepools import SETTING, node_pool_assumptions
 from cloudfence.plan import REF, Plan, Resource
 from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.azure.settings import NODE_IDENTITY
 from cloudfence.providers.azure.wire import (
     ASG,
     DEFAULT_RULES,
@@ -75,6 +77,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str],
                 for hit in first_match(rules, world.everything()):
                     reach.allow(seg, direction, world.peer(hit.points), hit.ports)
     _identities(reach, world, filters, subnets)
+    reach.assumptions += node_pool_assumptions(intent, (plan.settings or {}).get(SETTING), NODE_IDENTITY)
     return reach
 
 

@@ -17,12 +17,18 @@ from typing import Any, ClassVar
 from cloudfence.endpoints import INSTANCE_METADATA, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Flow, Intent
+from cloudfence.nodepools import node_pool_problems
 from cloudfence.plan import Plan
 from cloudfence.provider import BaseProvider, Capabilities
 from cloudfence.providers.azure.checks import check_intent
 from cloudfence.providers.azure.compile import compile_plan, implied_flows
 from cloudfence.providers.azure.evaluate import evaluate_plan
-from cloudfence.providers.azure.settings import DEFAULT_PREFIXES_PER_NSG, DEFAULT_RULES_PER_NSG, AzureSettings
+from cloudfence.providers.azure.settings import (
+    DEFAULT_PREFIXES_PER_NSG,
+    DEFAULT_RULES_PER_NSG,
+    NODE_IDENTITY,
+    AzureSettings,
+)
 from cloudfence.providers.azure.wire import (
     ASG,
     LOAD_BALANCER,
@@ -72,7 +78,9 @@ class AzureProvider(BaseProvider):
     }
 
     def check(self, intent: Intent, settings: ProviderSettings) -> list[Problem]:
-        return super().check(intent, settings) + check_intent(intent, narrow(AzureSettings, settings))
+        options = narrow(AzureSettings, settings)
+        return (super().check(intent, settings) + check_intent(intent, options)
+                + node_pool_problems(intent, options.node_pools, NODE_IDENTITY))
 
     def compile(self, intent: Intent, settings: ProviderSettings) -> Plan:
         return compile_plan(intent, narrow(AzureSettings, settings), self.name)

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from cloudfence.addresses import PUBLIC, AddressSet, IPNetwork
 from cloudfence.endpoints import OBJECT_STORAGE, Resolved
+from cloudfence.nodepools import DESCRIPTION, NodePools
 from cloudfence.ports import PortError, PortSet, parse_port
 from cloudfence.providers.azure.wire import STORAGE, STORAGE_TAG
 from cloudfence.settings import ProviderSettings
@@ -48,6 +49,10 @@ def _cidr(text: object, key: str) -> IPNetwork:
         except ValueError:
             raise ValueError(f"{text!r} is not a CIDR: write a network such as 10.20.0.0/16") from None
         raise ValueError(f"host bits are set in {text!r}: did you mean {loose}?") from None
+
+
+#: What an AKS pod carries of its segment: its node's (the node NIC's ASG, its subnet's NSG).
+NODE_IDENTITY = "application security group"
 
 
 class AzureSettings(ProviderSettings):
@@ -86,6 +91,7 @@ class AzureSettings(ProviderSettings):
         description="per segment, the tcp ports Azure Load Balancer health probes reach "
                     "(e.g. {inference: [tcp/8000]}): an implied flow from @load-balancer, "
                     "shown by plan and verify; without it the deny-all rules shut probes out")
+    node_pools: NodePools = Field(None, description=DESCRIPTION)
 
     @field_validator("resource_group_name")
     @classmethod

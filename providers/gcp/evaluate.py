@@ -29,10 +29,11 @@ from cloudfence.addresses import AddressSet
 from cloudfence.firstmatch import Rule, Scope, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
+from cloudfence.nodepools import SETTING, node_pool_assumptions
 from cloudfence.plan import Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.gcp.identity import Identity, identities, network_tags
-from cloudfence.providers.gcp.settings import SERVICE_ACCOUNT, TAG, GcpSettings
+from cloudfence.providers.gcp.settings import NODE_IDENTITY, SERVICE_ACCOUNT, TAG, GcpSettings
 from cloudfence.providers.gcp.wire import (
     ALL,
     DEFAULT_PRIORITY,
@@ -65,6 +66,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
         "a workload of a segment carries that segment's network tag or service account, and no "
         "other tag or account a firewall rule of the network targets; rules of a higher priority "
         "outside the plan (and firewall policies) are not modelled")
+    reach.assumptions += node_pool_assumptions(intent, (plan.settings or {}).get(SETTING), NODE_IDENTITY)
     reach.assumptions.append(
         "traffic GCP never filters (the metadata server 169.254.169.254 and the DNS, DHCP and NTP "
         "it serves) is outside the rules")

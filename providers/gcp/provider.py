@@ -19,6 +19,7 @@ from cloudfence.bridges import bridge_problems
 from cloudfence.endpoints import INSTANCE_METADATA, LOAD_BALANCER, OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
+from cloudfence.nodepools import node_pool_problems
 from cloudfence.plan import Plan
 from cloudfence.provider import BaseProvider, Capabilities
 from cloudfence.providers.gcp.checks import account_problems, egress_problems, quota_problems
@@ -30,6 +31,7 @@ from cloudfence.providers.gcp.rules import firewall_rules
 from cloudfence.providers.gcp.settings import (
     DEFAULT_RANGES_PER_RULE,
     DEFAULT_RULES_PER_PROJECT,
+    NODE_IDENTITY,
     SOURCE_SERVICE_ACCOUNTS_PER_RULE,
     SOURCE_TAGS_PER_RULE,
     GcpSettings,
@@ -87,6 +89,7 @@ class GcpProvider(BaseProvider):
         problems += account_problems(intent, options)
         problems += network_problems(intent, options)
         problems += proxy_problems(intent, options)
+        problems += node_pool_problems(intent, options.node_pools, NODE_IDENTITY)
         if problems:
             return problems
         return quota_problems(firewall_rules(intent, options, identities(intent, options)), options)

@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from cloudfence.addresses import AddressSet
 from cloudfence.endpoints import LOAD_BALANCER, OBJECT_STORAGE, Resolved
+from cloudfence.nodepools import DESCRIPTION, NodePools
 from cloudfence.settings import ProviderSettings, whole
 
 DEFAULT_RULES_PER_PROJECT = 500
@@ -31,6 +32,8 @@ SOURCE_TAGS_PER_RULE = 30
 SOURCE_SERVICE_ACCOUNTS_PER_RULE = 10
 TAG: Literal["networkTag"] = "networkTag"
 SERVICE_ACCOUNT: Literal["serviceAccount"] = "serviceAccount"
+#: What a GKE pod carries of its segment: its node VM's (pod addresses are alias ranges of its interface).
+NODE_IDENTITY = "network tag or service account"
 
 PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]{1,2}$")
@@ -126,6 +129,7 @@ class GcpSettings(ProviderSettings):
         default_factory=list,
         description="the proxy-only subnetworks of Envoy-based load balancers (regional and internal "
                     "Application Load Balancers): their proxies are part of `@load-balancer`")
+    node_pools: NodePools = Field(None, description=DESCRIPTION)
     priority: Annotated[int, whole(0, MAX_PRIORITY)] = Field(
         DEFAULT_PRIORITY, description="priority of cloudfence's allow rules; its deny-all rules sit "
                                       "at priority + 1, so only rules of a higher priority (a lower "

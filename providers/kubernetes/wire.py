@@ -21,11 +21,12 @@ from cloudfence.endpoints import (
 )
 from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.labels import label_key_problem, label_value_problem, namespace_problem
+from cloudfence.names import MANAGED_BY, SEGMENT_LABEL, SPEC_LABEL
 from cloudfence.ports import FULL, PORTED, PortSet, parse_port
 from cloudfence.reachability import NEVER, OVERLAP, SUPERSET
 from cloudfence.settings import Flag, ProviderSettings
 
-__all__ = ["CLUSTER_DNS"]
+__all__ = ["CLUSTER_DNS", "MANAGED_BY", "SEGMENT_LABEL", "SPEC_LABEL"]
 
 POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 API_VERSION = "networking.k8s.io/v1"
@@ -34,9 +35,6 @@ POLICY_TYPES = ["Ingress", "Egress"]
 
 # The control plane labels every namespace with its own name (immutable).
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "cloudfence"}
-SPEC_LABEL = "cloudfence.io/spec"
-SEGMENT_LABEL = "cloudfence.io/segment"
 
 DNS_NAMESPACE = "kube-system"
 DNS_LABELS = {"k8s-app": "kube-dns"}  # kept by CoreDNS on kubeadm, GKE, EKS and AKS
