@@ -13,8 +13,8 @@ from cloudfence.intent import load_intent
 from cloudfence.plan import REF, Plan, Resource
 from cloudfence.plugins import get_provider
 from cloudfence.provider import checked_plan
-from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
-from tests.fakeplugin import AWS_EXAMPLE, EXAMPLE, K8S_EXAMPLE
+from cloudfence.providers.aws.wire import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP, VPC_ENDPOINT
+from tests.fakeplugin import AWS_EXAMPLE, EXAMPLE, K8S_EXAMPLE, S3_PREFIX_LIST
 
 ACCOUNT = "123456789012"
 VPC_ID = "vpc-0a1b2c3d4e5f60718"
@@ -58,6 +58,8 @@ def _aws_ids(plan: Plan) -> dict[str, str]:
 
 def _peer_id(value: Any, ids: dict[str, str]) -> str:
     m = REF.match(value) if isinstance(value, str) else None
+    if m and m.group("output") == "prefixListId":  # the S3 gateway endpoint's list
+        return S3_PREFIX_LIST
     return ids[m.group("name")] if m else str(value)
 
 
@@ -114,9 +116,10 @@ def describe_security_group_rules(plan: Plan) -> dict[str, Any]:
             "Tags": [{"Key": k, "Value": v} for k, v in i["tags"].items()],
             "SecurityGroupRuleArn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group-rule/"
                                     f"{_id('sgr', r.name)}"}
-        for key, wire in (("cidrIpv4", "CidrIpv4"), ("cidrIpv6", "CidrIpv6"), ("prefixListId", "PrefixListId")):
+        for key, wire in (("cidrIpv4", "CidrIpv4"), ("cidrIpv6", "CidrIpv6"),
+                          ("prefixListId", "PrefixListId")):
             if i.get(key):
-                rule[wire] = i[key]
+                rule[wire] = _peer_id(i[key], ids)
         if i.get("referencedSecurityGroupId"):
             rule["ReferencedGroupInfo"] = {"GroupId": _peer_id(i["referencedSecurityGroupId"], ids),
                                            "UserId": ACCOUNT}
@@ -130,7 +133,7 @@ def describe_security_group_rules(plan: Plan) -> dict[str, Any]:
 def _resolved(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, str):
         m = REF.match(value)
-        return ids[m.group("name")] if m else value
+        return (_peer_id(value, ids) if m else value)
     if isinstance(value, dict):
         return {k: _resolved(v, ids) for k, v in value.items()}
     if isinstance(value, list):
@@ -163,6 +166,8 @@ def stack_export(plan: Plan, stack: str = "prod", project: str = "ai-inference")
     for r in plan.resources:
         inputs = _resolved(r.inputs, ids)
         outputs = {**copy.deepcopy(inputs), "id": ids[r.name]}
+        if r.type == VPC_ENDPOINT:
+            outputs["prefixListId"] = S3_PREFIX_LIST
         if r.type == SECURITY_GROUP:
             inputs = {"__defaults": ["name"], **inputs, "name": f"{r.name}-{ids[r.name][-7:]}",
                       "revokeRulesOnDelete": False}

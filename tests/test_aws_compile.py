@@ -26,7 +26,7 @@ from cloudfence.providers.aws.wire import (
     VPC,
 )
 from cloudfence.verify import verify
-from tests.fakeplugin import AWS_EXAMPLE
+from tests.fakeplugin import AWS_EXAMPLE, EXISTING_VPC_S3
 from tests.goldens import assert_golden
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +50,9 @@ def rules(plan: Plan) -> list:
 
 
 def shape(r) -> dict:
-    """A rule's permission, without bookkeeping (refs, description, tags)."""
-    skip = {"securityGroupId", "networkAclId", "description", "tags", "ruleNumber"}
+    """A rule's permission, without bookkeeping (refs, description, tags, the region every
+    record carries: test_region_setting_reaches_every_resource)."""
+    skip = {"securityGroupId", "networkAclId", "description", "tags", "ruleNumber", "region"}
     return {k: v for k, v in r.inputs.items() if k not in skip}
 
 
@@ -69,7 +70,7 @@ def test_example_plan_matches_golden_file(variant, settings):
 
 def test_example_one_auto_named_group_per_segment_with_constant_description():
     intent = load_intent(EXAMPLE)
-    plan = checked_plan(AWS, intent, {**AWS_EXAMPLE, "vpcId": VPC_ID})
+    plan = checked_plan(AWS, intent, {**EXISTING_VPC_S3, "vpcId": VPC_ID})
     groups = plan.by_type(SECURITY_GROUP)
     # one per segment, and the group the example's `@load-balancer` flow has the user's
     # load balancer attach
@@ -216,7 +217,7 @@ def test_network_mode_creates_vpc_and_a_subnet_per_segment():
     assert vpc.inputs["cidrBlock"] == "10.20.0.0/16"  # the /16 holding every segment
     subnets = {s.inputs["tags"]["cloudfence:segment"]: s for s in plan.by_type(SUBNET)}
     assert subnets["gateway"].inputs == {
-        "vpcId": "${ai-inference.id}", "cidrBlock": "10.20.1.0/24",
+        "vpcId": "${ai-inference.id}", "cidrBlock": "10.20.1.0/24", "region": "us-east-1",
         "tags": {"Name": "ai-inference-gateway", "cloudfence:spec": "ai-inference",
                  "cloudfence:segment": "gateway"}}
     assert len(subnets) == 6
@@ -231,7 +232,7 @@ def test_network_mode_creates_vpc_and_a_subnet_per_segment():
 
 
 def test_existing_vpc_mode_creates_no_network():
-    plan = checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "vpcId": VPC_ID})
+    plan = checked_plan(AWS, load_intent(EXAMPLE), {**EXISTING_VPC_S3, "vpcId": VPC_ID})
     assert not plan.by_type(VPC) and not plan.by_type(SUBNET) and not plan.by_type(NETWORK_ACL)
     assert plan.exports["gateway"] == {"securityGroupId": "${ai-inference-gateway.id}",
                                        "securityGroupIds": ["${ai-inference-gateway.id}"]}
@@ -496,4 +497,5 @@ def test_editing_one_flow_renames_only_its_rules():
 def test_compile_is_deterministic():
     intent = load_intent(EXAMPLE)
     first = checked_plan(AWS, intent, {**AWS_EXAMPLE, "nacls": True}).dumps()
-    assert all(checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "nacls": True}).dumps() == first for _ in range(3))
+    assert all(checked_plan(AWS, load_intent(EXAMPLE), {**AWS_EXAMPLE, "nacls": True}).dumps() == first
+               for _ in range(3))

@@ -25,7 +25,7 @@ from cloudfence.providers.aws.wire import (
 )
 from cloudfence.reach import EGRESS, INGRESS
 from cloudfence.verify import verify, verify_plan
-from tests.test_aws_compile import AWS_EXAMPLE, EXAMPLE, VPC_ID
+from tests.test_aws_compile import AWS_EXAMPLE, EXAMPLE, EXISTING_VPC_S3, VPC_ID
 
 AWS = AwsProvider()
 INTENT = load_intent(EXAMPLE)
@@ -61,7 +61,7 @@ def diffs(plan: Plan, intent=INTENT) -> set[tuple]:
 # ------------------------------------------------------------ the example is equivalent
 
 
-@pytest.mark.parametrize("settings", [{}, {"nacls": True}, {"vpcId": VPC_ID},
+@pytest.mark.parametrize("settings", [{}, {"nacls": True}, {**EXISTING_VPC_S3, "vpcId": VPC_ID},
                                       {"nacls": True, "rulesPerNetworkAcl": 40, "region": "us-west-2"}])
 def test_example_verifies_equivalent(settings):
     verdict = verify(INTENT, AWS, {**AWS_EXAMPLE, **settings})
@@ -121,7 +121,8 @@ def test_dropped_rule_reports_the_broken_flow():
 
 
 def test_widened_port_is_caught():
-    plan = change(checked_plan(AWS, INTENT, AWS_EXAMPLE), P + "gateway-in-tcp-443-from-internet-ipv4", toPort=444)
+    plan = change(checked_plan(AWS, INTENT, AWS_EXAMPLE), P + "gateway-in-tcp-443-from-internet-ipv4",
+                  toPort=444)
     found = diffs(plan)
     assert ("extra", "internet", "gateway", "tcp", "444") in found
     assert {kind for kind, *_ in found} == {"extra"}
@@ -180,7 +181,7 @@ def test_narrowed_nacl_return_range_is_caught():
 
 def test_inline_group_rules_are_not_read_as_allowing_anything_extra():
     # compile never writes inline rules; a group whose rules all vanished allows nothing
-    plan = checked_plan(AWS, INTENT, {**AWS_EXAMPLE, "vpcId": VPC_ID})
+    plan = checked_plan(AWS, INTENT, {**EXISTING_VPC_S3, "vpcId": VPC_ID})
     plan = replace(plan, resources=tuple(r for r in plan.resources if r.type == SECURITY_GROUP))
     assert {kind for kind, *_ in diffs(plan)} == {"missing"}
 

@@ -227,7 +227,7 @@ def test_the_example_plan_json_verifies_with_its_settings(tmp_path: Path):
     root = Path(__file__).resolve().parents[1]
     example = root / "stacks" / "ai-inference" / "segments.yaml"
     cli = [sys.executable, "-m", "cloudfence.cli"]
-    out = subprocess.run([*cli, "plan", str(example), "-p", "aws", "--set", "objectStoragePrefixList=pl-63a5400a",
+    out = subprocess.run([*cli, "plan", str(example), "-p", "aws", "--set", "region=us-east-1",
                           "--format", "json"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -21,12 +21,12 @@ from cloudfence.providers.aws.pods import POLICY
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import LEGACY_RULE
 from cloudfence.verify import verify_plan
-from tests.fakeplugin import run_cli
+from tests.fakeplugin import AWS_EXAMPLE, AWS_S3, run_cli
 from tests.test_aws_compile import EXAMPLE
 
 AWS = AwsProvider()
 INTENT = load_intent(EXAMPLE)
-PODS = {"securityGroupsForPods": True}
+PODS = {**AWS_EXAMPLE, "securityGroupsForPods": True}
 POD_SEGMENTS = {"gateway": ("serving", {"role": "frontend"}),
                 "inference": ("serving", {"app": "ai-inference"}),
                 "feature-db": ("data", {"role": "database"}),
@@ -72,7 +72,7 @@ def test_one_policy_per_pod_segment_selecting_its_pods_with_its_groups():
 
 
 def test_without_the_setting_no_policy_is_written():
-    assert not policies(plan_with({}))
+    assert not policies(plan_with(AWS_EXAMPLE))
 
 
 def test_policies_carry_no_region():
@@ -127,7 +127,7 @@ def test_the_plan_verifies_and_says_what_it_rests_on():
 
 
 def test_without_the_setting_the_assumption_names_the_pod_segments():
-    verdict = verify_plan(INTENT, AWS, plan_with({}), checked=True)
+    verdict = verify_plan(INTENT, AWS, plan_with(AWS_EXAMPLE), checked=True)
     assert verdict.equivalent
     line = next(a for a in verdict.assumptions if "SecurityGroupPolicy" in a)
     assert all(seg in line for seg in POD_SEGMENTS) and "securityGroupsForPods" in line
@@ -196,7 +196,7 @@ def test_a_policy_verify_cannot_read_exactly_is_refused_by_name(segment, change,
 def test_a_stack_state_is_judged_with_its_policies(env: dict[str, str], tmp_path: Path) -> None:
     from tests import deployedstate
 
-    settings = ["--set", "aws.vpcCidr=10.20.0.0/16", "--set", "aws.securityGroupsForPods=true"]
+    settings = ["--set", "aws.vpcCidr=10.20.0.0/16", "--set", "aws.securityGroupsForPods=true", *AWS_S3]
     doc = deployedstate.stack_export(deployedstate.compiled("aws", {"vpcCidr": "10.20.0.0/16", **PODS}))
     state = tmp_path / "state.json"
     state.write_text(json.dumps(doc))
@@ -237,7 +237,7 @@ def test_via_pulumi_without_the_kubernetes_sdk_names_its_extra(monkeypatch: pyte
     for module in [m for m in sys.modules if m.startswith("pulumi_kubernetes")] + [
             "pulumi_kubernetes", "pulumi_kubernetes.apiextensions"]:
         monkeypatch.setitem(sys.modules, module, None)  # None in sys.modules: the import fails
-    result = CliRunner().invoke(main, ["plan", str(EXAMPLE), "-p", "aws", "--set",
+    result = CliRunner().invoke(main, ["plan", str(EXAMPLE), "-p", "aws", *AWS_S3, "--set",
                                        "aws.securityGroupsForPods=true", "--via-pulumi"])
     assert result.exit_code == 2, result.output
     assert "securityGroupsForPods" in result.output and "cloudfence[aws,kubernetes]" in result.output
@@ -300,7 +300,8 @@ def test_pods_of_no_segment_given_a_group_outside_the_plan_are_unfiltered():
 
 
 def test_plan_via_pulumi_registers_the_policies(env: dict[str, str]) -> None:
-    args = ["plan", str(EXAMPLE), "-p", "aws", "--set", "aws.securityGroupsForPods=true", "--format", "json"]
+    args = ["plan", str(EXAMPLE), "-p", "aws", *AWS_S3, "--set", "aws.securityGroupsForPods=true",
+            "--format", "json"]
     offline = run_cli(args, env, timeout=180)
     registered = run_cli([*args, "--via-pulumi"], env, timeout=180)
     assert registered.returncode == 0, registered.stderr

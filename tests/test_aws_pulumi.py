@@ -18,7 +18,7 @@ from cloudfence.plugins import get_provider
 from cloudfence.provider import checked_plan
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import SDK_CLASSES
-from tests.test_aws_compile import AWS_EXAMPLE, EXAMPLE, VPC_ID
+from tests.test_aws_compile import AWS_EXAMPLE, EXAMPLE, EXISTING_VPC_S3, VPC_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 AWS = AwsProvider()
@@ -44,7 +44,8 @@ def test_every_class_registers_under_its_type_token():
         assert f"'{token}'" in source, token
 
 
-@pytest.mark.parametrize("settings", [{"nacls": True, "region": "eu-west-1"}, {"vpcId": VPC_ID}])
+@pytest.mark.parametrize("settings", [{"nacls": True, "region": "eu-west-1"},
+                                      {**EXISTING_VPC_S3, "vpcId": VPC_ID}])
 def test_every_input_is_a_keyword_of_its_sdk_class(settings):
     plan = checked_plan(AWS, INTENT, {**AWS_EXAMPLE, **settings})
     for r in plan.resources:
@@ -53,7 +54,8 @@ def test_every_input_is_a_keyword_of_its_sdk_class(settings):
             assert snake(key) in params, (r.type, key)
 
 
-@pytest.mark.parametrize("settings", [{"nacls": True, "region": "eu-west-1"}, {"vpcId": VPC_ID}])
+@pytest.mark.parametrize("settings", [{"nacls": True, "region": "eu-west-1"},
+                                      {**EXISTING_VPC_S3, "vpcId": VPC_ID}])
 def test_registered_resources_equal_the_plan(settings):
     plan = checked_plan(AWS, INTENT, {**AWS_EXAMPLE, **settings})
     assert registered_plan(INTENT, AWS, {**AWS_EXAMPLE, **settings}) == json.loads(json.dumps(plan.to_json()))
@@ -79,7 +81,8 @@ def test_importing_the_provider_loads_no_pulumi():
     code = ("import sys, cloudfence.providers.aws.plugin, cloudfence.providers.aws.provider; "
             "from cloudfence.intent import load_intent; from cloudfence.provider import checked_plan; "
             "from cloudfence.providers.aws.provider import AwsProvider; "
-            f"checked_plan(AwsProvider(), load_intent({str(EXAMPLE)!r}), {{'nacls': True, 'objectStoragePrefixList': 'pl-63a5400a'}}); "
+            f"checked_plan(AwsProvider(), load_intent({str(EXAMPLE)!r}), "
+            "{'nacls': True, 'region': 'us-east-1'}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          check=True)

@@ -103,7 +103,9 @@ def test_an_allow_below_the_deny_all_is_harmless_and_caught_once_it_precedes_it(
     def above(rules):
         return [*rules, wide]
 
-    found = differences(verify_plan(INTENT, AZURE, edit_rules(plan, "ai-inference-feature-db-nsg", above)))
+    # every difference (the platform endpoints' come first and would fill the default 20)
+    found = differences(verify_plan(INTENT, AZURE, edit_rules(plan, "ai-inference-feature-db-nsg", above),
+                                    limit=1000))
     assert ("extra", "corp-vpn", "feature-db", "tcp") in found
     assert ("extra", "gateway", "feature-db", "tcp") not in found  # gateway's own NSG keeps it in
 
@@ -151,7 +153,7 @@ def test_a_subnet_without_its_nsg_is_unfiltered():
 def test_a_segment_without_any_nsg_is_unfiltered():
     plan = checked_plan(AZURE, INTENT, EXISTING)
     resources = tuple(r for r in plan.resources if r.name != "ai-inference-monitoring-nsg")
-    found = differences(verify_plan(INTENT, AZURE, replace(plan, resources=resources)))
+    found = differences(verify_plan(INTENT, AZURE, replace(plan, resources=resources), limit=1000))
     assert ("extra", "monitoring", "unnamed", "tcp") in found
 
 

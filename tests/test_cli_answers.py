@@ -22,12 +22,15 @@ from tests.fakeplugin import CLI, CLUSTER, EXAMPLE, ROOT, run_cli, site_env, wri
 GOOD = EXAMPLE.read_text()
 
 BOOM = '''
-from cloudfence import BaseProvider, hookimpl
+from cloudfence import BaseProvider, Capabilities, hookimpl
 
 
 class Boom(BaseProvider):
     name = "boom"
     description = "a provider with a bug: compile divides by zero"
+    # knows the example's platform endpoints, so the example passes check and reaches compile
+    capabilities = Capabilities(platform_endpoints={"@load-balancer": "a load balancer",
+                                                    "@object-storage": "an object store"})
 
     def compile(self, intent, settings):
         return 1 // 0

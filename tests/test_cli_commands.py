@@ -15,7 +15,7 @@ import yaml
 from cloudfence.intent import load_intent
 from cloudfence.provider import checked_plan
 from cloudfence.settings import describe
-from tests.fakeplugin import CLUSTER, EXAMPLE, builtin_available, run_cli
+from tests.fakeplugin import AWS_S3, CLUSTER, EXAMPLE, S3_PREFIX_LIST, builtin_available, run_cli
 from tests.fakeplugin import invoke as cli
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -31,9 +31,12 @@ def needs(name: str) -> pytest.MarkDecorator:
 def test_validate_summarises_the_example() -> None:
     code, out, err = cli("validate", EXAMPLE)
     assert (code, err) == (0, "")
-    assert "6 segments, 1 network (+ internet), 10 flows (from 8 spec entries)" in out
+    assert "6 segments, 1 network (+ internet), 12 flows (from 10 spec entries)" in out
     rows = [line.split() for line in out.splitlines()]
-    assert ["monitoring", "gateway", "tcp/9090-9102", "flows[5]"] in rows  # one spec flow, three targets
+    assert ["monitoring", "gateway", "tcp/9090-9102", "flows[7]"] in rows  # one spec flow, three targets
+    assert ["monitoring", "feature-db", "tcp/9090-9102", "flows[7]"] in rows
+    assert ["@load-balancer", "gateway", "tcp/443", "flows[1]"] in rows  # platform endpoints are flows too
+    assert ["inference", "@object-storage", "tcp/443", "flows[6]"] in rows
     assert ["gateway", "10.20.1.0/24", "serving{role=frontend}"] in rows
     assert ["vector-db", "10.20.3.0/24", "-"] in rows
 
@@ -83,11 +86,16 @@ def test_plan_is_byte_identical_between_runs(fakes: dict) -> None:
 def test_plan_table_shows_records_implied_flows_and_exports(fakes: dict) -> None:
     code, out, _ = cli("plan", EXAMPLE, "-p", "fakecloud")
     assert code == 0
-    assert out.startswith("ai-inference on fakecloud: 29 resources planned")
+    assert out.startswith("ai-inference on fakecloud: 31 resources planned")
     row = next(line for line in out.splitlines() if "ai-inference-gateway-to-inference-ingress" in line)
     assert row.split()[0] == "Allow"
     assert "listId->ai-inference-inference" in row
     assert "list->ai-inference-gateway" in row
+    # the spec's platform endpoints become service peers of the segment's allow list
+    row = next(line for line in out.splitlines() if "ai-inference-load-balancer-to-gateway-ingress" in line)
+    assert "listId->ai-inference-gateway" in row and "service=@load-balancer" in row
+    row = next(line for line in out.splitlines() if "ai-inference-inference-to-object-storage-egress" in line)
+    assert "listId->ai-inference-inference" in row and "service=@object-storage" in row
     implied = out.split("implied flows (added by fakecloud on purpose):")[1]
     assert "gateway -> @fake-dns udp/53" in implied
     exports = out.split("exports (what a workload attaches to join a segment):")[1]
@@ -136,15 +144,40 @@ def test_plan_via_pulumi_registers_exactly_the_plan(env: dict[str, str]) -> None
 
 @needs("aws")
 def test_plan_aws_json_uses_references(env: dict[str, str]) -> None:
-    proc = run_cli(["plan", EXAMPLE, "-p", "aws", "--format", "json",
-                    "--set", "vpcId=vpc-0abc1234def567890"], env)
+    # in an existing VPC, @object-storage is the region's S3 prefix list
+    proc = run_cli(["plan", EXAMPLE, "-p", "aws", "--format", "json", "--set", "vpcId=vpc-0abc1234def567890",
+                    "--set", f"objectStoragePrefixList={S3_PREFIX_LIST}"], env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    groups = [r for r in doc["resources"] if r["type"] == "aws:ec2/securityGroup:SecurityGroup"]
-    assert len(groups) == len(load_intent(EXAMPLE).segments)
-    assert all(g["inputs"].get("vpcId") == "vpc-0abc1234def567890" for g in groups)
+    groups = {r["name"]: r for r in doc["resources"] if r["type"] == "aws:ec2/securityGroup:SecurityGroup"}
+    # one group per segment, plus the one a load balancer attaches to be @load-balancer
+    assert set(groups) == {f"ai-inference-{s}" for s in load_intent(EXAMPLE).segments} | {
+        "ai-inference-load-balancer"}
+    assert all(g["inputs"].get("vpcId") == "vpc-0abc1234def567890" for g in groups.values())
+    assert doc["exports"]["@load-balancer"] == {"securityGroupId": "${ai-inference-load-balancer.id}"}
     rules = [r for r in doc["resources"] if r["type"].startswith("aws:vpc/securityGroup")]
     assert rules and all(r["refs"] for r in rules)
+    to_s3 = [r for r in rules if r["inputs"].get("prefixListId") == S3_PREFIX_LIST]
+    assert [(r["refs"]["securityGroupId"], r["inputs"]["fromPort"]) for r in to_s3] == [
+        ("ai-inference-inference", 443)]
+    # that mode creates no network, so no S3 gateway endpoint either
+    assert not any(r["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint" for r in doc["resources"])
+
+
+@needs("aws")
+def test_plan_aws_network_mode_reaches_object_storage_through_an_s3_endpoint(env: dict[str, str]) -> None:
+    proc = run_cli(["plan", EXAMPLE, "-p", "aws", *AWS_S3, "--format", "json"], env)
+    assert proc.returncode == 0, proc.stderr
+    records = {r["name"]: r for r in json.loads(proc.stdout)["resources"]}
+    endpoint = records["ai-inference-s3"]
+    assert endpoint["type"] == "aws:ec2/vpcEndpoint:VpcEndpoint"
+    assert endpoint["inputs"]["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert endpoint["inputs"]["vpcEndpointType"] == "Gateway"
+    assert endpoint["refs"]["vpcId"] == "ai-inference"
+    # inference's only way to @object-storage is that endpoint's prefix list
+    rule = records["ai-inference-inference-out-tcp-443-to-object-storage-ipv4"]
+    assert rule["inputs"]["prefixListId"] == "${ai-inference-s3.prefixListId}"
+    assert rule["refs"] == {"securityGroupId": "ai-inference-inference", "prefixListId": "ai-inference-s3"}
 
 
 # --------------------------------------------------------------- providers

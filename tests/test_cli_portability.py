@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakeplugin import (
+    AWS_S3,
     AZURE_PLACE,
     EXAMPLE,
     GCP_REGION,
@@ -83,12 +84,15 @@ def test_every_example_stack_makes_all_four_providers_equivalent(env: dict[str, 
                               "expresses the spec and is equivalent")
     at = portability.index("    not governed by kubernetes (judged on aws, azure, gcp):")
     assert portability[at + 1] == "      corp-vpn -> vector-db tcp/6333-6334"
-    at = portability.index("    implied by azure only:")
-    assert portability[at + 1] == "      @load-balancer -> gateway tcp/443"
-    assert "    implied by kubernetes only:" in portability
-    # below the table, each target's verdict as before
-    assert "kubernetes (Pulumi.kubernetes.yaml): equivalent (18 connection classes, 9 flows judged)" \
-        in proc.stdout.splitlines()
+    # the spec's own @load-balancer flow: no target adds one of its own
+    assert not any("@load-balancer" in line for line in portability), portability
+    at = portability.index("    implied by kubernetes only:")
+    assert portability[at + 1:at + 5] == [f"      {seg} -> @cluster-dns tcp/53 udp/53"
+                                          for seg in ("feature-db", "gateway", "inference", "monitoring")]
+    # below the table, each target's verdict as before: kubernetes judges all but the ungoverned flow
+    lines = proc.stdout.splitlines()
+    assert "azure (Pulumi.azure.yaml): equivalent (13 connection classes, 12 flows judged)" in lines
+    assert "kubernetes (Pulumi.kubernetes.yaml): equivalent (21 connection classes, 11 flows judged)" in lines
 
 
 @needs_builtin
@@ -206,7 +210,7 @@ def test_markdown_names_the_refused_flow_and_the_reason(env: dict[str, str], sig
 @needs_builtin
 def test_not_equivalent_wins_over_cannot_express(fake_env: dict[str, str]) -> None:
     # kubernetes without clusterCidrs refuses the example; fakecloud-leaky opens SSH
-    args = ["verify", EXAMPLE, "-p", "all", *AZURE_PLACE, *GCP_REGION]
+    args = ["verify", EXAMPLE, "-p", "all", *AZURE_PLACE, *GCP_REGION, *AWS_S3]
     proc = run_cli(args, fake_env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     rows = {r[0]: r for r in verdict_table(proc.stdout)}
@@ -216,8 +220,14 @@ def test_not_equivalent_wins_over_cannot_express(fake_env: dict[str, str]) -> No
     portability = section(proc.stdout, "portability:")
     assert portability[0] == ("portability: NOT portable across the 6 targets: refused by kubernetes; "
                               "NOT equivalent on fakecloud-leaky")
-    assert any(line.startswith(f"  {EXAMPLE}:65: flows[6] (corp-vpn -> monitoring): refused by kubernetes, "
+    assert rows["aws"][3] == "equivalent"  # given its region, aws expresses the example
+    assert any(line.startswith(f"  {EXAMPLE}:73: flows[8] (corp-vpn -> monitoring): refused by kubernetes, "
                                "fine on ") for line in portability), portability
+    # without nodeCidrs and objectStorageCidrs it cannot place the platform endpoints either
+    assert any(line.startswith(f"  {EXAMPLE}:45: flows[1] (@load-balancer -> gateway): refused by "
+                               "kubernetes, fine on ") for line in portability), portability
+    assert any(line.startswith(f"  {EXAMPLE}:65: flows[6] (inference -> @object-storage): refused by "
+                               "kubernetes, fine on ") for line in portability), portability
     markdown = run_cli([*args, "--format", "markdown"], fake_env)
     assert markdown.returncode == 1
     lines = markdown.stdout.splitlines()

@@ -12,6 +12,7 @@ import pytest
 
 from tests.fakeplugin import (
     ALL_TARGETS,
+    AWS_S3,
     AZURE_PLACE,
     CLI,
     CLUSTER,
@@ -58,7 +59,7 @@ def test_equivalent_target_exits_0(fakes: dict) -> None:
     assert code == 0
     first = out.splitlines()[0]
     assert first.startswith("fakecloud: equivalent (")
-    assert first.endswith(" connection classes, 10 flows judged)")
+    assert first.endswith(" connection classes, 12 flows judged)")
     assert "  implied by fakecloud: gateway -> @fake-dns udp/53" in out.splitlines()
     assert "not governed" not in out
 
@@ -153,7 +154,7 @@ def test_example_is_equivalent_on_kubernetes(env: dict[str, str]) -> None:
 
 @needs("aws")
 def test_example_is_equivalent_on_aws(env: dict[str, str]) -> None:
-    proc = run_cli(["verify", EXAMPLE, "--provider", "aws", "--format", "json"], env)
+    proc = run_cli(["verify", EXAMPLE, "--provider", "aws", *AWS_S3, "--format", "json"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (target,) = json.loads(proc.stdout)["targets"]
     assert (target["provider"], target["equivalent"], target["counterexamples"]) == ("aws", True, [])

@@ -113,7 +113,8 @@ def expected(intent: Intent, owner: dict[str, str | None],
              dns: bool) -> dict[tuple[str, str], frozenset | str]:
     ports: dict[tuple[str, str], list] = {}
     for f in intent.flows:
-        if f.src.kind == "segment" and f.dst.kind in ("segment", "platform"):
+        # pod to pod only: of the platform endpoints, the cluster DNS pods are pods
+        if f.src.kind == "segment" and (f.dst.kind == "segment" or f.dst.name == "@cluster-dns"):
             key = (f.src.name, "@dns" if f.dst.kind == "platform" else f.dst.name)
             ports.setdefault(key, []).append(f.ports)
     if dns:

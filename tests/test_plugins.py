@@ -93,7 +93,11 @@ def test_evaluate_reads_records_not_the_spec() -> None:
     plan = checked_plan(provider, intent, {})
     reach = provider.evaluate(plan, intent)
     assert reach.governed == frozenset(intent.segments)
-    assert len(reach.rules("inference", EGRESS)) == 4  # feature-db, model-store, vector-db, DNS
+    # feature-db, model-store, vector-db, DNS, @object-storage
+    assert len(reach.rules("inference", EGRESS)) == 5
+    assert any(peer.platform == {"@object-storage"} for peer, _ in reach.rules("inference", EGRESS))
+    assert len(reach.rules("gateway", INGRESS)) == 3  # internet, @load-balancer, monitoring
+    assert any(peer.platform == {"@load-balancer"} for peer, _ in reach.rules("gateway", INGRESS))
     assert len(reach.rules("vector-db", INGRESS)) == 2  # inference, corp-vpn
     # Remove the records behind one flow: verify must notice, in both directions.
     trimmed = type(plan)(plan.spec, plan.provider,

@@ -85,7 +85,12 @@ def test_example_stack_runs_as_pulumi_up_would(stack: str) -> None:
     assert sorted(got, key=key) == sorted(want, key=key)
 
     exported = result.outputs["segments"]
-    assert set(exported) == set(intent.segments)
+    # Every segment, plus the platform endpoints a target gives a resource of its own: on AWS
+    # the `<spec>-load-balancer` security group that `@load-balancer` flows name.
+    endpoints = {"@load-balancer"} if "aws" in targets else set()
+    assert set(exported) == set(intent.segments) | endpoints
+    if "aws" in targets:
+        assert exported["@load-balancer"] == {"securityGroupId": f"${{{intent.name}-load-balancer.id}}"}
     for target, settings in targets.items():
         plan = checked_plan(providers()[target], intent, settings)
         for seg, values in plan.exports.items():

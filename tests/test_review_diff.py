@@ -13,15 +13,27 @@ from cloudfence.plan import Resource
 from cloudfence.providers.aws.provider import AwsProvider
 from cloudfence.providers.aws.wire import INGRESS_RULE, SECURITY_GROUP
 from cloudfence.providers.kubernetes.provider import KubernetesProvider
-from tests.fakeplugin import CLUSTER, CLUSTER_CIDRS, EXAMPLE, run_cli
+from tests.fakeplugin import (
+    AWS_S3,
+    CLUSTER,
+    CLUSTER_CIDRS,
+    EXAMPLE,
+    NODE_CIDRS,
+    OBJECT_STORAGE_CIDRS,
+    run_cli,
+)
 
 GOOD = EXAMPLE.read_text()
 RETRIEVAL = """    to: vector-db
     ports: [qdrant]
     description: retrieval"""
-# Scoped: aws has no such keys.
+# Scoped: aws has no such keys. Each target's settings for the example's platform endpoints
+# (`@load-balancer`, `@object-storage`) too, so that no target of `-p all` refuses to plan.
 K8S_SETTINGS = ("kubernetes.dns: true\nkubernetes.defaultDenyNamespaces: true\n"
-                f"kubernetes.clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]\ngcp.region: us-central1\n"
+                f"kubernetes.clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]\n"
+                f"kubernetes.nodeCidrs: [{', '.join(NODE_CIDRS)}]\n"
+                f"kubernetes.objectStorageCidrs: [{', '.join(OBJECT_STORAGE_CIDRS)}]\n"
+                "gcp.region: us-central1\naws.region: us-east-1\n"
                 # azure cannot plan without them, which would hide its part of `-p all`
                 "azure.resourceGroupName: rg-ai-inference\nazure.location: westeurope\n")
 
@@ -125,7 +137,7 @@ def test_a_namespace_move_is_called_out_as_a_replacement(env: dict[str, str], tm
 
 
 def test_markdown_for_a_pull_request(env: dict[str, str], widened: Path) -> None:
-    proc = run_cli(["diff", EXAMPLE, widened, "-p", "aws", "--format", "markdown"], env)
+    proc = run_cli(["diff", EXAMPLE, widened, "-p", "aws", *AWS_S3, "--format", "markdown"], env)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("### cloudfence diff:")

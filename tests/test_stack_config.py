@@ -18,7 +18,19 @@ from cloudfence.intent import load_intent
 from cloudfence.plugins import providers
 from cloudfence.provider import checked_plan
 from cloudfence.stackconfig import read_config
-from tests.fakeplugin import AZURE_PLACE, CLUSTER_CIDRS, EXAMPLE, GCP_REGION, ROOT, invoke
+from tests.fakeplugin import (
+    AWS_EXAMPLE,
+    AWS_S3,
+    AZURE_PLACE,
+    CLUSTER_CIDRS,
+    EXAMPLE,
+    GCP_REGION,
+    K8S_EXAMPLE,
+    NODE_CIDRS,
+    OBJECT_STORAGE_CIDRS,
+    ROOT,
+    invoke,
+)
 
 STACK = EXAMPLE.parent
 AWS_STACK = STACK / "Pulumi.aws.yaml"
@@ -95,7 +107,8 @@ def test_plan_stack_prints_one_plan_per_target_with_its_settings() -> None:
     plans = json.loads(out)["plans"]
     assert [(p["provider"], p["settings"].get("nacls")) for p in plans] == [
         ("aws", True), ("kubernetes", None)]
-    aws = checked_plan(providers()["aws"], load_intent(EXAMPLE), {"vpcCidr": "10.20.0.0/16", "nacls": True})
+    aws = checked_plan(providers()["aws"], load_intent(EXAMPLE),
+                       {**AWS_EXAMPLE, "vpcCidr": "10.20.0.0/16", "nacls": True})
     assert plans[0] == aws.to_json()
 
 
@@ -146,12 +159,12 @@ def test_via_pulumi_without_the_sdk_names_the_extra(monkeypatch: pytest.MonkeyPa
     for module in [m for m in sys.modules if m == "pulumi_aws" or m.startswith("pulumi_aws.")] + [
             "pulumi_aws", "pulumi_aws.ec2", "pulumi_aws.vpc"]:
         monkeypatch.setitem(sys.modules, module, None)  # None in sys.modules: the import fails
-    code, _, err = invoke("plan", EXAMPLE, "-p", "aws", "--via-pulumi")
+    code, _, err = invoke("plan", EXAMPLE, "-p", "aws", *AWS_S3, "--via-pulumi")
     assert code == 2
     assert err.startswith("error: the aws provider's Pulumi SDK is not installed")
     assert err.rstrip().endswith("pip install 'cloudfence[aws]'")
     with pytest.raises(pulumi.RunError, match=r"pip install 'cloudfence\[aws\]'"):
-        run_program(lambda: Segmentation(intent=load_intent(EXAMPLE), providers={"aws": {}}))
+        run_program(lambda: Segmentation(intent=load_intent(EXAMPLE), providers={"aws": AWS_EXAMPLE}))
 
 
 # ------------------------------------------------------------------ component
@@ -171,7 +184,7 @@ def test_component_reads_the_stack_keys_strictly() -> None:
 
 @needs_builtin
 def test_component_name_defaults_to_the_spec_and_registers_the_plan() -> None:
-    settings = {"dns": False, "clusterCidrs": CLUSTER_CIDRS}
+    settings = {"dns": False, **K8S_EXAMPLE}
     config = {"cloudfence:spec": str(EXAMPLE), "cloudfence:providers": {"kubernetes": settings}}
     result = run_program(Segmentation, config=config, project="p")
     plan = checked_plan(providers()["kubernetes"], load_intent(EXAMPLE), settings)
@@ -187,13 +200,13 @@ def test_two_components_with_an_explicit_provider_and_protect() -> None:
 
     def program() -> None:
         east = pulumi_aws.Provider("east-aws", region="us-east-1")
-        Segmentation("east", intent=intent, providers={"aws": {"vpcCidr": "10.20.0.0/16"}},
+        Segmentation("east", intent=intent, providers={"aws": {"vpcCidr": "10.20.0.0/16", **AWS_EXAMPLE}},
                      opts=pulumi.ResourceOptions(provider=east, protect=True))
         Segmentation("west", intent=intent,
-                     providers={"aws": {}, "kubernetes": {"clusterCidrs": CLUSTER_CIDRS}})
+                     providers={"aws": AWS_EXAMPLE, "kubernetes": K8S_EXAMPLE})
 
     result = run_program(program)
-    plan = checked_plan(providers()["aws"], intent, {})
+    plan = checked_plan(providers()["aws"], intent, AWS_EXAMPLE)
     children = {c: [r for r in result.resources if r.parent == c] for c in ("east", "west")}
     suffixes = sorted(r.name.removeprefix(intent.name) for r in plan)
     assert sorted(r.name.removeprefix("east") for r in children["east"]) == suffixes
@@ -211,7 +224,8 @@ def test_a_stack_folder_with_its_own_core_and_providers_modules(tmp_path: Path) 
     (tmp_path / "Pulumi.yaml").write_text("name: shadow\nruntime: python\n")
     (tmp_path / "Pulumi.dev.yaml").write_text(
         "config:\n  cloudfence:spec: segments.yaml\n  cloudfence:providers:\n"
-        f"    kubernetes: {{clusterCidrs: [{', '.join(CLUSTER_CIDRS)}]}}\n")
+        f"    kubernetes: {{clusterCidrs: [{', '.join(CLUSTER_CIDRS)}], "
+        f"nodeCidrs: [{', '.join(NODE_CIDRS)}], objectStorageCidrs: [{', '.join(OBJECT_STORAGE_CIDRS)}]}}\n")
     (tmp_path / "segments.yaml").write_text(EXAMPLE.read_text())
     (tmp_path / "core.py").write_text("raise ImportError('the stack folder core.py was imported')\n")
     (tmp_path / "providers.py").write_text("raise ImportError('the stack folder providers.py was used')\n")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakeplugin import AWS_S3
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "stacks" / "ai-inference" / "segments.yaml"
 STACK = ROOT / "stacks" / "ai-inference" / "Pulumi.kubernetes.yaml"  # its settings: clusterCidrs
@@ -110,7 +112,7 @@ def test_the_plans_settings_go_through_check(tmp_path: Path, k8s_plan: dict) -> 
 
 def test_an_input_aws_verify_does_not_read_is_refused(tmp_path: Path) -> None:
     # IPv6 on the VPC would give every member a public prefix the rules' ::/0 then reaches
-    out = run("plan", str(SPEC), "-p", "aws", "--set", "vpcCidr=10.20.0.0/16", "--format", "json")
+    out = run("plan", str(SPEC), "-p", "aws", *AWS_S3, "--set", "vpcCidr=10.20.0.0/16", "--format", "json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     vpc = next(r for r in doc["resources"] if r["type"] == "aws:ec2/vpc:Vpc")

@@ -32,9 +32,9 @@ from cloudfence.providers.aws.names import (
     unique,
 )
 from cloudfence.providers.aws.network import subnets
+from cloudfence.providers.aws.pods import policy_records
 from cloudfence.providers.aws.routing import RouteNames, requirements
 from cloudfence.providers.aws.routing import records as route_records
-from cloudfence.providers.aws.pods import policy_records
 from cloudfence.providers.aws.rules import INGRESS, PrefixList, Rule, families
 from cloudfence.providers.aws.settings import AwsSettings, s3_service
 from cloudfence.providers.aws.wire import (

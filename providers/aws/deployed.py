@@ -313,15 +313,18 @@ def _atom(direction: str, group: str, entry: Mapping[str, Any]) -> _Atom:
 
 
 def own_segments(records: Sequence[Resource], intent: Intent) -> tuple[list[Resource], list[str]]:
-    """A group tagged with another spec is none of this spec's segments, whatever segment tag it
-    carries: two specs in one VPC may both name a segment `db`, and the other's rules must
-    neither stand in for this one's nor hide that this one's are gone."""
+    """A group tagged with another spec is none of this spec's segments (nor its load
+    balancer), whatever segment or endpoint tag it carries: two specs in one VPC may both
+    name a segment `db`, and the other's rules must neither stand in for this one's nor
+    hide that this one's are gone."""
     out, others = [], []
     for r in records:
         tags = r.inputs.get("tags") or {}
         spec = tags.get(TAG_SPEC) if isinstance(tags, dict) else None
-        if r.type == SECURITY_GROUP and TAG_SEGMENT in tags and spec is not None and spec != intent.name:
-            kept = {k: v for k, v in tags.items() if k != TAG_SEGMENT}
+        ours = (TAG_SEGMENT, TAG_ENDPOINT)  # a segment's group, or the load balancer's
+        if r.type == SECURITY_GROUP and any(k in tags for k in ours) and spec is not None \
+                and spec != intent.name:
+            kept = {k: v for k, v in tags.items() if k not in ours}
             r = Resource(r.type, r.name, {**r.inputs, "tags": kept})
             others.append(r.name)
         out.append(r)

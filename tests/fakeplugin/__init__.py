@@ -82,11 +82,13 @@ OBJECT_STORAGE_CIDRS = ["199.36.153.8/30"]
 #: The example's kubernetes settings as a mapping, for in-process tests.
 K8S_EXAMPLE = {"clusterCidrs": CLUSTER_CIDRS, "nodeCidrs": NODE_CIDRS,
                "objectStorageCidrs": OBJECT_STORAGE_CIDRS}
-#: The S3 prefix list of the example's region, for `@object-storage` on AWS.
+#: `@object-storage` on AWS: in network mode the S3 gateway endpoint of the region; with
+#: an existing VPC (`vpcId`) the region's S3 prefix list.
+AWS_EXAMPLE = {"region": "us-east-1"}
 S3_PREFIX_LIST = "pl-63a5400a"
-AWS_EXAMPLE = {"objectStoragePrefixList": S3_PREFIX_LIST}
+EXISTING_VPC_S3 = {"objectStoragePrefixList": S3_PREFIX_LIST}
 GCP_REGION = ("--set", "gcp.region=us-central1")
-AWS_S3 = ("--set", f"aws.objectStoragePrefixList={S3_PREFIX_LIST}")
+AWS_S3 = ("--set", "aws.region=us-east-1")
 CLUSTER = ("--set", f"kubernetes.clusterCidrs=[{', '.join(CLUSTER_CIDRS)}]",
            "--set", f"kubernetes.nodeCidrs=[{', '.join(NODE_CIDRS)}]",
            "--set", f"kubernetes.objectStorageCidrs=[{', '.join(OBJECT_STORAGE_CIDRS)}]",
