@@ -110,14 +110,15 @@ def read_policies(plan: Plan) -> list[Policy]:
     return out
 
 
-def end_rules(pods: Pods, policies: list[Policy], world: PodWorld,
+def end_rules(pods: Pods, policies: Mapping[str, list[Policy]], world: PodWorld,
               resolve: Callable[[Mapping[str, Any], str], Peer]) -> dict[str, list[tuple[Peer, PortSet]]]:
-    """What one end's policies allow, per direction. Covered by a policy listing
+    """What one end's policies allow, per direction (`policies` by namespace, in plan
+    order). Covered by a policy listing
     the direction: isolated, and the rules of every policy that may select its
     pods apply; otherwise unrestricted."""
     out: dict[str, list[tuple[Peer, PortSet]]] = {}
-    mine = [p for p in policies if p.namespace == pods.namespace and not pods.ns_exact
-            and p.may_select(pods.labels)]
+    mine = [] if pods.ns_exact else [p for p in policies.get(pods.namespace, ())
+                                     if p.may_select(pods.labels)]
     for kind, (direction, rules_key, peers_key) in DIRECTIONS.items():
         listing = [p for p in mine if kind in p.types]
         if not any(covers(p.pod_selector, pods.labels, pods.exact) for p in listing):
@@ -176,20 +177,29 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
             peers[key] = peer_of(peer, namespace, world)
         return peers[key]
 
+    by_namespace = policies_by_namespace(policies)
     for pods in world:
-        for direction, rules in end_rules(pods, policies, world, resolve).items():
+        for direction, rules in end_rules(pods, by_namespace, world, resolve).items():
             for peer, ports in rules:
                 reach.allow(pods.end, direction, peer, ports)
     for pods in segments:
-        reach.identity(pods.end, identity(pods, policies))
+        reach.identity(pods.end, identity(pods, by_namespace))
     return reach
 
 
-def identity(pods: Pods, policies: list[Policy]) -> dict[str, Any]:
+def policies_by_namespace(policies: list[Policy]) -> dict[str, list[Policy]]:
+    """Each namespace's policies in plan order: an end meets only its namespace's."""
+    out: dict[str, list[Policy]] = {}
+    for p in policies:
+        out.setdefault(p.namespace, []).append(p)
+    return out
+
+
+def identity(pods: Pods, policies: Mapping[str, list[Policy]]) -> dict[str, Any]:
     """What the records grant a segment: its pods are those of its namespace
     with its labels, and (when one policy alone names them) that policy."""
     out: dict[str, Any] = {"namespace": pods.namespace, "podLabels": dict(pods.labels)}
-    own = [p.name for p in policies if p.namespace == pods.namespace and p.pod_selector
+    own = [p.name for p in policies.get(pods.namespace, ()) if p.pod_selector
            and p.may_select(pods.labels) and covers(p.pod_selector, pods.labels, pods.exact)]
     if len(own) == 1:
         out["networkPolicy"] = own[0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -82,6 +82,22 @@ class PodWorld(list[Pods]):
 
     def open_in(self, namespace: str) -> list[Pods]:
         return self._open.get(namespace, [])
+
+    @cached_property
+    def _groups(self) -> dict[tuple[str, Labels, bool], list[tuple[int, Pods]]]:
+        """The ends by their namespace as a selector sees it (name, labels, exact), each
+        with its place in the world: a peer's namespaceSelector is tested once per group."""
+        out: dict[tuple[str, Labels, bool], list[tuple[int, Pods]]] = {}
+        for i, p in enumerate(self):
+            out.setdefault((p.namespace, p.ns_labels, p.ns_exact), []).append((i, p))
+        return out
+
+    def in_namespaces(self, keep: Callable[[str, Labels, bool], bool]) -> list[Pods]:
+        """In world order, the ends whose namespace (name, labels, exact) `keep` accepts."""
+        chosen = [pods for key, pods in self._groups.items() if keep(*key)]
+        if len(chosen) == 1:
+            return [p for _, p in chosen[0]]
+        return [p for _, p in sorted((ip for pods in chosen for ip in pods), key=lambda ip: ip[0])]
 
     @cached_property
     def _claims(self) -> dict[str, dict[frozenset[tuple[str, str]], set[str]]]:
@@ -397,16 +413,9 @@ def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -
     ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
     if ns_sel is None and pod_sel is None:
         raise ValueError("a NetworkPolicy peer needs podSelector, namespaceSelector or ipBlock")
-    out = []
+    if ns_sel is None:
+        candidates = world.in_namespaces(lambda ns, _labels, exact: ns == policy_namespace and not exact)
+    else:
+        candidates = world.in_namespaces(lambda _ns, labels, exact: meets(ns_sel, labels, exact))
     pod_pins = pinned(pod_sel)
-    for p in world:
-        if not may_match(pod_pins, p.labels):
-            continue
-        if ns_sel is None:
-            if p.namespace != policy_namespace or p.ns_exact:
-                continue
-        elif not meets(ns_sel, p.ns_labels, p.ns_exact):
-            continue
-        if reaches(pod_sel, p, world):
-            out.append(p)
-    return out
+    return [p for p in candidates if may_match(pod_pins, p.labels) and reaches(pod_sel, p, world)]
