@@ -22,6 +22,7 @@ from cloudfence.reach import (
     intended,
     join,
     judged_flow,
+    readings_agree,
 )
 from cloudfence.reachability import Reachability
 from cloudfence.space import Space, space_for
@@ -52,7 +53,7 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | N
                                   if ep.kind == "platform"])
     expected = intended(intent, world, governed, implied)
     wide = join(actual, world, WIDE)
-    narrow = join(actual, world, NARROW)
+    narrow = wide if readings_agree(actual, world) else join(actual, world, NARROW)
     diffs, classes = compare(world, expected, wide, narrow)
     diffs += export_differences(plan, actual) + implied_diffs
     not_governed = [str(f) for f in intent.flows if not judged_flow(f, governed)]
