@@ -121,6 +121,7 @@ class World:
             if region:
                 by_region[region].append(name)
         self._by_region = dict(by_region)
+        self._regions = _RegionIndex(list(self._by_region))
         self._matched: dict[tuple[AddressSet, int], frozenset[str]] = {}
         self._judged_ports = PortSet({p: FULL for p in self.judged})
         self._all_judged = self.judged >= frozenset(PROTOCOLS)
@@ -138,7 +139,9 @@ class World:
         key = (addresses, reading)
         if key not in self._matched:
             found: list[str] = []
-            for region, names in self._by_region.items():
+            # Either reading reaches only regions the addresses overlap: those are looked up.
+            for region in self._regions.overlapping(addresses):
+                names = self._by_region[region]
                 if mode == OVERLAP:
                     found.extend(names if region & addresses else ())
                 elif mode == SUPERSET:
@@ -185,6 +188,42 @@ class World:
     def judged_ports(self, ports: PortSet) -> PortSet:
         # Every protocol judged: the intersection is `ports` itself, skip building it.
         return ports if self._all_judged else ports & self._judged_ports
+
+
+_WIDE_REGION = 1 << 16  # IPv4 addresses: a region spanning more is tested for every rule
+
+
+class _RegionIndex:
+    """The opaque points' regions, so those a rule's addresses overlap are found by
+    bisection (a pod segment's cidr, say) rather than by testing every region: a few
+    wide regions (the pod space) are tested always."""
+
+    def __init__(self, regions: list[AddressSet]) -> None:
+        self.always: list[AddressSet] = []
+        spans: list[tuple[int, int, int]] = []
+        for i, region in enumerate(regions):
+            v4 = region.v4.intervals
+            if region.v6 or not v4 or v4[-1][1] - v4[0][0] >= _WIDE_REGION:
+                self.always.append(region)
+            else:
+                spans.append((v4[0][0], v4[-1][1], i))
+        spans.sort()
+        self.regions = regions
+        self.spans = spans
+        self.starts = [lo for lo, _, _ in spans]
+
+    def overlapping(self, addresses: AddressSet) -> list[AddressSet]:
+        out = [r for r in self.always if r & addresses]
+        found: set[int] = set()
+        for lo, hi in addresses.v4:
+            # A narrow region starts at most _WIDE_REGION before any address it holds.
+            i = bisect.bisect_left(self.starts, lo - _WIDE_REGION)
+            while i < len(self.spans) and self.spans[i][0] <= hi:
+                if self.spans[i][1] >= lo:
+                    found.add(self.spans[i][2])
+                i += 1
+        out.extend(r for i in sorted(found) if (r := self.regions[i]) & addresses)
+        return out
 
 
 def _one_family_within(region: AddressSet, addresses: AddressSet) -> bool:

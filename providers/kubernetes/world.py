@@ -335,6 +335,21 @@ def named_namespaces(segments: list[Pods], policies: list[Policy]) -> list[str]:
     return sorted(names)
 
 
+def name_pins(selector: Mapping[str, Any] | None) -> set[str] | None:
+    """The namespace names a namespaceSelector's matchLabels allows (None: any name): a
+    namespace of another name it never meets, so most are skipped before `meets`."""
+    want = _keys(selector).get(NAMESPACE_NAME_LABEL)
+    return want.equal if want is not None and want.equal else None
+
+
+def _named_in(pins: set[str] | None, labels: Labels) -> bool:
+    """Whether a namespace carrying `labels` may be one `pins` allows."""
+    if pins is None:
+        return True
+    name = dict(labels).get(NAMESPACE_NAME_LABEL)
+    return name is None or name in pins
+
+
 def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
                     named: list[str]) -> list[tuple[str, Labels, bool]]:
     """(name, labels, exact) of the namespaces a peer may pick: named ones it
@@ -342,9 +357,10 @@ def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
     if "namespaceSelector" not in peer:
         return [(policy.namespace, ((NAMESPACE_NAME_LABEL, policy.namespace),), False)]
     selector = peer["namespaceSelector"]
+    pins = name_pins(selector)
     out: list[tuple[str, tuple[tuple[str, str], ...], bool]] = [
         (n, ((NAMESPACE_NAME_LABEL, n),), False) for n in named
-           if meets(selector, ((NAMESPACE_NAME_LABEL, n),), False)]
+           if (pins is None or n in pins) and meets(selector, ((NAMESPACE_NAME_LABEL, n),), False)]
     fresh = next(f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE for i in itertools.count()
                  if (f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE) not in named)
     want = _keys(selector).get(NAMESPACE_NAME_LABEL)
@@ -416,6 +432,8 @@ def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -
     if ns_sel is None:
         candidates = world.in_namespaces(lambda ns, _labels, exact: ns == policy_namespace and not exact)
     else:
-        candidates = world.in_namespaces(lambda _ns, labels, exact: meets(ns_sel, labels, exact))
+        pins = name_pins(ns_sel)
+        candidates = world.in_namespaces(
+            lambda _ns, labels, exact: _named_in(pins, labels) and meets(ns_sel, labels, exact))
     pod_pins = pinned(pod_sel)
     return [p for p in candidates if may_match(pod_pins, p.labels) and reaches(pod_sel, p, world)]
