@@ -107,10 +107,11 @@ class AddressSet:
     """An immutable set of addresses: IPv4 and IPv6 intervals. Its hash is kept, as
     verify files rules and peers by their addresses very often."""
 
-    __slots__ = ("_hash", "v4", "v6")
+    __slots__ = ("_cidrs", "_hash", "v4", "v6")
     v4: IntervalSet
     v6: IntervalSet
     _hash: int
+    _cidrs: tuple[IPNetwork, ...]
 
     def __init__(self, v4: IntervalSet = EMPTY, v6: IntervalSet = EMPTY) -> None:
         _set(self, "v4", v4)
@@ -176,7 +177,15 @@ class AddressSet:
         return self.v4 == IntervalSet.of(0, V4_MAX) or self.v6 == IntervalSet.of(0, V6_MAX)
 
     def cidrs(self) -> list[IPNetwork]:
-        """The smallest list of CIDRs covering exactly this set (v4 first)."""
+        """The smallest list of CIDRs covering exactly this set (v4 first). Worked out
+        once per set: a network's CIDRs are asked for by every flow that names it."""
+        try:
+            return list(self._cidrs)
+        except AttributeError:
+            _set(self, "_cidrs", tuple(self._summarised()))
+            return list(self._cidrs)
+
+    def _summarised(self) -> list[IPNetwork]:
         out: list[IPNetwork] = []
         for lo, hi in self.v4:
             out.extend(
