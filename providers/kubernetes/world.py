@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cloudfence.intent import Intent
 from cloudfence.providers.kubernetes.wire import (
@@ -37,6 +37,7 @@ from cloudfence.providers.kubernetes.wire import (
 from cloudfence.providers.kubernetes.wire import selector as selector_of
 
 Labels = tuple[tuple[str, str], ...]
+T = TypeVar("T")
 WITNESS_VALUE = "cloudfence-witness"  # a label value no segment is assumed to use
 OTHER_NAMESPACE = "other-namespace"  # a namespace the spec never names
 MOST_ALTERNATIVES = 8  # `In` combinations tried per selector
@@ -109,6 +110,11 @@ class PodWorld(list[Pods]):
                 index.setdefault(frozenset(p.labels), set()).add(p.end)
         return out
 
+    @cached_property
+    def _sizes(self) -> dict[str, list[int]]:
+        """Per namespace, the sizes of its open pods' label sets, ascending."""
+        return {ns: sorted({len(k) for k in index}) for ns, index in self._claims.items()}
+
     def claimed(self, namespace: str, labels: Labels, but: str | None) -> bool:
         """Some open pod of the namespace other than `but` carries a subset of
         `labels`, so pods labelled so would be that end's: found by looking up
@@ -116,7 +122,7 @@ class PodWorld(list[Pods]):
         index = self._claims.get(namespace)
         if not index:
             return False
-        sizes = sorted({len(k) for k in index if len(k) <= len(labels)})
+        sizes = [r for r in self._sizes[namespace] if r <= len(labels)]
         if sum(math.comb(len(labels), r) for r in sizes) > len(self.open_in(namespace)):
             have = dict(labels)
             return any(all(have.get(k) == v for k, v in s.labels)
@@ -226,6 +232,36 @@ def may_match(pinned_labels: Labels, labels: Labels) -> bool:
     that spares the full one for most pairs of selector and pods."""
     have = dict(labels)
     return all(have.get(k, v) == v for k, v in pinned_labels)
+
+
+class PinIndex(Generic[T]):
+    """Items (policies) filed by the labels their selector pins (matchLabels), so those
+    that may select a label set (`may_match`) are found by lookup, in the items' order,
+    rather than by testing each."""
+
+    def __init__(self, items: Iterable[tuple[Labels, T]]) -> None:
+        self.groups: dict[tuple[str, ...], dict[tuple[str, ...], list[tuple[int, T]]]] = {}
+        for i, (pins, item) in enumerate(items):
+            keys, values = tuple(k for k, _ in pins), tuple(v for _, v in pins)
+            self.groups.setdefault(keys, {}).setdefault(values, []).append((i, item))
+
+    def may_select(self, labels: Labels) -> list[T]:
+        have = dict(labels)
+        found: list[tuple[int, T]] = []
+        for keys, by_values in self.groups.items():
+            carried = [k in have for k in keys]
+            if all(carried):
+                found += by_values.get(tuple(have[k] for k in keys), ())
+            elif not any(carried):
+                for items in by_values.values():
+                    found += items
+            else:
+                for values, items in by_values.items():
+                    if all(have.get(k, v) == v for k, v in zip(keys, values, strict=True)):
+                        found += items
+        if len(self.groups) > 1:
+            found.sort(key=lambda entry: entry[0])
+        return [item for _, item in found]
 
 
 def covers(selector: Mapping[str, Any] | None, labels: Labels, exact: bool) -> bool:
