@@ -287,7 +287,8 @@ def measure(n: int, rounds: int, keep: Path | None) -> dict[str, Any]:
     b = build(n)
     with tempfile.TemporaryDirectory(prefix=f"aerleon-compare-{n}-") as tmp:
         root = keep / f"n{n}" if keep else Path(tmp)
-        root.mkdir(parents=True, exist_ok=False)
+        if keep:
+            root.mkdir(parents=True, exist_ok=False)  # never write over an earlier run's files
         w = write(b, root)
         counts = check_same(b, w)
         todo = jobs(w)

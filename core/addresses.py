@@ -9,9 +9,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from cloudfence.intervals import IntervalSet
+from cloudfence.intervals import EMPTY, IntervalSet
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 V4_MAX = 2**32 - 1
@@ -101,10 +100,42 @@ def net_interval(net: IPNetwork) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
 
-@dataclass(frozen=True)
+_set = object.__setattr__
+
+
 class AddressSet:
-    v4: IntervalSet = field(default_factory=IntervalSet)
-    v6: IntervalSet = field(default_factory=IntervalSet)
+    """An immutable set of addresses: IPv4 and IPv6 intervals. Its hash is kept, as
+    verify files rules and peers by their addresses very often."""
+
+    __slots__ = ("_cidrs", "_hash", "v4", "v6")
+    v4: IntervalSet
+    v6: IntervalSet
+    _hash: int
+    _cidrs: tuple[IPNetwork, ...]
+
+    def __init__(self, v4: IntervalSet = EMPTY, v6: IntervalSet = EMPTY) -> None:
+        _set(self, "v4", v4)
+        _set(self, "v6", v6)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"AddressSet is immutable: cannot set {name}")
+
+    def __reduce__(self) -> tuple[type[AddressSet], tuple[IntervalSet, IntervalSet]]:
+        return (AddressSet, (self.v4, self.v6))
+
+    def __eq__(self, o: object) -> bool:
+        return self is o or (isinstance(o, AddressSet) and self.v4 == o.v4 and self.v6 == o.v6)
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            h = hash((self.v4, self.v6))
+            _set(self, "_hash", h)
+            return h
+
+    def __repr__(self) -> str:
+        return f"AddressSet(v4={self.v4!r}, v6={self.v6!r})"
 
     @classmethod
     def from_cidrs(cls, nets: Iterable[IPNetwork | str]) -> AddressSet:
@@ -117,18 +148,24 @@ class AddressSet:
 
     @classmethod
     def everything(cls) -> AddressSet:
-        return cls(IntervalSet.of(0, V4_MAX), IntervalSet.of(0, V6_MAX))
+        return _EVERYTHING
 
     def __bool__(self) -> bool:
         return bool(self.v4) or bool(self.v6)
 
     def __or__(self, o: AddressSet) -> AddressSet:
+        if not o:
+            return self
+        if not self:
+            return o
         return AddressSet(self.v4 | o.v4, self.v6 | o.v6)
 
     def __and__(self, o: AddressSet) -> AddressSet:
         return AddressSet(self.v4 & o.v4, self.v6 & o.v6)
 
     def __sub__(self, o: AddressSet) -> AddressSet:
+        if not o:
+            return self
         return AddressSet(self.v4 - o.v4, self.v6 - o.v6)
 
     def issubset(self, o: AddressSet) -> bool:
@@ -140,7 +177,15 @@ class AddressSet:
         return self.v4 == IntervalSet.of(0, V4_MAX) or self.v6 == IntervalSet.of(0, V6_MAX)
 
     def cidrs(self) -> list[IPNetwork]:
-        """The smallest list of CIDRs covering exactly this set (v4 first)."""
+        """The smallest list of CIDRs covering exactly this set (v4 first). Worked out
+        once per set: a network's CIDRs are asked for by every flow that names it."""
+        try:
+            return list(self._cidrs)
+        except AttributeError:
+            _set(self, "_cidrs", tuple(self._summarised()))
+            return list(self._cidrs)
+
+    def _summarised(self) -> list[IPNetwork]:
         out: list[IPNetwork] = []
         for lo, hi in self.v4:
             out.extend(
@@ -152,6 +197,8 @@ class AddressSet:
             )
         return out
 
+
+_EVERYTHING = AddressSet(IntervalSet.of(0, V4_MAX), IntervalSet.of(0, V6_MAX))
 
 PRIVATE_V4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 GLOBAL_V6 = "2000::/3"

@@ -67,7 +67,10 @@ def first_match(rules: Iterable[Rule[M, T]], universe: M) -> list[Hit[M, T]]:
             continue
         rest: dict[PortSet, M] = {}
         for ports, points in undecided.items():
-            inside, hit_ports = points & rule.match, ports & rule.ports
+            # Ports first: rules of other services share no port with most of what is
+            # undecided, and that test is far cheaper than the points' intersection.
+            hit_ports = ports & rule.ports
+            inside = points & rule.match if hit_ports else None
             if not inside or not hit_ports:
                 _keep(rest, ports, points)
                 continue
@@ -118,6 +121,8 @@ class Scope:
         return frozenset(name for name, _ in self.held)
 
     def _combine(self, other: Scope, op: Callable[[AddressSet, AddressSet], AddressSet]) -> Scope:
+        if not self.held and not other.held:  # addresses alone: the common case, no identity named
+            return Scope(op(self.plain, other.plain))
         mine, theirs = dict(self.held), dict(other.held)
         held = []
         for name in sorted(set(mine) | set(theirs)):

@@ -15,7 +15,7 @@ Interval = tuple[int, int]
 class IntervalSet:
     """An immutable, canonical set of integers; equal sets compare and hash equal."""
 
-    __slots__ = ("_iv",)
+    __slots__ = ("_hash", "_iv")
 
     def __init__(self, intervals: Iterable[Interval] = ()) -> None:
         self._iv: tuple[Interval, ...] = _normalise(intervals)
@@ -41,7 +41,11 @@ class IntervalSet:
         return isinstance(other, IntervalSet) and self._iv == other._iv
 
     def __hash__(self) -> int:
-        return hash(self._iv)
+        try:
+            return self._hash
+        except AttributeError:  # computed once: sets key many of verify's maps
+            self._hash: int = hash(self._iv)
+            return self._hash
 
     def __repr__(self) -> str:
         return f"IntervalSet({list(self._iv)!r})"

@@ -77,11 +77,27 @@ class PortSet:
         return PortSet(self._items + other._items)
 
     def __and__(self, other: PortSet) -> PortSet:
-        theirs = dict(other._items)
+        if other is _ANY or self is other:
+            return self
+        if self is _ANY:
+            return other
+        b = other._items
+        if len(b) == 1:  # one protocol: the common case of a rule's ports
+            proto, theirs_one = b[0]
+            for p, ports in self._items:
+                if p == proto:
+                    both = ports & theirs_one
+                    return _canonical(((p, both),)) if both else _NONE
+            return _NONE
+        theirs = dict(b)
         return _canonical(tuple((p, both) for p, ports in self._items
                                 if p in theirs and (both := ports & theirs[p])))
 
     def __sub__(self, other: PortSet) -> PortSet:
+        if other is _ANY or self is other:
+            return _NONE
+        if not other._items:
+            return self
         theirs = dict(other._items)
         return _canonical(tuple((p, rest) for p, ports in self._items
                                 if (rest := ports - theirs[p] if p in theirs else ports)))
@@ -91,6 +107,7 @@ class PortSet:
 
 
 _ANY = PortSet({p: FULL for p in PROTOCOLS})  # immutable, so one instance serves
+_NONE = PortSet()
 
 
 def _canonical(items: tuple[tuple[str, IntervalSet], ...]) -> PortSet:

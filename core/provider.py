@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from cloudfence.attribution import RecordRule, changed_inputs, isolated_rules
 from cloudfence.bridges import bridge_problems
+from cloudfence.collection import fewer_collections
 from cloudfence.endpoints import GOVERNABLE, RECEIVE_ONLY
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.intent import Flow, Intent
@@ -295,10 +296,11 @@ def checked_plan(provider: Provider, intent: Intent,
     """Validate settings, check, then compile, each once: the one way the core
     turns an intent into a plan. The plan carries the settings as validated."""
     settings = validated(provider, raw)
-    problems = provider.check(intent, settings)
-    if problems:
-        raise CheckError(problems)
-    plan = provider.compile(intent, settings)
+    with fewer_collections():
+        problems = provider.check(intent, settings)
+        if problems:
+            raise CheckError(problems)
+        plan = provider.compile(intent, settings)
     return dataclasses.replace(plan, settings=settings.to_json())
 
 

@@ -122,6 +122,7 @@ class World:
             if region:
                 by_region[region].append(name)
         self._by_region = dict(by_region)
+        self._regions = _RegionIndex(list(self._by_region))
         self._matched: dict[tuple[AddressSet, int], frozenset[str]] = {}
         self._judged_ports = PortSet({p: FULL for p in self.judged})
         self._all_judged = self.judged >= frozenset(PROTOCOLS)
@@ -139,7 +140,9 @@ class World:
         key = (addresses, reading)
         if key not in self._matched:
             found: list[str] = []
-            for region, names in self._by_region.items():
+            # Either reading reaches only regions the addresses overlap: those are looked up.
+            for region in self._regions.overlapping(addresses):
+                names = self._by_region[region]
                 if mode == OVERLAP:
                     found.extend(names if region & addresses else ())
                 elif mode == SUPERSET:
@@ -187,6 +190,42 @@ class World:
     def judged_ports(self, ports: PortSet) -> PortSet:
         # Every protocol judged: the intersection is `ports` itself, skip building it.
         return ports if self._all_judged else ports & self._judged_ports
+
+
+_WIDE_REGION = 1 << 16  # IPv4 addresses: a region spanning more is tested for every rule
+
+
+class _RegionIndex:
+    """The opaque points' regions, so those a rule's addresses overlap are found by
+    bisection (a pod segment's cidr, say) rather than by testing every region: a few
+    wide regions (the pod space) are tested always."""
+
+    def __init__(self, regions: list[AddressSet]) -> None:
+        self.always: list[AddressSet] = []
+        spans: list[tuple[int, int, int]] = []
+        for i, region in enumerate(regions):
+            v4 = region.v4.intervals
+            if region.v6 or not v4 or v4[-1][1] - v4[0][0] >= _WIDE_REGION:
+                self.always.append(region)
+            else:
+                spans.append((v4[0][0], v4[-1][1], i))
+        spans.sort()
+        self.regions = regions
+        self.spans = spans
+        self.starts = [lo for lo, _, _ in spans]
+
+    def overlapping(self, addresses: AddressSet) -> list[AddressSet]:
+        out = [r for r in self.always if r & addresses]
+        found: set[int] = set()
+        for lo, hi in addresses.v4:
+            # A narrow region starts at most _WIDE_REGION before any address it holds.
+            i = bisect.bisect_left(self.starts, lo - _WIDE_REGION)
+            while i < len(self.spans) and self.spans[i][0] <= hi:
+                if self.spans[i][1] >= lo:
+                    found.add(self.spans[i][2])
+                i += 1
+        out.extend(r for i in sorted(found) if (r := self.regions[i]) & addresses)
+        return out
 
 
 def _one_family_within(region: AddressSet, addresses: AddressSet) -> bool:
@@ -292,6 +331,19 @@ def join(reach: Reachability, world: World, reading: int = WIDE) -> list[Cube]:
             if outside is not None:
                 cubes.append(Cube(outside, world.end_points(b), ports, src_outside=True))
     return _judged(cubes, world)
+
+
+def readings_agree(reach: Reachability, world: World) -> bool:
+    """Whether every rule's peer names the same points under both readings. A join
+    depends on the reading through its peers alone, so then the narrow join is the
+    wide one and need not be built again."""
+    for end in reach.ends:
+        for layer in reach.layers_of(end):
+            for direction in (EGRESS, INGRESS):
+                for peer, _ in reach.rules(end, direction, layer):
+                    if world.resolve(peer, WIDE) != world.resolve(peer, NARROW):
+                        return False
+    return True
 
 
 class _Inbound:
@@ -612,10 +664,12 @@ def compare(world: World, expected: list[Cube], wide: list[Cube], narrow: list[C
     its wide reading (extra) and its narrow reading (missing), and the number
     of connection classes compared."""
     narrow = wide if narrow is None else narrow
-    gov = AddressSet()
-    for name in world.governed | frozenset(world.background):
-        gov = gov | world.end_points(name).addresses
-    everything = [*expected, *wide, *narrow]
+    # Normalised once, not union by union (which costs ends squared when they are apart).
+    held = [world.end_points(name).addresses for name in world.governed | frozenset(world.background)]
+    gov = AddressSet(IntervalSet([iv for a in held for iv in a.v4]),
+                     IntervalSet([iv for a in held for iv in a.v6]))
+    # A narrow reading that is the wide one (the same list) adds no class: it is left out.
+    everything = [*expected, *wide] if narrow is wide else [*expected, *wide, *narrow]
     classes = Classes(everything, gov)
     exp = canonical(expected, classes)
     act = canonical(wide, classes, offset=len(expected))

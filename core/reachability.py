@@ -19,6 +19,7 @@ from cloudfence.intent import Endpoint, Intent
 from cloudfence.ports import PROTOCOLS, PortSet
 
 EGRESS, INGRESS = "egress", "ingress"
+_NO_ADDRESSES = AddressSet()
 MAIN = "main"
 #: How a rule's addresses reach a point known by identity (a segment without a
 #: cidr, a pod): any overlap with where it may be, the whole of it, or never.
@@ -64,10 +65,43 @@ class Peer:
                     or self.partly)
 
 
-@dataclass(frozen=True)
+_set = object.__setattr__
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 class Points:
-    opaque: frozenset[str] = frozenset()
-    addresses: AddressSet = field(default_factory=AddressSet)
+    """Immutable: points known by identity (names) and by address. Built and combined
+    very often by verify's rule walks, so a plain slotted class, its hash kept."""
+
+    __slots__ = ("_hash", "addresses", "opaque")
+    opaque: frozenset[str]
+    addresses: AddressSet
+    _hash: int
+
+    def __init__(self, opaque: frozenset[str] = _NO_NAMES, addresses: AddressSet = _NO_ADDRESSES) -> None:
+        _set(self, "opaque", opaque)
+        _set(self, "addresses", addresses)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Points is immutable: cannot set {name}")
+
+    def __reduce__(self) -> tuple[type[Points], tuple[frozenset[str], AddressSet]]:
+        return (Points, (self.opaque, self.addresses))
+
+    def __eq__(self, o: object) -> bool:
+        return self is o or (isinstance(o, Points) and self.opaque == o.opaque
+                             and self.addresses == o.addresses)
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            h = hash((self.opaque, self.addresses))
+            _set(self, "_hash", h)
+            return h
+
+    def __repr__(self) -> str:
+        return f"Points(opaque={self.opaque!r}, addresses={self.addresses!r})"
 
     def __bool__(self) -> bool:
         return bool(self.opaque) or bool(self.addresses)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cloudfence.addresses import AddressSet
+from cloudfence.collection import fewer_collections
 from cloudfence.errors import CheckError
 from cloudfence.intent import Flow, Intent
 from cloudfence.plan import Plan
@@ -22,6 +23,7 @@ from cloudfence.reach import (
     intended,
     join,
     judged_flow,
+    readings_agree,
 )
 from cloudfence.reachability import Reachability
 from cloudfence.space import Space, space_for
@@ -32,6 +34,12 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | N
     """The verdict on a plan, judged with the settings it records. A plan that did not
     come from `checked_plan` (a plan file, a mutant) goes through the provider's check
     with those settings first: refusals do not depend on how the settings arrived."""
+    with fewer_collections():
+        return _verify_plan(intent, provider, plan, space, limit, checked)
+
+
+def _verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | None,
+                 limit: int, checked: bool) -> Verdict:
     settings = validated(provider, plan.settings)
     if not checked:
         problems = provider.check(intent, settings)
@@ -55,7 +63,7 @@ def verify_plan(intent: Intent, provider: Provider, plan: Plan, space: Space | N
     judged = governed | frozenset(getattr(provider, "governed_endpoints", ()))
     expected = intended(intent, world, judged, implied)
     wide = join(actual, world, WIDE)
-    narrow = join(actual, world, NARROW)
+    narrow = wide if readings_agree(actual, world) else join(actual, world, NARROW)
     diffs, classes = compare(world, expected, wide, narrow)
     diffs += export_differences(plan, actual) + implied_diffs
     not_governed = [str(f) for f in intent.flows if not judged_flow(f, judged)]

@@ -25,7 +25,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from cloudfence.addresses import AddressSet
@@ -102,6 +102,14 @@ def _prefixes(value: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]
         except ValueError:
             continue
     return out
+
+
+@lru_cache(maxsize=4096)
+def _prefix_addresses(text: str) -> AddressSet | None:
+    """A rule item's prefix, parsed once (one segment's cidr recurs in many rules); None
+    when the item is no prefix."""
+    nets = _prefixes(text)
+    return AddressSet.from_cidrs(nets) if nets else None
 
 
 def _filters(plan: Plan, intent: Intent) -> tuple[dict[str, list[Resource]], dict[str, list[str]]]:
@@ -309,10 +317,9 @@ class _World:
             return Points(opaque=frozenset([LOAD_BALANCER]))
         if text == self.storage:  # another Storage tag: unknown addresses, as any other tag
             return Points(opaque=frozenset([OBJECT_STORAGE]))
-        nets = _prefixes(text)
-        if not nets:
+        addrs = _prefix_addresses(text)
+        if addrs is None:
             return wide  # another service tag: its addresses are unknown offline
-        addrs = AddressSet.from_cidrs(nets)
         # Members of segments without a cidr hold addresses we do not know: a prefix
         # surely holds some of them only when it covers a whole family (both, for a deny).
         covers = addrs.covers_a_family() if allow else addrs == AddressSet.everything()
@@ -339,10 +346,10 @@ class _World:
                 verdicts.add(FULLY)
             elif text in (INTERNET_TAG, LOAD_BALANCER_TAG) or STORAGE.match(text):
                 verdicts.add(NOT)
-            elif not _prefixes(text):
+            elif (addrs := _prefix_addresses(text)) is None:
                 verdicts.add(PARTLY)
             else:
-                verdicts.add(self._prefix_applies(mine, AddressSet.from_cidrs(_prefixes(text))))
+                verdicts.add(self._prefix_applies(mine, addrs))
         if FULLY in verdicts:
             return FULLY
         return PARTLY if PARTLY in verdicts else NOT

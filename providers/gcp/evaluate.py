@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from cloudfence.addresses import AddressSet
@@ -169,6 +170,12 @@ class _Targeted:
 
 
 def _ranges(values: Iterable[str]) -> AddressSet:
+    return _parsed_ranges(tuple(values))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_ranges(values: tuple[str, ...]) -> AddressSet:
+    """Parsed once per list: one segment's or network's ranges recur in many records."""
     nets = []
     for v in values:
         try:

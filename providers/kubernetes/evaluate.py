@@ -37,6 +37,7 @@ from cloudfence.plan import Plan
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, POLICY_TYPE, Options
 from cloudfence.providers.kubernetes.world import (
+    PinIndex,
     Pods,
     PodWorld,
     Policy,
@@ -45,6 +46,7 @@ from cloudfence.providers.kubernetes.world import (
     covers,
     labels_of,
     peer_ends,
+    pinned,
     reaches,
     segment_pods,
     selectors_parsed_once,
@@ -112,14 +114,15 @@ def read_policies(plan: Plan) -> list[Policy]:
     return out
 
 
-def end_rules(pods: Pods, policies: list[Policy], world: PodWorld,
+def end_rules(pods: Pods, policies: Mapping[str, PinIndex[Policy]], world: PodWorld,
               resolve: Callable[[Mapping[str, Any], str], Peer]) -> dict[str, list[tuple[Peer, PortSet]]]:
-    """What one end's policies allow, per direction. Covered by a policy listing
+    """What one end's policies allow, per direction (`policies` by namespace, in plan
+    order). Covered by a policy listing
     the direction: isolated, and the rules of every policy that may select its
     pods apply; otherwise unrestricted."""
     out: dict[str, list[tuple[Peer, PortSet]]] = {}
-    mine = [p for p in policies if p.namespace == pods.namespace and not pods.ns_exact
-            and p.may_select(pods.labels)]
+    index = policies.get(pods.namespace)
+    mine = [] if pods.ns_exact or index is None else index.may_select(pods.labels)
     for kind, (direction, rules_key, peers_key) in DIRECTIONS.items():
         listing = [p for p in mine if kind in p.types]
         if not any(covers(p.pod_selector, pods.labels, pods.exact) for p in listing):
@@ -182,21 +185,32 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
             peers[key] = peer_of(peer, namespace, world)
         return peers[key]
 
+    by_namespace = policies_by_namespace(policies)
     for pods in world:
-        for direction, rules in end_rules(pods, policies, world, resolve).items():
+        for direction, rules in end_rules(pods, by_namespace, world, resolve).items():
             for peer, ports in rules:
                 reach.allow(pods.end, direction, peer, ports)
     for pods in segments:
-        reach.identity(pods.end, identity(pods, policies))
+        reach.identity(pods.end, identity(pods, by_namespace))
     return reach
 
 
-def identity(pods: Pods, policies: list[Policy]) -> dict[str, Any]:
+def policies_by_namespace(policies: list[Policy]) -> dict[str, PinIndex[Policy]]:
+    """Each namespace's policies, by the labels they pin, in plan order: an end meets
+    only its namespace's, and of those only the ones that may select its pods."""
+    out: dict[str, list[Policy]] = {}
+    for p in policies:
+        out.setdefault(p.namespace, []).append(p)
+    return {ns: PinIndex((pinned(p.pod_selector), p) for p in mine) for ns, mine in out.items()}
+
+
+def identity(pods: Pods, policies: Mapping[str, PinIndex[Policy]]) -> dict[str, Any]:
     """What the records grant a segment: its pods are those of its namespace
     with its labels, and (when one policy alone names them) that policy."""
     out: dict[str, Any] = {"namespace": pods.namespace, "podLabels": dict(pods.labels)}
-    own = [p.name for p in policies if p.namespace == pods.namespace and p.pod_selector
-           and p.may_select(pods.labels) and covers(p.pod_selector, pods.labels, pods.exact)]
+    index = policies.get(pods.namespace)
+    own = [p.name for p in (index.may_select(pods.labels) if index else ()) if p.pod_selector
+           and covers(p.pod_selector, pods.labels, pods.exact)]
     if len(own) == 1:
         out["networkPolicy"] = own[0]
     return out

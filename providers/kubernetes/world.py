@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.intent import Intent, KubernetesSelector
@@ -38,6 +38,7 @@ from cloudfence.providers.kubernetes.wire import (
 from cloudfence.providers.kubernetes.wire import selector as selector_of
 
 Labels = tuple[tuple[str, str], ...]
+T = TypeVar("T")
 WITNESS_VALUE = "cloudfence-witness"  # a label value no segment is assumed to use
 OTHER_NAMESPACE = "other-namespace"  # a namespace the spec never names
 MOST_ALTERNATIVES = 8  # `In` combinations tried per selector
@@ -85,6 +86,22 @@ class PodWorld(list[Pods]):
         return self._open.get(namespace, [])
 
     @cached_property
+    def _groups(self) -> dict[tuple[str, Labels, bool], list[tuple[int, Pods]]]:
+        """The ends by their namespace as a selector sees it (name, labels, exact), each
+        with its place in the world: a peer's namespaceSelector is tested once per group."""
+        out: dict[tuple[str, Labels, bool], list[tuple[int, Pods]]] = {}
+        for i, p in enumerate(self):
+            out.setdefault((p.namespace, p.ns_labels, p.ns_exact), []).append((i, p))
+        return out
+
+    def in_namespaces(self, keep: Callable[[str, Labels, bool], bool]) -> list[Pods]:
+        """In world order, the ends whose namespace (name, labels, exact) `keep` accepts."""
+        chosen = [pods for key, pods in self._groups.items() if keep(*key)]
+        if len(chosen) == 1:
+            return [p for _, p in chosen[0]]
+        return [p for _, p in sorted((ip for pods in chosen for ip in pods), key=lambda ip: ip[0])]
+
+    @cached_property
     def _claims(self) -> dict[str, dict[frozenset[tuple[str, str]], set[str]]]:
         """Per namespace, the ends of its open pods by the label set they carry."""
         out: dict[str, dict[frozenset[tuple[str, str]], set[str]]] = {}
@@ -94,6 +111,11 @@ class PodWorld(list[Pods]):
                 index.setdefault(frozenset(p.labels), set()).add(p.end)
         return out
 
+    @cached_property
+    def _sizes(self) -> dict[str, list[int]]:
+        """Per namespace, the sizes of its open pods' label sets, ascending."""
+        return {ns: sorted({len(k) for k in index}) for ns, index in self._claims.items()}
+
     def claimed(self, namespace: str, labels: Labels, but: str | None) -> bool:
         """Some open pod of the namespace other than `but` carries a subset of
         `labels`, so pods labelled so would be that end's: found by looking up
@@ -101,7 +123,7 @@ class PodWorld(list[Pods]):
         index = self._claims.get(namespace)
         if not index:
             return False
-        sizes = sorted({len(k) for k in index if len(k) <= len(labels)})
+        sizes = [r for r in self._sizes[namespace] if r <= len(labels)]
         if sum(math.comb(len(labels), r) for r in sizes) > len(self.open_in(namespace)):
             have = dict(labels)
             return any(all(have.get(k) == v for k, v in s.labels)
@@ -211,6 +233,36 @@ def may_match(pinned_labels: Labels, labels: Labels) -> bool:
     that spares the full one for most pairs of selector and pods."""
     have = dict(labels)
     return all(have.get(k, v) == v for k, v in pinned_labels)
+
+
+class PinIndex(Generic[T]):
+    """Items (policies) filed by the labels their selector pins (matchLabels), so those
+    that may select a label set (`may_match`) are found by lookup, in the items' order,
+    rather than by testing each."""
+
+    def __init__(self, items: Iterable[tuple[Labels, T]]) -> None:
+        self.groups: dict[tuple[str, ...], dict[tuple[str, ...], list[tuple[int, T]]]] = {}
+        for i, (pins, item) in enumerate(items):
+            keys, values = tuple(k for k, _ in pins), tuple(v for _, v in pins)
+            self.groups.setdefault(keys, {}).setdefault(values, []).append((i, item))
+
+    def may_select(self, labels: Labels) -> list[T]:
+        have = dict(labels)
+        found: list[tuple[int, T]] = []
+        for keys, by_values in self.groups.items():
+            carried = [k in have for k in keys]
+            if all(carried):
+                found += by_values.get(tuple(have[k] for k in keys), ())
+            elif not any(carried):
+                for items in by_values.values():
+                    found += items
+            else:
+                for values, items in by_values.items():
+                    if all(have.get(k, v) == v for k, v in zip(keys, values, strict=True)):
+                        found += items
+        if len(self.groups) > 1:
+            found.sort(key=lambda entry: entry[0])
+        return [item for _, item in found]
 
 
 def covers(selector: Mapping[str, Any] | None, labels: Labels, exact: bool) -> bool:
@@ -332,6 +384,21 @@ def named_namespaces(segments: list[Pods], policies: list[Policy]) -> list[str]:
     return sorted(names)
 
 
+def name_pins(selector: Mapping[str, Any] | None) -> set[str] | None:
+    """The namespace names a namespaceSelector's matchLabels allows (None: any name): a
+    namespace of another name it never meets, so most are skipped before `meets`."""
+    want = _keys(selector).get(NAMESPACE_NAME_LABEL)
+    return want.equal if want is not None and want.equal else None
+
+
+def _named_in(pins: set[str] | None, labels: Labels) -> bool:
+    """Whether a namespace carrying `labels` may be one `pins` allows."""
+    if pins is None:
+        return True
+    name = dict(labels).get(NAMESPACE_NAME_LABEL)
+    return name is None or name in pins
+
+
 def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
                     named: list[str]) -> list[tuple[str, Labels, bool]]:
     """(name, labels, exact) of the namespaces a peer may pick: named ones it
@@ -339,9 +406,10 @@ def _namespaces_for(peer: Mapping[str, Any], policy: Policy,
     if "namespaceSelector" not in peer:
         return [(policy.namespace, ((NAMESPACE_NAME_LABEL, policy.namespace),), False)]
     selector = peer["namespaceSelector"]
+    pins = name_pins(selector)
     out: list[tuple[str, tuple[tuple[str, str], ...], bool]] = [
         (n, ((NAMESPACE_NAME_LABEL, n),), False) for n in named
-           if meets(selector, ((NAMESPACE_NAME_LABEL, n),), False)]
+           if (pins is None or n in pins) and meets(selector, ((NAMESPACE_NAME_LABEL, n),), False)]
     fresh = next(f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE for i in itertools.count()
                  if (f"{OTHER_NAMESPACE}-{i}" if i else OTHER_NAMESPACE) not in named)
     want = _keys(selector).get(NAMESPACE_NAME_LABEL)
@@ -413,16 +481,11 @@ def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -
     ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
     if ns_sel is None and pod_sel is None:
         raise ValueError("a NetworkPolicy peer needs podSelector, namespaceSelector or ipBlock")
-    out = []
+    if ns_sel is None:
+        candidates = world.in_namespaces(lambda ns, _labels, exact: ns == policy_namespace and not exact)
+    else:
+        pins = name_pins(ns_sel)
+        candidates = world.in_namespaces(
+            lambda _ns, labels, exact: _named_in(pins, labels) and meets(ns_sel, labels, exact))
     pod_pins = pinned(pod_sel)
-    for p in world:
-        if not may_match(pod_pins, p.labels):
-            continue
-        if ns_sel is None:
-            if p.namespace != policy_namespace or p.ns_exact:
-                continue
-        elif not meets(ns_sel, p.ns_labels, p.ns_exact):
-            continue
-        if reaches(pod_sel, p, world):
-            out.append(p)
-    return out
+    return [p for p in candidates if may_match(pod_pins, p.labels) and reaches(pod_sel, p, world)]
