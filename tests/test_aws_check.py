@@ -244,3 +244,15 @@ def test_nacl_replies_count_on_the_other_direction():
     found = problems(text20, nacls=True)
     assert [p.split(": ")[2].split(" (")[0] for p in found] == [
         "its network ACL needs 20 inbound IPv4 rules", "its network ACL needs 20 outbound IPv4 rules"]
+
+
+def test_a_listener_with_an_existing_vpc_of_unknown_cidrs_asks_for_them():
+    # the listener is written for both families: the VPC's IPv6 prefix must be left out
+    text = ("version: 1\nname: t\nsegments:\n  web: {cidr: 10.0.1.0/24}\nflows:\n"
+            "  - {from: internet, to: '@load-balancer', ports: [tcp/443]}\n"
+            "  - {from: '@load-balancer', to: web, ports: [tcp/8080]}\n")
+    (p,) = problems(text, vpcId="vpc-0123456789abcdef0")
+    assert p.startswith("segments.yaml:6: flows[0] (internet -> @load-balancer): '@load-balancer' may use "
+                        "IPv6, and the VPC's CIDRs are unknown")
+    assert "settings.vpcCidrs" in p and "give '@load-balancer'" not in p
+    assert problems(text, vpcId="vpc-0123456789abcdef0", vpcCidrs=["10.0.0.0/16"]) == []

@@ -275,3 +275,28 @@ def test_aws_refuses_a_network_into_the_listener_that_may_hold_a_segment_without
                             "'corp-vpn'")
     assert "give 'app' a cidr, set settings.vpcCidrs" in found
     assert verify(parse_intent(text), AWS, {}).equivalent  # the VPC cloudfence creates: known
+
+
+def test_kubernetes_object_storage_as_public_space():
+    """`objectStorageCidrs: [internet]`: the store at its public addresses (EKS through an
+    S3 gateway endpoint), written as the public ipBlocks, never the pods' or metadata's."""
+    from cloudfence.intent import parse_intent
+    from cloudfence.plugins import get_provider
+    from cloudfence.provider import checked_plan, find_problems
+    from cloudfence.verify import verify_plan
+
+    k8s = get_provider("kubernetes")
+    intent = parse_intent("version: 1\nname: t\nsegments:\n"
+                          "  app: {kubernetes: {namespace: ml, labels: {app: x}}}\nflows:\n"
+                          "  - {from: app, to: '@object-storage', ports: [tcp/443]}\n")
+    settings = {"clusterCidrs": ["10.244.0.0/16"], "objectStorageCidrs": ["internet"]}
+    plan = checked_plan(k8s, intent, settings)
+    (policy,) = [r for r in plan.resources if r.name.endswith("-app")]
+    rule, _dns = policy.inputs["spec"]["egress"]  # and the cluster DNS every pod segment gets
+    assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+    blocks = [p["ipBlock"] for p in rule["to"]]
+    assert blocks[0]["cidr"] == "0.0.0.0/0" and "169.254.0.0/16" in blocks[0]["except"]
+    assert "10.0.0.0/8" in blocks[0]["except"] and {"cidr": "2000::/3"} in blocks
+    assert verify_plan(intent, k8s, plan).equivalent
+    (bad,) = [str(p) for p in find_problems(k8s, intent, {**settings, "objectStorageCidrs": ["intrnet"]})]
+    assert "settings.objectStorageCidrs.0" in bad and "'internet' (public space)" in bad

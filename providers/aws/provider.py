@@ -246,10 +246,14 @@ def _unknown_vpc_problems(intent: Intent, space: AwsSpace, options: AwsSettings)
     for flow in intent.flows:
         seg = flow.src if flow.src.is_segment else flow.dst
         other = flow.dst if flow.src.is_segment else flow.src
-        if other.kind == "network" and other.name == INTERNET and 6 in families(intent, seg.name):
+        if other.kind != "network" or other.name != INTERNET:
+            continue
+        # the load balancer's listener is written for both families (it may be dual-stack)
+        if not seg.is_segment or 6 in families(intent, seg.name):
+            fix = "" if not seg.is_segment else f", or give '{seg.name}' an IPv4 cidr"
             out.append(intent.problem(flow, (
                 f"'{seg.name}' may use IPv6, and the VPC's CIDRs are unknown: its IPv6 prefix (public "
                 f"addresses, not internet) cannot be left out of the rules toward 'internet'; list the "
                 f"VPC's IPv4 and IPv6 CIDRs in settings.vpcCidrs (aws ec2 describe-vpcs "
-                f"--vpc-ids {options.vpc_id}), or give '{seg.name}' an IPv4 cidr")))
+                f"--vpc-ids {options.vpc_id}){fix}")))
     return out

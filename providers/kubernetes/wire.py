@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from cloudfence.addresses import AddressSet, parse_cidr
+from cloudfence.addresses import PUBLIC, AddressSet, parse_cidr
 from cloudfence.endpoints import (
     CLUSTER_DNS,
     INSTANCE_METADATA,
@@ -57,6 +57,20 @@ def _cidr(text: str) -> str:
 
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
+
+#: The word `objectStorageCidrs` takes for public space (as the spec's `internet`): an
+#: object store reached at its public addresses (S3 through a VPC's gateway endpoint).
+PUBLIC_WORD = "internet"
+
+
+def _storage_cidr(text: str) -> str:
+    if text == PUBLIC_WORD or "/" in text:
+        return text if text == PUBLIC_WORD else _cidr(text)
+    raise ValueError(f"expected a CIDR with its prefix length (e.g. 199.36.153.8/30) or "
+                     f"{PUBLIC_WORD!r} (public space), got {text!r}")
+
+
+StorageCidr = Annotated[str, AfterValidator(_storage_cidr)]
 
 
 class IngressController(BaseModel):
@@ -129,10 +143,11 @@ class Options(ProviderSettings):
         default_factory=list, description="the ingress controller's pods, which `@load-balancer` "
         "also is (by namespaceSelector and podSelector): [{namespace: ingress-nginx, labels: "
         "{app.kubernetes.io/name: ingress-nginx}}]; other pods of that namespace are not")
-    object_storage_cidrs: list[Cidr] = Field(
+    object_storage_cidrs: list[StorageCidr] = Field(
         default_factory=list, description="the addresses `@object-storage` stands for (the object "
-        "store's ranges, a private endpoint or an egress proxy): Kubernetes has no name for it; "
-        "empty = a flow to @object-storage is refused")
+        "store's ranges, a private endpoint or an egress proxy; `internet` for public space, less "
+        "clusterCidrs and egressIps, where it is reached at public addresses): Kubernetes has no "
+        "name for it; empty = a flow to @object-storage is refused")
     cni: Literal["calico", "cilium", "unknown"] = Field(
         "unknown", description="whether an ipBlock matches pod addresses (Calico's does, Cilium's does "
         "not); unknown: verify assumes each reading where it is worse")
@@ -159,7 +174,10 @@ class Options(ProviderSettings):
             out[LOAD_BALANCER] = Resolved(AddressSet.from_cidrs(self.node_cidrs), members=tuple(
                 c.text for c in self.ingress_controllers))
         if self.object_storage_cidrs:
-            out[OBJECT_STORAGE] = Resolved(AddressSet.from_cidrs(self.object_storage_cidrs))
+            storage = AddressSet.from_cidrs([c for c in self.object_storage_cidrs if c != PUBLIC_WORD])
+            if PUBLIC_WORD in self.object_storage_cidrs:
+                storage = storage | (PUBLIC - (self.internal_space() or AddressSet()) - self.egress_ips())
+            out[OBJECT_STORAGE] = Resolved(storage)
         return out
 
     @property
