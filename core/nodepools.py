@@ -19,6 +19,7 @@ from pydantic import BeforeValidator
 
 from cloudfence.errors import Problem, did_you_mean
 from cloudfence.intent import Intent
+from cloudfence.pods import pod_segments
 
 SETTING = "nodePools"
 POOL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # GKE and AKS pool names fit
@@ -43,16 +44,12 @@ DESCRIPTION = ("pod segment -> the node pool its pods run on: pods carry their n
                "each pod segment needs a node pool of its own (check refuses a shared one)")
 
 
-def pod_segments(intent: Intent) -> list[str]:
-    return sorted(name for name, seg in intent.segments.items() if seg.kubernetes is not None)
-
-
 def node_pool_problems(intent: Intent, pools: Mapping[str, str] | None, carries: str) -> list[Problem]:
     """Each listed segment is a pod segment, every pod segment is listed, and no two share a
     pool: the cloud firewall cannot tell apart pods on the same nodes."""
     if not pools:
         return []
-    pods = pod_segments(intent)
+    pods = sorted(pod_segments(intent))
     out = []
     for seg in sorted(pools):
         where = f"settings.{SETTING}.{seg}"
@@ -80,7 +77,7 @@ def node_pool_problems(intent: Intent, pools: Mapping[str, str] | None, carries:
 
 def node_pool_assumptions(intent: Intent, pools: Mapping[str, Any] | None, carries: str) -> list[str]:
     """What a verdict on pod segments rests on where the cloud sees only nodes."""
-    pods = pod_segments(intent)
+    pods = sorted(pod_segments(intent))
     if not pods:
         return []
     where = ("each pod segment runs on a node pool of its own "

@@ -309,3 +309,16 @@ def test_plan_via_pulumi_registers_the_policies(env: dict[str, str]) -> None:
     records = json.loads(registered.stdout)["resources"]
     kinds = {(r["inputs"]["apiVersion"], r["inputs"]["kind"]) for r in records if r["type"] == POLICY}
     assert kinds == {("vpcresources.k8s.aws/v1beta1", "SecurityGroupPolicy")}
+
+
+def test_pod_segments_whose_selectors_nest_are_refused_with_the_setting():
+    # a's SecurityGroupPolicy {app: x} would give b's pods (app=x, tier=db) a's groups too
+    text = ("version: 1\nname: ov\nsegments:\n"
+            "  a: {cidr: 10.0.1.0/24, kubernetes: {namespace: n, labels: {app: x}}}\n"
+            "  b: {cidr: 10.0.2.0/24, kubernetes: {namespace: n, labels: {app: x, tier: db}}}\n"
+            "  c: {cidr: 10.0.3.0/24}\nflows:\n  - {from: a, to: c, ports: [tcp/22]}\n")
+    intent = parse_intent(text, "ov.yaml")
+    (p,) = [str(p) for p in find_problems(AWS, intent, PODS)]
+    assert p.startswith("ov.yaml:4: segments.a.kubernetes: labels {app=x} of segment 'a' also select the "
+                        "pods of segment 'b' in namespace 'n', so the SecurityGroupPolicy of 'a'")
+    assert find_problems(AWS, intent, AWS_EXAMPLE) == []  # without policies, pods are not selected

@@ -300,3 +300,33 @@ def test_kubernetes_object_storage_as_public_space():
     assert verify_plan(intent, k8s, plan).equivalent
     (bad,) = [str(p) for p in find_problems(k8s, intent, {**settings, "objectStorageCidrs": ["intrnet"]})]
     assert "settings.objectStorageCidrs.0" in bad and "'internet' (public space)" in bad
+
+
+_K8S_LB = ("version: 1\nname: t\nsegments:\n"
+           "  web: {kubernetes: {namespace: serving, labels: {app: web}}}\nflows:\n"
+           "  - {from: '@load-balancer', to: web, ports: [tcp/8080]}\n"
+           "  - {from: web, to: '@object-storage', ports: [tcp/443]}\n")
+
+
+@pytest.mark.parametrize("settings, where, says", [
+    ({"ingressControllers": [{"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}]},
+     "settings.ingressControllers.0", "may be the cluster DNS pods"),
+    ({"ingressControllers": [{"namespace": "serving", "labels": {"app": "web", "component": "ctl"}}]},
+     "settings.ingressControllers.0", "they are the segment's pods too: give the controller labels that "
+                                      "leave out one of the segment's"),
+    ({"ingressControllers": [{"namespace": "serving", "labels": {}}], "nodeCidrs": ["10.0.0.0/24"]},
+     "settings.ingressControllers.0", ""),
+    ({"nodeCidrs": ["0.0.0.0/0"]}, "settings.nodeCidrs.0", "holds the instance metadata address "
+                                                            "169.254.169.254/32 (credentials)"),
+    ({"nodeCidrs": ["10.0.0.0/24"], "objectStorageCidrs": ["fd00::/8"]}, "settings.objectStorageCidrs.0",
+     "holds the instance metadata address fd00:ec2::254/128"),
+])
+def test_kubernetes_endpoint_settings_that_would_widen_are_refused(settings, where, says):
+    from cloudfence.intent import parse_intent
+    from cloudfence.plugins import get_provider
+    from cloudfence.provider import find_problems
+
+    base = {"clusterCidrs": ["10.244.0.0/16"], "objectStorageCidrs": ["internet"]}
+    found = [str(p) for p in find_problems(get_provider("kubernetes"), parse_intent(_K8S_LB),
+                                           {**base, **settings})]
+    assert any(p.startswith(where) and says in p for p in found), found

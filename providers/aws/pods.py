@@ -28,6 +28,7 @@ from cloudfence.errors import Problem
 from cloudfence.intent import Intent, KubernetesSelector
 from cloudfence.names import MANAGED_BY, SEGMENT_LABEL, SPEC_LABEL, unique
 from cloudfence.plan import REF, Plan, Resource, ref
+from cloudfence.pods import overlapping_selectors, pod_segments
 from cloudfence.ports import PortSet
 from cloudfence.providers.aws.wire import SECURITY_GROUP
 from cloudfence.reachability import EGRESS, INGRESS, Peer, Reachability
@@ -43,17 +44,12 @@ DEFAULT_NAMESPACE = "default"  # where a namespaced object without one goes
 Labels = frozenset[tuple[str, str]]
 
 
-def pod_segments(intent: Intent) -> dict[str, KubernetesSelector]:
-    """The segments whose members are pods (a `kubernetes` block)."""
-    return {name: seg.kubernetes for name, seg in intent.segments.items() if seg.kubernetes is not None}
-
-
 def check(intent: Intent, enabled: bool) -> list[Problem]:
     if enabled and not pod_segments(intent):
         return [Problem(f"settings.{SETTING}", "no segment has a kubernetes block, so there is no pod "
                         "segment to write a SecurityGroupPolicy for: give the pod segments "
                         "`kubernetes: {namespace, labels}`, or remove the setting")]
-    return []
+    return overlapping_selectors(intent, intent.segments, "the SecurityGroupPolicy") if enabled else []
 
 
 # ------------------------------------------------------------ writing

@@ -8,15 +8,16 @@ and segments whose label selectors would select each other's pods.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from itertools import combinations
 
+from cloudfence import pods
 from cloudfence.addresses import AddressSet
+from cloudfence.endpoints import METADATA_ADDRESSES
 from cloudfence.errors import Problem
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.providers.kubernetes.wire import (
     DNS_LABELS,
     DNS_NAMESPACE,
+    PUBLIC_WORD,
     Options,
     selector,
     zero_port_protocols,
@@ -44,6 +45,7 @@ def check_intent(intent: Intent, governed: frozenset[str], options: Options) -> 
     problems += _dns_namespace(intent, governed, options)
     problems += api_names(intent, governed, options)
     problems += _controllers(intent, governed, options)
+    problems += _metadata_in_settings(options)
     return problems
 
 
@@ -54,13 +56,41 @@ def _controllers(intent: Intent, governed: frozenset[str], options: Options) -> 
     problems = []
     for i, controller in enumerate(options.ingress_controllers):
         mine = set(controller.labels.items())
+        where = f"settings.ingressControllers.{i}"
+        if controller.namespace == DNS_NAMESPACE and (mine <= set(DNS_LABELS.items())
+                                                      or set(DNS_LABELS.items()) <= mine):
+            problems.append(Problem(where, (
+                f"its pods may be the cluster DNS pods ({DNS_NAMESPACE}, k8s-app=kube-dns), which every "
+                "pod segment's policy admits as @cluster-dns: name the ingress controller's own pods")))
         for name in sorted(governed):
             k = selector(intent, name)
-            if k.namespace == controller.namespace and (mine <= set(k.labels) or set(k.labels) <= mine):
-                problems.append(Problem(f"settings.ingressControllers.{i}", (
-                    f"its pods and those of segment '{name}' in namespace '{k.namespace}' share "
-                    "labels, so a pod may be both the segment's and the load balancer's: give the "
-                    "controller a label the segment's pods do not carry, or move one of them")))
+            if k.namespace != controller.namespace:
+                continue
+            if set(k.labels) <= mine:  # the controller's pods carry all of the segment's labels
+                problems.append(Problem(where, (
+                    f"its pods carry every label of segment '{name}' in namespace '{k.namespace}', so "
+                    "they are the segment's pods too: give the controller labels that leave out one "
+                    "of the segment's, or move one of them")))
+            elif mine <= set(k.labels):
+                problems.append(Problem(where, (
+                    f"the segment '{name}' pods carry every label of the controller in namespace "
+                    f"'{k.namespace}', so they are the load balancer too: give the controller a "
+                    "label the segment's pods do not carry, or move one of them")))
+    return problems
+
+
+def _metadata_in_settings(options: Options) -> list[Problem]:
+    """An endpoint's addresses that hold the instance metadata service would open the
+    credentials to every flow to that endpoint: only `@instance-metadata` may."""
+    problems = []
+    for key, cidrs in (("nodeCidrs", options.node_cidrs),
+                       ("objectStorageCidrs", options.object_storage_cidrs)):
+        for i, text in enumerate(cidrs):
+            held = AddressSet.from_cidrs([text]) & METADATA_ADDRESSES if text != PUBLIC_WORD else None
+            if held:
+                problems.append(Problem(f"settings.{key}.{i}", (
+                    f"{text} holds the instance metadata address {held.cidrs()[0]} (credentials): "
+                    "narrow it to leave that out; a flow to @instance-metadata is what opens it")))
     return problems
 
 
@@ -162,26 +192,9 @@ def _no_identity(intent: Intent, flow: Flow, ep: Endpoint) -> Problem:
 
 
 def overlapping_selectors(intent: Intent, governed: frozenset[str]) -> list[Problem]:
-    """Two segments in one namespace where one's labels are a subset of the
-    other's: a policy (or peer) for the first would also select the second's pods."""
-    problems = []
-    by_namespace: dict[str, list[str]] = defaultdict(list)
-    for name in sorted(governed):
-        by_namespace[selector(intent, name).namespace].append(name)
-    pairs = [pair for names in by_namespace.values() for pair in combinations(names, 2)]
-    for a, b in sorted(pairs):
-        ka, kb = selector(intent, a), selector(intent, b)
-        la, lb = set(ka.labels), set(kb.labels)
-        if not (la <= lb or lb <= la):
-            continue
-        wide, narrow = (a, b) if la <= lb else (b, a)
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(selector(intent, wide).labels).items()))
-        problems.append(_segment_problem(
-            intent, wide,
-            f"labels {{{shown}}} of segment '{wide}' also select the pods of segment '{narrow}' "
-            f"in namespace '{ka.namespace}', so the policy of '{wide}' would apply to them too: "
-            f"give '{wide}' a label that '{narrow}' pods do not carry (e.g. "
-            f"cloudfence.io/segment: {wide})"))
+    """Segments whose selectors cannot be told apart (cloudfence.pods), and a segment
+    whose labels select the cluster DNS pods."""
+    problems = pods.overlapping_selectors(intent, governed, "the policy")
     for name in sorted(governed):
         k = selector(intent, name)
         if k and k.namespace == DNS_NAMESPACE and set(k.labels) <= set(DNS_LABELS.items()):
