@@ -32,7 +32,11 @@ def _pools(value: Any) -> dict[str, str] | None:
         raise ValueError("expected a mapping of pod segment to the node pool its pods run on, e.g. "
                          "{gateway: gateway-pool, inference: gpu-pool}")
     for seg, pool in value.items():
-        if not isinstance(pool, str) or not POOL.match(pool):
+        if not isinstance(pool, str):
+            raise ValueError(f"{seg}: expected the name of a node pool, got "
+                             f"{'nothing' if pool is None else 'a ' + type(pool).__name__}: write it "
+                             "as text, such as gpu-pool")
+        if not POOL.match(pool):
             raise ValueError(f"{seg}: {pool!r} is not a node pool name: write lowercase letters, digits "
                              "and hyphens, such as gpu-pool")
     return dict(value)
@@ -47,8 +51,8 @@ DESCRIPTION = ("pod segment -> the node pool its pods run on: pods carry their n
 def node_pool_problems(intent: Intent, pools: Mapping[str, str] | None, carries: str) -> list[Problem]:
     """Each listed segment is a pod segment, every pod segment is listed, and no two share a
     pool: the cloud firewall cannot tell apart pods on the same nodes."""
-    if not pools:
-        return []
+    if pools is None:
+        return []  # not given: verify assumes a node pool of its own per pod segment
     pods = sorted(pod_segments(intent))
     out = []
     for seg in sorted(pools):

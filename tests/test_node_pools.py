@@ -38,6 +38,7 @@ def test_a_shared_node_pool_is_refused_naming_both_segments_and_the_fix(target):
     ({**OWN, "vector-db": "vms"}, "settings.nodePools.vector-db", "no kubernetes block"),
     ({**OWN, "gatway": "x"}, "settings.nodePools.gatway", "did you mean 'gateway'"),
     ({"gateway": "web"}, "settings.nodePools", "pod segment 'feature-db' is not listed"),
+    ({}, "settings.nodePools", "pod segment 'gateway' is not listed"),  # given, but empty
 ])
 def test_a_mapping_that_misses_the_pod_segments_is_refused(target, pools, where, says):
     problems = find_problems(get_provider(target), INTENT, {**PLACES[target], "nodePools": pools})
@@ -66,6 +67,8 @@ def test_without_the_mapping_each_pod_segment_is_assumed_on_a_pool_of_its_own(ta
 @pytest.mark.parametrize("target, place", [("gcp", GCP_REGION), ("azure", AZURE_PLACE)])
 def test_the_cli_exits_2_naming_the_key(target, place):
     for bad, where in [("{gateway: Web_Pool}", "settings.nodePools"),
+                       ("{gateway: }", "settings.nodePools: gateway: expected the name of a node pool, got "
+                                       "nothing"),
                        ("{gateway: web, inference: web, feature-db: db, monitoring: ops}",
                         "settings.nodePools.inference")]:
         result = CliRunner().invoke(main, ["verify", str(EXAMPLE), "-p", target, *place,
