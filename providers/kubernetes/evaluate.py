@@ -184,7 +184,6 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
             reach.region(pods.end, pod_space)
     reach.phantom = cluster or AddressSet()
     reach.address_match = options.address_match
-    reach.reading_note = "if an ipBlock matches pod addresses (Calico's does, Cilium's does not: set cni)"
     reach.judged_protocols = JUDGED
     reach.assumptions = assumptions(options)
 
@@ -203,7 +202,21 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
                 reach.allow(pods.end, direction, peer, ports)
     for pods in segments:
         reach.identity(pods.end, identity(pods, by_namespace))
+    reach.reading_note = reading_note(options, any(p.partly for p in peers.values()))
     return reach
+
+
+def reading_note(options: Options, narrowed: bool) -> str:
+    """What a flow the wide reading alone allows rests on: an ipBlock read as matching
+    pods (cni unknown), or pods and namespaces carrying labels a selector asks for
+    beyond those they surely carry."""
+    parts = []
+    if options.cni == "unknown" or not narrowed:
+        parts.append("an ipBlock matches pod addresses (Calico's does, Cilium's does not: set cni)")
+    if narrowed:
+        parts.append("the pods or their namespace carry the labels a selector asks for beyond those they "
+                     "surely carry (a segment's or ingress controller's labels, the namespace's name)")
+    return "if " + " or ".join(parts)
 
 
 def policies_by_namespace(policies: list[Policy]) -> dict[str, PinIndex[Policy]]:
