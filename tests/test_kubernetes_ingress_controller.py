@@ -157,8 +157,9 @@ def _namespace_label(peers: list[dict[str, Any]]) -> None:
     peers[0]["namespaceSelector"]["matchLabels"]["team"] = "x"
 
 
-@pytest.mark.parametrize("edit", [_pod_label("extra", "x"), _pod_label("app.kubernetes.io/component", "controller"),
-                                  _namespace_label], ids=["pod-label", "component-label", "namespace-label"])
+@pytest.mark.parametrize("edit", [
+    _pod_label("extra", "x"), _pod_label("app.kubernetes.io/component", "controller"), _namespace_label,
+], ids=["pod-label", "component-label", "namespace-label"])
 def test_a_peer_narrower_than_the_controller_pods_is_not_equivalent(edit):
     """The controller's pods carry its labels and maybe more, its namespace its name and
     maybe more: a peer that asks for another label may admit none of them."""
