@@ -3,6 +3,7 @@ required policy, mapping rules) and what check refuses."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ import yaml
 from cloudfence import hookspecs
 from cloudfence.errors import CheckError, SpecError
 from cloudfence.intent import Endpoint, load_intent, parse_intent
-from cloudfence.plan import Plan
+from cloudfence.plan import Plan, Resource
 from cloudfence.plugins import collect
 from cloudfence.ports import parse_port
 from cloudfence.provider import checked_plan, find_problems
@@ -121,6 +122,24 @@ def test_example_verifies_equivalent_and_names_what_the_cluster_does_not_judge()
                                       {"cni": "calico"}, {"cni": "cilium"}])
 def test_example_verifies_equivalent_with_every_setting(settings):
     assert verify(load_intent(EXAMPLE), K8S, {**STACK_SETTINGS, **settings}).equivalent
+
+
+@pytest.mark.parametrize("selector", ["namespaceSelector", "podSelector"])
+def test_the_example_with_a_peer_asking_for_another_label_is_not_equivalent(selector):
+    """`env: prod` on feature-db's peers: the example's namespaces and pods surely carry
+    only their name and their segment's labels, so the peers may admit none of them."""
+    intent = load_intent(EXAMPLE)
+    plan = checked_plan(K8S, intent, STACK_SETTINGS)
+    policy = plan.get(f"{plan.spec}-feature-db")
+    inputs = json.loads(json.dumps(policy.inputs))
+    for rule in inputs["spec"]["ingress"]:
+        for peer in rule["from"]:
+            peer[selector]["matchLabels"]["env"] = "prod"
+    edited = dataclasses.replace(plan, resources=tuple(
+        r if r is not policy else Resource(r.type, r.name, inputs) for r in plan))
+    verdict = verify_plan(intent, K8S, edited)
+    assert {(c.kind, c.source, c.destination) for c in verdict.counterexamples} == {
+        ("unsure", "inference", "feature-db"), ("unsure", "monitoring", "feature-db")}
 
 
 def test_example_exports_what_a_workload_attaches():

@@ -141,3 +141,30 @@ def test_providers_lists_what_the_load_balancer_becomes():
     assert code == 0
     (k8s,) = [p for p in json.loads(out)["providers"] if p["name"] == "kubernetes"]
     assert "settings.ingressControllers" in k8s["capabilities"]["platformEndpoints"]["@load-balancer"]
+
+
+LOAD_BALANCER_END = ("@load-balancer (ingress controller pods {app.kubernetes.io/name=ingress-nginx} "
+                     "in ingress-nginx)")
+
+
+def _pod_label(key: str, value: str):
+    def edit(peers: list[dict[str, Any]]) -> None:
+        peers[0]["podSelector"]["matchLabels"][key] = value
+    return edit
+
+
+def _namespace_label(peers: list[dict[str, Any]]) -> None:
+    peers[0]["namespaceSelector"]["matchLabels"]["team"] = "x"
+
+
+@pytest.mark.parametrize("edit", [
+    _pod_label("extra", "x"), _pod_label("app.kubernetes.io/component", "controller"), _namespace_label,
+], ids=["pod-label", "component-label", "namespace-label"])
+def test_a_peer_narrower_than_the_controller_pods_is_not_equivalent(edit):
+    """The controller's pods carry its labels and maybe more, its namespace its name and
+    maybe more: a peer that asks for another label may admit none of them."""
+    plan = edited(compiled(), edit)
+    assert differences(plan) == {("unsure", LOAD_BALANCER_END, "gateway")}
+    (found,) = verify_plan(parse_intent(SPEC), K8S, plan).counterexamples
+    assert "carry the labels a selector asks for" in found.explanation
+    assert (found.protocol, found.port) == ("tcp", 8443)

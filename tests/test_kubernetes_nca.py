@@ -198,6 +198,18 @@ def _dns_to_kube_system(spec: dict) -> None:
             "matchLabels", {}).get("k8s-app") else p for p in rule["to"]]
 
 
+def _db_namespace_needs_a_label(spec: dict) -> None:
+    """A label the namespace need not carry (nca's namespaces carry their name only)."""
+    for rule in spec["egress"]:
+        for p in rule["to"]:
+            if p.get("podSelector") == {"matchLabels": {"app": "db"}}:
+                p["namespaceSelector"]["matchLabels"]["env"] = "prod"
+
+
+def _web_pods_need_a_label(spec: dict) -> None:
+    spec["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["extra"] = "x"
+
+
 CASES = {
     "example": example,
     "small": lambda: (SMALL, checked_plan(K8S, SMALL, {})),
@@ -207,6 +219,10 @@ CASES = {
     "api ingress from the whole namespace": lambda: (SMALL, widened(checked_plan(K8S, SMALL, {}), "t-api",
                                                                     _whole_namespace)),
     "dns peer widened": lambda: (SMALL, widened(checked_plan(K8S, SMALL, {}), "t-web", _dns_to_kube_system)),
+    "api egress needs a namespace label": lambda: (SMALL, widened(checked_plan(K8S, SMALL, {}), "t-api",
+                                                                  _db_namespace_needs_a_label)),
+    "api ingress needs a pod label": lambda: (SMALL, widened(checked_plan(K8S, SMALL, {}), "t-api",
+                                                             _web_pods_need_a_label)),
 }
 
 

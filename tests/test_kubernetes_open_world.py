@@ -212,3 +212,35 @@ def test_a_flow_allowed_only_if_ipblock_matches_pods_is_unsure_under_an_unknown_
     assert verify_plan(intent, K8S, calico).equivalent
     cilium = dataclasses.replace(plan, settings={**plan.settings, "cni": "cilium"})
     assert {c.kind for c in verify_plan(intent, K8S, cilium).counterexamples} == {"missing"}
+
+
+# ------------------------------------ a selector narrower than what pods surely carry
+
+def _namespace_label_on(key: str, side: str, namespace: str):
+    """Adds `env: prod` to the namespaceSelector of the peer in `namespace`: the namespace
+    surely carries its name only, so the peer may match none of its pods."""
+    def edit(spec: dict[str, Any]) -> None:
+        for rule in spec[key]:
+            for peer in rule[side]:
+                labels = (peer.get("namespaceSelector") or {}).get("matchLabels") or {}
+                if labels.get("kubernetes.io/metadata.name") == namespace:
+                    labels["env"] = "prod"
+    return edit
+
+
+@pytest.mark.parametrize(("policy", "edit", "flow"), [
+    ("t-api", _namespace_label_on("egress", "to", "data"), ("api", "db", "tcp")),
+    ("t-db", _namespace_label_on("ingress", "from", "serving"), ("api", "db", "tcp")),
+    ("t-web", _namespace_label_on("egress", "to", "kube-system"), ("web", "@cluster-dns", "udp")),
+], ids=["egress-peer", "ingress-peer", "dns-peer"])
+@pytest.mark.parametrize("cni", ["unknown", "cilium"])
+def test_a_namespace_selector_asking_for_another_label_is_not_equivalent(policy, edit, flow, cni):
+    intent = intent_of(FLOWS)
+    plan = checked_plan(K8S, intent, {"cni": cni})
+    assert verify_plan(intent, K8S, plan).equivalent
+    verdict = verify_plan(intent, K8S, edited(plan, policy, edit))
+    assert not verdict.equivalent
+    found = {(c.kind, c.source, c.destination.split(" ")[0], c.protocol) for c in verdict.counterexamples}
+    assert ("unsure", *flow) in found, verdict.counterexamples
+    assert {kind for kind, *_ in found} == {"unsure"}
+    assert all("carry the labels a selector asks for" in c.explanation for c in verdict.counterexamples)

@@ -68,13 +68,24 @@ def peer_of(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -> 
         addresses = AddressSet.from_cidrs([block["cidr"]]) - AddressSet.from_cidrs(block.get("except") or [])
         return Peer(addresses=addresses)
     matched = peer_ends(peer, policy_namespace, world)
-    pod_sel = peer.get("podSelector")
-    # A selector that matches only some pods of a segment (a label the segment does not
-    # fix, an In or DoesNotExist it need not meet) may reach none of them in practice.
-    whole = [p for p in matched if not p.background and covers(pod_sel, p.labels, p.exact)]
-    return Peer(segments=frozenset(p.end for p in whole),
-                partly=frozenset(p.end for p in matched if not p.background) - {p.end for p in whole},
-                others=frozenset(p.end for p in matched if p.background))
+    surely = {p.end for p in matched if surely_matched(peer, p)}
+    # An end the peer may match but need not (a label its pods or its namespace need
+    # not carry: the controller's pods, a segment's, a namespace's other labels) may
+    # be reached in none of its pods: counted for "nothing extra", never for
+    # "nothing missing".
+    return Peer(segments=frozenset(p.end for p in matched if not p.background and p.end in surely),
+                partly=frozenset(p.end for p in matched if p.end not in surely),
+                others=frozenset(p.end for p in matched if p.background and p.end in surely))
+
+
+def surely_matched(peer: Mapping[str, Any], pods: Pods) -> bool:
+    """Whether a selector peer matches every one of these pods, however they and their
+    namespace may be labelled beyond what they surely carry (`peer_ends` found that it
+    matches some). podSelector alone means the policy's namespace, which it then is."""
+    ns_sel = peer.get("namespaceSelector")
+    if ns_sel is not None and not covers(ns_sel, pods.ns_labels, pods.ns_exact):
+        return False
+    return covers(peer.get("podSelector"), pods.labels, pods.exact)
 
 
 def ports_of(rule: Mapping[str, Any]) -> PortSet:
@@ -173,7 +184,6 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
             reach.region(pods.end, pod_space)
     reach.phantom = cluster or AddressSet()
     reach.address_match = options.address_match
-    reach.reading_note = "if an ipBlock matches pod addresses (Calico's does, Cilium's does not: set cni)"
     reach.judged_protocols = JUDGED
     reach.assumptions = assumptions(options)
 
@@ -192,7 +202,21 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
                 reach.allow(pods.end, direction, peer, ports)
     for pods in segments:
         reach.identity(pods.end, identity(pods, by_namespace))
+    reach.reading_note = reading_note(options, any(p.partly for p in peers.values()))
     return reach
+
+
+def reading_note(options: Options, narrowed: bool) -> str:
+    """What a flow the wide reading alone allows rests on: an ipBlock read as matching
+    pods (cni unknown), or pods and namespaces carrying labels a selector asks for
+    beyond those they surely carry."""
+    parts = []
+    if options.cni == "unknown" or not narrowed:
+        parts.append("an ipBlock matches pod addresses (Calico's does, Cilium's does not: set cni)")
+    if narrowed:
+        parts.append("the pods or their namespace carry the labels a selector asks for beyond those they "
+                     "surely carry (a segment's or ingress controller's labels, the namespace's name)")
+    return "if " + " or ".join(parts)
 
 
 def policies_by_namespace(policies: list[Policy]) -> dict[str, PinIndex[Policy]]:
