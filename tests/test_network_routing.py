@@ -145,11 +145,14 @@ def test_aws_verify_catches_a_swapped_object_storage_reference(swap, why):
 
 
 def test_aws_verify_recognises_only_the_s3_service_of_the_region():
+    """Another service, region or endpoint type leaves 'inf' without its S3 route: refused."""
     plan = aws_plan()
-    for service in ("com.amazonaws.us-east-1.dynamodb", "com.amazonaws.eu-west-1.s3"):
-        verdict = verify_plan(INTENT, AWS, replaced(plan, "t-s3", serviceName=service))
-        assert not verdict.equivalent, service
-    assert not verify_plan(INTENT, AWS, replaced(plan, "t-s3", vpcEndpointType="Interface")).equivalent
+    for inputs in ({"serviceName": "com.amazonaws.us-east-1.dynamodb"},
+                   {"serviceName": "com.amazonaws.eu-west-1.s3"}, {"vpcEndpointType": "Interface"}):
+        with pytest.raises(CloudfenceError) as caught:
+            verify_plan(INTENT, AWS, replaced(plan, "t-s3", **inputs))
+        assert "route table t-inf-routes of subnet t-inf-10-30-2-0-24 of segment 'inf'" in str(caught.value)
+        assert "is not on an S3 gateway endpoint" in str(caught.value)
 
 
 def test_aws_verify_reads_the_endpoints_prefix_list_id_as_deployed_state_holds_it():
