@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cloudfence.addresses import PUBLIC
-from cloudfence.endpoints import OBJECT_STORAGE
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan, Resource, ref_name
@@ -24,6 +23,7 @@ from cloudfence.providers.aws.wire import (
     VPC_ENDPOINT,
 )
 from cloudfence.routes import names as _names
+from cloudfence.routes import reaching_object_storage
 
 REGENERATE = "regenerate the plan with cloudfence plan"
 
@@ -41,11 +41,6 @@ def _public_segments(intent: Intent) -> set[str]:
             if end.is_segment and other.kind == "network" and intent.networks[other.name].addresses & PUBLIC:
                 out.add(end.name)
     return out
-
-
-def _storage_segments(intent: Intent) -> set[str]:
-    return {end.name for flow in intent.flows for end, other in ((flow.src, flow.dst), (flow.dst, flow.src))
-            if end.is_segment and other.name == OBJECT_STORAGE}
 
 
 @dataclass
@@ -153,7 +148,7 @@ def route_problems(plan: Plan, intent: Intent) -> list[Problem]:
     got = read_routing(plan)
     if got.problems or not got.table_vpc:
         return got.problems
-    public, storage = _public_segments(intent), _storage_segments(intent)
+    public, storage = _public_segments(intent), reaching_object_storage(intent)
     out = []
     for subnet, seg in sorted(got.subnet_segment.items()):
         if seg is None or seg not in intent.segments:
@@ -183,6 +178,13 @@ def _subnet_problems(got: Routing, seg: str, subnet: str, record: str, table: st
             f"gives segment '{seg}' the route {got.to_gateway[table]} to an internet gateway, but no flow of "
             f"'{seg}' reaches public space: associate its subnets with a route table that has only "
             f"the local route ({REGENERATE})")))
+    on_endpoint = table in {t for _, _, on in got.endpoints for t in on}
+    if seg not in storage and on_endpoint:
+        out.append(Problem(where, (
+            f"associates subnet {subnet} of segment '{seg}' with route table {table}, which is on the S3 "
+            f"gateway endpoint, but no flow of '{seg}' reaches @object-storage: take the table off the "
+            f"endpoint's routeTableIds, or associate the subnet with a table that is not on it "
+            f"({REGENERATE})")))
     if seg in storage and table not in got.storage_tables(got.subnet_vpc.get(subnet)):
         endpoint = next((n for n, _, _ in got.endpoints), None)
         out.append(Problem(f"resources.{endpoint}" if endpoint else where, (
