@@ -56,6 +56,13 @@ PGA = "privateIpGoogleAccess"
 REGENERATE = "regenerate the plan with cloudfence plan"
 
 
+def _network_mode(plan: Plan) -> bool:
+    """The plan creates the network and its subnetworks (a part of a plan, as attribution
+    reads one, may hold the network alone: nothing to check there)."""
+    created = {ref(n.name) for n in plan.by_type(NETWORK)}
+    return any(s.inputs.get("network") in created for s in plan.by_type(SUBNETWORK))
+
+
 def _segment_subnetworks(plan: Plan, intent: Intent) -> dict[str, list[tuple[str, str, object]]]:
     """Segment -> (its IPv4 cidr, the subnetwork of the created network with that range
     ("" if none), that subnetwork's Private Google Access input). A subnetwork belongs to
@@ -74,11 +81,11 @@ def _segment_subnetworks(plan: Plan, intent: Intent) -> dict[str, list[tuple[str
 
 
 def access_problems(plan: Plan, intent: Intent) -> list[Problem]:
-    """In network mode (the plan creates the network): a segment whose flows reach
+    """In network mode (the plan creates the network and subnetworks): a segment whose flows reach
     `@object-storage` on a subnetwork without Private Google Access (the flow would be
     allowed and never carried), Private Google Access on a segment none of whose flows
     reaches it, or an input that is not a boolean."""
-    if not plan.by_type(NETWORK):
+    if not _network_mode(plan):
         return []
     storage = reaching_object_storage(intent)
     out = [Problem(f"resources.{s.name}.inputs.{PGA}", f"must be true or false, not {s.inputs[PGA]!r}; "
@@ -105,7 +112,7 @@ def access_problems(plan: Plan, intent: Intent) -> list[Problem]:
 
 def access_assumptions(plan: Plan, intent: Intent) -> list[str]:
     """Private Google Access as the plan's subnetworks say (network mode only)."""
-    if not plan.by_type(NETWORK):
+    if not _network_mode(plan):
         return []
     on = sorted(seg for seg, found in _segment_subnetworks(plan, intent).items()
                 if found and all(access is True for _, _, access in found))
