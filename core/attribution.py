@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cloudfence.errors import CloudfenceError
 from cloudfence.intent import Intent
 from cloudfence.plan import Plan, Resource, ordered
 from cloudfence.ports import PortSet
@@ -74,8 +75,10 @@ def isolated_rules(provider: Provider, plan: Plan, intent: Intent) -> dict[str, 
         try:
             part = dataclasses.replace(plan, resources=ordered(records))
             return rules_of(provider.evaluate(part, intent))
-        except (KeyError, ValueError, TypeError):
-            return None  # a partial plan the evaluator cannot read: no attribution for it
+        except (KeyError, ValueError, TypeError, CloudfenceError):
+            # A partial plan the evaluator cannot read, or refuses (routing checked against
+            # flows whose records are left out): no attribution for it.
+            return None
 
     for record in plan.resources:
         closure = _closure(record, by_name)

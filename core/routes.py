@@ -41,6 +41,12 @@ def needs(intent: Intent, space: Space) -> Needs:
     return Needs(tuple(sorted(internet)), tuple(sorted(storage)), balancer)
 
 
+def reaching_object_storage(intent: Intent) -> set[str]:
+    """Segments with a flow to or from `@object-storage` (what `needs` says, without a space)."""
+    return {end.name for flow in intent.flows for end, other in ((flow.src, flow.dst), (flow.dst, flow.src))
+            if end.is_segment and other.name == OBJECT_STORAGE}
+
+
 def names(segments: list[str] | tuple[str, ...]) -> str:
     """'a', 'b': segment names as messages quote them."""
     return ", ".join(f"'{s}'" for s in segments)

@@ -17,6 +17,7 @@ from cloudfence.plan import Plan, Resource, ref
 from cloudfence.planfile import plan_from_json
 from cloudfence.provider import checked_plan, find_problems
 from cloudfence.providers.aws.provider import AwsProvider
+from cloudfence.providers.aws.routetables import route_assumptions
 from cloudfence.providers.aws.routing import requirements as aws_requirements
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
@@ -145,11 +146,14 @@ def test_aws_verify_catches_a_swapped_object_storage_reference(swap, why):
 
 
 def test_aws_verify_recognises_only_the_s3_service_of_the_region():
+    """Another service, region or endpoint type leaves 'inf' without its S3 route: refused."""
     plan = aws_plan()
-    for service in ("com.amazonaws.us-east-1.dynamodb", "com.amazonaws.eu-west-1.s3"):
-        verdict = verify_plan(INTENT, AWS, replaced(plan, "t-s3", serviceName=service))
-        assert not verdict.equivalent, service
-    assert not verify_plan(INTENT, AWS, replaced(plan, "t-s3", vpcEndpointType="Interface")).equivalent
+    for inputs in ({"serviceName": "com.amazonaws.us-east-1.dynamodb"},
+                   {"serviceName": "com.amazonaws.eu-west-1.s3"}, {"vpcEndpointType": "Interface"}):
+        with pytest.raises(CloudfenceError) as caught:
+            verify_plan(INTENT, AWS, replaced(plan, "t-s3", **inputs))
+        assert "route table t-inf-routes of subnet t-inf-10-30-2-0-24 of segment 'inf'" in str(caught.value)
+        assert "is not on an S3 gateway endpoint" in str(caught.value)
 
 
 def test_aws_verify_reads_the_endpoints_prefix_list_id_as_deployed_state_holds_it():
@@ -175,6 +179,107 @@ def test_aws_verify_refuses_an_internet_route_on_a_private_segment():
 def test_aws_routing_registers_under_the_mock_runtime():
     plan = aws_plan()
     assert registered_plan(INTENT, AWS, NETWORK, plan) == json.loads(json.dumps(plan.to_json()))
+
+
+# ------------------------------------------------------------ AWS network mode: mutations
+
+# In network mode verify checks routing both ways: what a flow needs is on its segment's
+# subnets' actual route tables, and nothing more. A violation is refused (exit 2) naming
+# the record, like a malformed record.
+GCP_NETWORK = {"project": "my-project-1", "region": "us-central1"}
+
+
+def refused(provider, plan: Plan) -> str:
+    with pytest.raises(CloudfenceError) as caught:
+        verify_plan(INTENT, provider, plan)
+    return str(caught.value)
+
+
+def without(plan: Plan, name: str, *keys: str) -> Plan:
+    resources = tuple(Resource(r.type, r.name, {k: v for k, v in r.inputs.items() if k not in keys})
+                      if r.name == name else r for r in plan.resources)
+    return dataclasses.replace(plan, resources=resources)
+
+
+def dropped(plan: Plan, name: str) -> Plan:
+    return dataclasses.replace(plan, resources=tuple(r for r in plan.resources if r.name != name))
+
+
+S3_MISSING = ("resources.t-s3: route table t-inf-routes of subnet t-inf-10-30-2-0-24 of segment 'inf', "
+              "whose flows reach @object-storage, is not on an S3 gateway endpoint")
+IGW_MISSING = ("resources.t-web-10-30-1-0-24-routes: associates subnet t-web-10-30-1-0-24 of segment 'web', "
+               "whose flows reach public space, with route table t-web-routes, which has no 0.0.0.0/0 route "
+               "to an internet gateway of the plan attached to its VPC")
+
+
+@pytest.mark.parametrize("inputs", [
+    {"routeTableIds": [ref("t-db-routes")]},  # moved to another segment's table
+    {"routeTableIds": ["rtb-0123456789abcdef0"]},  # a table outside the plan
+    {"vpcId": "vpc-0123456789abcdef0"},  # the endpoint in another VPC
+], ids=["other-table", "foreign-table", "other-vpc"])
+def test_aws_verify_refuses_object_storage_without_the_endpoint_on_its_route_table(inputs):
+    assert S3_MISSING in refused(AWS, replaced(aws_plan(), "t-s3", **inputs))
+
+
+def test_aws_verify_refuses_the_endpoint_on_a_segment_that_does_not_reach_object_storage():
+    mutant = replaced(aws_plan(), "t-s3", routeTableIds=[ref("t-inf-routes"), ref("t-db-routes")])
+    text = refused(AWS, mutant)
+    assert ("resources.t-db-10-30-3-0-24-routes: associates subnet t-db-10-30-3-0-24 of segment 'db' with "
+            "route table t-db-routes, which is on the S3 gateway endpoint, but no flow of 'db' reaches "
+            "@object-storage") in text
+
+
+def test_aws_verify_reads_the_subnets_actual_associations():
+    mutant = replaced(aws_plan(), "t-inf-10-30-2-0-24-routes", routeTableId=ref("t-db-routes"))
+    assert ("resources.t-s3: route table t-db-routes of subnet t-inf-10-30-2-0-24 of segment 'inf'"
+            in refused(AWS, mutant))
+    # The assumptions are computed from the associations, not from the tables' tags.
+    mutant = replaced(aws_plan(), "t-db-10-30-3-0-24-routes", routeTableId=ref("t-inf-routes"))
+    (said,) = route_assumptions(mutant)
+    assert "the S3 gateway endpoint is on the route tables of 'db', 'inf'" in said
+
+
+def test_aws_verify_refuses_a_subnet_on_the_main_route_table_where_a_flow_needs_a_route():
+    text = refused(AWS, dropped(aws_plan(), "t-web-10-30-1-0-24-routes"))
+    assert "resources.t-web-10-30-1-0-24: a subnet of segment 'web' has no route table association" in text
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda p: dropped(p, "t-web-to-internet"),
+    lambda p: replaced(p, "t-web-to-internet", destinationCidrBlock="10.0.0.0/8"),
+    lambda p: replaced(p, "t-web-to-internet", routeTableId=ref("t-inf-routes")),
+    lambda p: replaced(p, "t-internet-gateway", vpcId="vpc-0123456789abcdef0"),
+], ids=["removed", "narrowed", "moved", "gateway-of-another-vpc"])
+def test_aws_verify_refuses_public_flows_without_the_default_route(mutate):
+    assert IGW_MISSING in refused(AWS, mutate(aws_plan()))
+
+
+@pytest.mark.parametrize("name, mutate, where, says", [
+    ("t-inf-10-30-2-0-24-routes", lambda p: without(p, "t-inf-10-30-2-0-24-routes", "routeTableId"),
+     "routeTableId", "must refer to a route table of the plan (${<name>.id}), not None"),
+    ("t-inf-10-30-2-0-24-routes", lambda p: replaced(p, "t-inf-10-30-2-0-24-routes", subnetId=None),
+     "subnetId", "must refer to a subnet of the plan (${<name>.id}), not None"),
+    ("t-s3", lambda p: without(p, "t-s3", "routeTableIds"),
+     "routeTableIds", "must be the list of route tables the endpoint is on, not None"),
+    ("t-s3", lambda p: replaced(p, "t-s3", routeTableIds=ref("t-inf-routes")),
+     "routeTableIds", "must be the list of route tables the endpoint is on, not '${t-inf-routes.id}'"),
+    ("t-s3", lambda p: replaced(p, "t-s3", routeTableIds=[None]),
+     "routeTableIds[0]", "must be a route table (${<name>.id}), not None"),
+    ("t-web-to-internet", lambda p: replaced(p, "t-web-to-internet", gatewayId=None),
+     "gatewayId", "must be a string, not None"),
+], ids=["assoc-no-table", "assoc-subnet-null", "s3-no-tables", "s3-tables-string", "s3-table-null",
+        "route-gateway-null"])
+def test_aws_verify_refuses_malformed_routing_records(name, mutate, where, says):
+    text = refused(AWS, mutate(aws_plan()))
+    assert f"resources.{name}.inputs.{where}: {says}" in text
+
+
+def test_aws_verify_refuses_malformed_routing_from_a_plan_file(tmp_path):
+    doc = aws_plan().to_json()
+    (s3,) = [r for r in doc["resources"] if r["name"] == "t-s3"]
+    s3["inputs"]["routeTableIds"] = "${t-inf-routes.id}"
+    plan = plan_from_json(json.loads(json.dumps(doc)), INTENT, "aws")
+    assert "resources.t-s3.inputs.routeTableIds: must be the list" in refused(AWS, plan)
 
 
 # ------------------------------------------------------------ AWS existing VPC
@@ -246,6 +351,37 @@ def test_gcp_existing_network_says_to_enable_private_google_access_and_the_route
             "199.36.153.4/30, 2600:2d00:2:1000::/64 to the default internet gateway") in plan.requires
     assert any("to restricted.googleapis.com" in r for r in plan.requires)
     assert any(r.startswith("the network routes 0.0.0.0/0") and "'web'" in r for r in plan.requires)
+
+
+@pytest.mark.parametrize("mutate, where, says", [
+    (lambda p: replaced(p, "t-inf", privateIpGoogleAccess=False), "t-inf",
+     "subnetwork t-inf (10.30.2.0/24) of segment 'inf', whose flows reach @object-storage, has no "
+     "Private Google Access"),
+    (lambda p: replaced(without(p, "t-inf", "privateIpGoogleAccess"), "t-web", privateIpGoogleAccess=True),
+     "t-inf", "subnetwork t-inf (10.30.2.0/24) of segment 'inf', whose flows reach @object-storage, has no "
+     "Private Google Access"),
+    (lambda p: replaced(p, "t-db", privateIpGoogleAccess=True), "t-db",
+     "subnetwork t-db (10.30.3.0/24) of segment 'db' has Private Google Access, but no flow of 'db' "
+     "reaches @object-storage"),
+    (lambda p: replaced(p, "t-inf", privateIpGoogleAccess="yes"), "t-inf",
+     "must be true or false, not 'yes'"),
+], ids=["off", "moved", "extra", "not-a-boolean"])
+def test_gcp_verify_refuses_object_storage_without_private_google_access(mutate, where, says):
+    plan = checked_plan(GCP, INTENT, GCP_NETWORK)
+    assert f"resources.{where}.inputs.privateIpGoogleAccess: {says}" in refused(GCP, mutate(plan))
+
+
+def test_gcp_verify_refuses_a_reaching_segment_without_its_subnetwork():
+    plan = checked_plan(GCP, INTENT, GCP_NETWORK)
+    mutant = replaced(plan, "t-inf", ipCidrRange="10.30.9.0/24")
+    assert "the plan's network has no subnetwork 10.30.2.0/24 for segment 'inf'" in refused(GCP, mutant)
+
+
+def test_gcp_verify_says_where_private_google_access_is_on():
+    verdict = verify_plan(INTENT, GCP, checked_plan(GCP, INTENT, GCP_NETWORK), checked=True)
+    assert verdict.equivalent, verdict.counterexamples
+    assert ("Private Google Access is as the plan's subnetworks say: on for the subnetworks of 'inf' and "
+            "off for the others") in verdict.assumptions
 
 
 # ------------------------------------------------------------ goldens

@@ -50,7 +50,8 @@ from cloudfence.providers.aws import pods
 from cloudfence.providers.aws.boxes import ANY
 from cloudfence.providers.aws.nacl import EPHEMERAL
 from cloudfence.providers.aws.names import TAG_ENDPOINT, TAG_GROUP, TAG_SEGMENT
-from cloudfence.providers.aws.routing import ROUTE_INPUTS, is_s3_service, route_assumptions, route_problems
+from cloudfence.providers.aws.routetables import route_assumptions, route_problems
+from cloudfence.providers.aws.routing import ROUTE_INPUTS, is_s3_service
 from cloudfence.providers.aws.wire import (
     EGRESS_RULE,
     INGRESS_RULE,

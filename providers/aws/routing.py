@@ -20,19 +20,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cloudfence.addresses import PUBLIC
-from cloudfence.errors import Problem
 from cloudfence.intent import Intent
 from cloudfence.names import unique
-from cloudfence.plan import Plan, Resource, ref, ref_name
-from cloudfence.providers.aws.names import TAG_SEGMENT, tags
+from cloudfence.plan import Resource, ref
+from cloudfence.providers.aws.names import tags
 from cloudfence.providers.aws.settings import s3_service
 from cloudfence.providers.aws.wire import (
     INTERNET_GATEWAY,
     ROUTE,
     ROUTE_TABLE,
     ROUTE_TABLE_ASSOCIATION,
-    SUBNET,
     VPC_ENDPOINT,
 )
 from cloudfence.routes import Needs
@@ -153,67 +150,3 @@ def requirements(intent: Intent, wanted: Needs, network_mode: bool, v6: frozense
     if wanted.balancer:
         out.append("your load balancer sits in subnets that route to an internet gateway")
     return out
-
-
-# ------------------------------------------------------------ reading (verify)
-
-
-def _segment(r: Resource) -> str | None:
-    found = (r.inputs.get("tags") or {}).get(TAG_SEGMENT)
-    return found if isinstance(found, str) else None
-
-
-def _public_segments(intent: Intent) -> set[str]:
-    """Segments with a flow to or from a network with public addresses (`internet` included)."""
-    out = set()
-    for flow in intent.flows:
-        for end, other in ((flow.src, flow.dst), (flow.dst, flow.src)):
-            if end.is_segment and other.kind == "network" and intent.networks[other.name].addresses & PUBLIC:
-                out.add(end.name)
-    return out
-
-
-def internet_tables(plan: Plan) -> dict[str, str]:
-    """Route table name -> a route of it to an internet gateway (of the plan, or an igw- id)."""
-    gateways = {g.name for g in plan.by_type(INTERNET_GATEWAY)}
-    out: dict[str, str] = {}
-    for route in plan.by_type(ROUTE):
-        gw, table = route.inputs.get("gatewayId"), ref_name(route.inputs.get("routeTableId"))
-        if table and (ref_name(gw) in gateways or (isinstance(gw, str) and gw.startswith("igw-"))):
-            out.setdefault(table, route.name)
-    return out
-
-
-def route_problems(plan: Plan, intent: Intent) -> list[Problem]:
-    """A route to the internet on the subnets of a segment none of whose flows reaches public
-    space: filters aside, the segment could be reached or leak the moment one opens."""
-    tables = internet_tables(plan)
-    if not tables:
-        return []
-    subnet_segment = {s.name: _segment(s) for s in plan.by_type(SUBNET)}
-    public = _public_segments(intent)
-    out = []
-    for a in plan.by_type(ROUTE_TABLE_ASSOCIATION):
-        table = ref_name(a.inputs.get("routeTableId"))
-        seg = subnet_segment.get(ref_name(a.inputs.get("subnetId")) or "")
-        if table in tables and seg is not None and seg not in public:
-            out.append(Problem(f"resources.{a.name}", (
-                f"gives segment '{seg}' the route {tables[table]} to an internet gateway, but no flow of "
-                f"'{seg}' reaches public space: associate its subnets with a route table that has only "
-                "the local route (regenerate the plan with cloudfence plan)")))
-    return out
-
-
-def route_assumptions(plan: Plan) -> list[str]:
-    """What the verdict takes as given about the routing the plan creates."""
-    by_table = {t.name: _segment(t) or t.name for t in plan.by_type(ROUTE_TABLE)}
-    if not by_table:
-        return []
-    internet = sorted({by_table.get(t, t) for t in internet_tables(plan)})
-    storage = sorted({by_table.get(ref_name(t) or "", str(t)) for ep in plan.by_type(VPC_ENDPOINT)
-                      for t in ep.inputs.get("routeTableIds") or []})
-    parts = [f"the subnets of {_names(internet)} route to the internet gateway"] if internet else []
-    parts += [f"the S3 gateway endpoint is on the route tables of {_names(storage)}"] if storage else []
-    parts.append("no other subnet of the VPC routes to the internet (its main route table is as AWS "
-                 "creates it, with the local route only)")
-    return ["routing is as the plan's route tables say: " + "; ".join(parts)]

@@ -27,12 +27,14 @@ from functools import lru_cache
 from typing import Any
 
 from cloudfence.addresses import AddressSet
+from cloudfence.errors import CloudfenceError
 from cloudfence.firstmatch import Rule, Scope, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
 from cloudfence.nodepools import SETTING, node_pool_assumptions
 from cloudfence.plan import Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
+from cloudfence.providers.gcp.access import access_assumptions, access_problems
 from cloudfence.providers.gcp.identity import Identity, identities, network_tags
 from cloudfence.providers.gcp.settings import NODE_IDENTITY, SERVICE_ACCOUNT, TAG, GcpSettings
 from cloudfence.providers.gcp.wire import (
@@ -56,6 +58,9 @@ EVERYTHING = AddressSet.everything()
 
 
 def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: str = "gcp") -> Reachability:
+    problems = access_problems(plan, intent)
+    if problems:
+        raise CloudfenceError(problems)
     reach = Reachability(target, governed)
     settings = _settings(plan)
     granted = _granted(plan, intent, settings)
@@ -67,6 +72,7 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
         "a workload of a segment carries that segment's network tag or service account, and no "
         "other tag or account a firewall rule of the network targets; rules of a higher priority "
         "outside the plan (and firewall policies) are not modelled")
+    reach.assumptions += access_assumptions(plan, intent)
     reach.assumptions += node_pool_assumptions(intent, (plan.settings or {}).get(SETTING), NODE_IDENTITY)
     reach.assumptions.append(
         "traffic GCP never filters (the metadata server 169.254.169.254 and the DNS, DHCP and NTP "
