@@ -92,7 +92,7 @@ def compile_plan(intent: Intent, settings: AwsSettings, provider: str = "aws") -
         resources += policy_records(intent, names.groups, names.reserved | {r.name for r in resources})
     return Plan(spec=spec, provider=provider, resources=ordered(resources), exports=exports,
                 settings=settings.to_json(),
-                requires=tuple(requirements(intent, wanted, settings.network_mode, v6)))
+                requires=tuple(requirements(intent, wanted, settings.network_mode, v6, settings.region)))
 
 
 @dataclass(frozen=True)

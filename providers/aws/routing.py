@@ -120,7 +120,8 @@ def records(spec: str, wanted: Needs, names: RouteNames, subnets: dict[str, list
     return out
 
 
-def requirements(intent: Intent, wanted: Needs, network_mode: bool, v6: frozenset[str]) -> list[str]:
+def requirements(intent: Intent, wanted: Needs, network_mode: bool, v6: frozenset[str],
+                 region: str | None = None) -> list[str]:
     """What the user brings for the flows to carry traffic: everything with an existing
     VPC; in network mode, what cloudfence does not own (addresses, the load balancer's
     subnets, the subnets of segments without a cidr). `v6`: segments that may use IPv6."""
@@ -145,7 +146,8 @@ def requirements(intent: Intent, wanted: Needs, network_mode: bool, v6: frozense
                        + (f" (and ::/0 for {_names(six)})" if six else "")
                        + " to an internet gateway (or a NAT gateway for egress); no other segment's do")
         if wanted.storage:
-            out.append(f"an S3 gateway endpoint (com.amazonaws.<region>.s3) whose prefix list is "
+            service = f"com.amazonaws.{region or '<region>'}.s3"
+            out.append(f"an S3 gateway endpoint ({service}) whose prefix list is "
                        f"settings.objectStoragePrefixList is on the route tables of {_names(wanted.storage)}")
     if wanted.balancer:
         out.append("your load balancer sits in subnets that route to an internet gateway")
