@@ -147,6 +147,17 @@ class AddressSet:
         return cls(IntervalSet(v4), IntervalSet(v6))
 
     @classmethod
+    def of_all(cls, sets: Iterable[AddressSet]) -> AddressSet:
+        """All of `sets`, normalised once: a union set by set costs their number squared
+        when they are apart."""
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
+        for s in sets:
+            v4.extend(s.v4)
+            v6.extend(s.v6)
+        return cls(IntervalSet(v4), IntervalSet(v6))
+
+    @classmethod
     def everything(cls) -> AddressSet:
         return _EVERYTHING
 

@@ -266,12 +266,10 @@ def _merged(rules: list[tuple[Peer, PortSet]]) -> list[tuple[Peer, PortSet]]:
 
 
 def _union(peers: list[Peer]) -> Peer:
-    addresses = AddressSet()
-    for p in peers:
-        addresses = addresses | p.addresses
     return Peer(segments=frozenset().union(*(p.segments for p in peers)),
                 platform=frozenset().union(*(p.platform for p in peers)),
-                addresses=addresses, everything=any(p.everything for p in peers),
+                addresses=AddressSet.of_all(p.addresses for p in peers),
+                everything=any(p.everything for p in peers),
                 others=frozenset().union(*(p.others for p in peers)),
                 partly=frozenset().union(*(p.partly for p in peers)))
 
@@ -440,15 +438,9 @@ def _judged(cubes: list[Cube], world: World) -> list[Cube]:
 
 def ends_points(reach: Reachability, world: World) -> Points:
     """Every point of an end, normalised once (not union by union)."""
-    opaque: set[str] = set()
-    v4: list[tuple[int, int]] = []
-    v6: list[tuple[int, int]] = []
-    for s in reach.ends:
-        pts = world.end_points(s)
-        opaque |= pts.opaque
-        v4.extend(pts.addresses.v4)
-        v6.extend(pts.addresses.v6)
-    return Points(frozenset(opaque), AddressSet(IntervalSet(v4), IntervalSet(v6)))
+    points = [world.end_points(s) for s in reach.ends]
+    return Points(frozenset().union(*(p.opaque for p in points)),
+                  AddressSet.of_all(p.addresses for p in points))
 
 
 def judged_flow(flow: Flow, governed: frozenset[str]) -> bool:
@@ -664,10 +656,8 @@ def compare(world: World, expected: list[Cube], wide: list[Cube], narrow: list[C
     its wide reading (extra) and its narrow reading (missing), and the number
     of connection classes compared."""
     narrow = wide if narrow is None else narrow
-    # Normalised once, not union by union (which costs ends squared when they are apart).
-    held = [world.end_points(name).addresses for name in world.governed | frozenset(world.background)]
-    gov = AddressSet(IntervalSet([iv for a in held for iv in a.v4]),
-                     IntervalSet([iv for a in held for iv in a.v6]))
+    gov = AddressSet.of_all(world.end_points(name).addresses
+                           for name in world.governed | frozenset(world.background))
     # A narrow reading that is the wide one (the same list) adds no class: it is left out.
     everything = [*expected, *wide] if narrow is wide else [*expected, *wide, *narrow]
     classes = Classes(everything, gov)

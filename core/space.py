@@ -26,7 +26,6 @@ from functools import cached_property
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, AddressSet, IPNetwork
 from cloudfence.endpoints import INSTANCE_METADATA, Resolved
 from cloudfence.intent import INTERNET, Block, Endpoint, Flow, Intent
-from cloudfence.intervals import IntervalSet
 
 #: The includes `internet` is written from where a target takes include/except blocks.
 PUBLIC_INCLUDES = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network(GLOBAL_V6))
@@ -49,13 +48,7 @@ class Space:
 
     @cached_property
     def segment_addresses(self) -> AddressSet:
-        v4: list[tuple[int, int]] = []
-        v6: list[tuple[int, int]] = []
-        for seg in self.intent.segments.values():
-            a = seg.addresses
-            v4.extend(a.v4)
-            v6.extend(a.v6)
-        return AddressSet(IntervalSet(v4), IntervalSet(v6))
+        return AddressSet.of_all(seg.addresses for seg in self.intent.segments.values())
 
     @cached_property
     def hidden(self) -> AddressSet:

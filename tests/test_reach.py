@@ -212,3 +212,15 @@ def test_layers_must_all_allow() -> None:
     diffs, _ = judge(INTENT, actual)
     # web -> api passes both layers; pods -> api (opaque, not in the ACL's CIDR) is now blocked.
     assert [(c.kind, c.source, c.port) for c in diffs] == [("missing", "pods", 9000)]
+
+
+def test_address_sets_united_at_once_equal_the_union_set_by_set() -> None:
+    sets = [AddressSet.from_cidrs(c) for c in (["10.0.0.0/24", "2001:db8::/64"], ["10.0.1.0/24"], [],
+                                                ["10.0.0.128/25", "192.168.0.0/16"])]
+    step = AddressSet()
+    for s in sets:
+        step = step | s
+    assert AddressSet.of_all(sets) == step
+    assert AddressSet.of_all(sets).cidrs() == AddressSet.from_cidrs(
+        ["10.0.0.0/23", "192.168.0.0/16", "2001:db8::/64"]).cidrs()
+    assert AddressSet.of_all([]) == AddressSet()
