@@ -132,8 +132,7 @@ def describe_security_group_rules(plan: Plan) -> dict[str, Any]:
 
 def _resolved(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, str):
-        m = REF.match(value)
-        return (_peer_id(value, ids) if m else value)
+        return _peer_id(value, ids)
     if isinstance(value, dict):
         return {k: _resolved(v, ids) for k, v in value.items()}
     if isinstance(value, list):

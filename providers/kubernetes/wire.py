@@ -64,8 +64,10 @@ PUBLIC_WORD = "internet"
 
 
 def _storage_cidr(text: str) -> str:
-    if text == PUBLIC_WORD or "/" in text:
-        return text if text == PUBLIC_WORD else _cidr(text)
+    if text == PUBLIC_WORD:
+        return text
+    if "/" in text:
+        return _cidr(text)
     raise ValueError(f"expected a CIDR with its prefix length (e.g. 199.36.153.8/30) or "
                      f"{PUBLIC_WORD!r} (public space), got {text!r}")
 
