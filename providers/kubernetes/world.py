@@ -94,12 +94,46 @@ class PodWorld(list[Pods]):
             out.setdefault((p.namespace, p.ns_labels, p.ns_exact), []).append((i, p))
         return out
 
-    def in_namespaces(self, keep: Callable[[str, Labels, bool], bool]) -> list[Pods]:
-        """In world order, the ends whose namespace (name, labels, exact) `keep` accepts."""
-        chosen = [pods for key, pods in self._groups.items() if keep(*key)]
+    def in_namespaces(self, keep: Callable[[str, Labels, bool], bool], pins: Labels = ()) -> list[Pods]:
+        """In world order, the ends whose namespace (name, labels, exact) `keep` accepts
+        and that a selector pinning `pins` may match (`may_match`): the pins are looked
+        up by label, not tested against each end of the namespace."""
+        chosen = [self._pinned_in(key, pods, pins) for key, pods in self._groups.items() if keep(*key)]
         if len(chosen) == 1:
             return [p for _, p in chosen[0]]
         return [p for _, p in sorted((ip for pods in chosen for ip in pods), key=lambda ip: ip[0])]
+
+    def _pinned_in(self, group: tuple[str, Labels, bool], pods: list[tuple[int, Pods]],
+                   pins: Labels) -> list[tuple[int, Pods]]:
+        if not pins:
+            return pods
+        key, value = pins[0]
+        by_value, lacking = self._by_label(group, key, pods)
+        found = sorted(by_value.get(value, []) + lacking, key=lambda ip: ip[0]) if by_value else pods
+        return [ip for ip in found if may_match(pins[1:], ip[1].labels)] if len(pins) > 1 else found
+
+    @cached_property
+    def _label_index(self) -> dict[tuple[tuple[str, Labels, bool], str],
+                                   tuple[dict[str, list[tuple[int, Pods]]], list[tuple[int, Pods]]]]:
+        return {}
+
+    def _by_label(self, group: tuple[str, Labels, bool], key: str, pods: list[tuple[int, Pods]]
+                  ) -> tuple[dict[str, list[tuple[int, Pods]]], list[tuple[int, Pods]]]:
+        """A namespace group's ends by the value they carry at `key`, and those without
+        it (a pin on the key may match them too); built once per key a selector pins."""
+        cache = self._label_index
+        found = cache.get((group, key))
+        if found is None:
+            by_value: dict[str, list[tuple[int, Pods]]] = {}
+            lacking: list[tuple[int, Pods]] = []
+            for ip in pods:
+                have = dict(ip[1].labels)
+                if key in have:
+                    by_value.setdefault(have[key], []).append(ip)
+                else:
+                    lacking.append(ip)
+            found = cache[(group, key)] = (by_value, lacking)
+        return found
 
     @cached_property
     def _claims(self) -> dict[str, dict[frozenset[tuple[str, str]], set[str]]]:
@@ -481,11 +515,12 @@ def peer_ends(peer: Mapping[str, Any], policy_namespace: str, world: PodWorld) -
     ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
     if ns_sel is None and pod_sel is None:
         raise ValueError("a NetworkPolicy peer needs podSelector, namespaceSelector or ipBlock")
+    pod_pins = pinned(pod_sel)
     if ns_sel is None:
-        candidates = world.in_namespaces(lambda ns, _labels, exact: ns == policy_namespace and not exact)
+        candidates = world.in_namespaces(
+            lambda ns, _labels, exact: ns == policy_namespace and not exact, pod_pins)
     else:
         pins = name_pins(ns_sel)
         candidates = world.in_namespaces(
-            lambda _ns, labels, exact: _named_in(pins, labels) and meets(ns_sel, labels, exact))
-    pod_pins = pinned(pod_sel)
-    return [p for p in candidates if may_match(pod_pins, p.labels) and reaches(pod_sel, p, world)]
+            lambda _ns, labels, exact: _named_in(pins, labels) and meets(ns_sel, labels, exact), pod_pins)
+    return [p for p in candidates if reaches(pod_sel, p, world)]
