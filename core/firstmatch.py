@@ -15,7 +15,7 @@ distinct port sets the rules carve, not with the number of rules squared.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, Protocol, Self, TypeVar
 
 from cloudfence.addresses import AddressSet
@@ -66,18 +66,19 @@ def first_match(rules: Iterable[Rule[M, T]], universe: M) -> list[Hit[M, T]]:
         if not rule.ports or not rule.match:
             continue
         rest: dict[PortSet, M] = {}
+        match, rule_ports = rule.match, rule.ports
         for ports, points in undecided.items():
             # Ports first: rules of other services share no port with most of what is
             # undecided, and that test is far cheaper than the points' intersection.
-            hit_ports = ports & rule.ports
-            inside = points & rule.match if hit_ports else None
-            if not inside or not hit_ports:
-                _keep(rest, ports, points)
+            hit_ports = ports & rule_ports
+            inside = points & match if hit_ports else None
+            if not inside:
+                rest[ports] = rest[ports] | points if ports in rest else points
                 continue
             if rule.allow:
                 hits.append(Hit(rule, inside, hit_ports))
-            _keep(rest, ports, points - rule.match)
-            _keep(rest, ports - rule.ports, inside)
+            _keep(rest, ports, points - match)
+            _keep(rest, ports - rule_ports, inside)
         undecided = rest
         if not undecided:
             break
@@ -89,7 +90,10 @@ def _keep(rest: dict[PortSet, M], ports: PortSet, points: M) -> None:
         rest[ports] = rest[ports] | points if ports in rest else points
 
 
-@dataclass(frozen=True)
+_EMPTY = AddressSet()
+_set = object.__setattr__
+
+
 class Scope:
     """Points of a network where rules name workloads both by address and by
     identity (a network tag, a service account, an application security group).
@@ -98,10 +102,31 @@ class Scope:
     the workloads that carry it, with the addresses they may hold: a rule by
     range matches the part of each identity inside the range, a rule by identity
     all of it. So a deny by range above an allow by identity is read exactly.
+    Immutable and slotted: the rule walk builds one per step.
     """
 
-    plain: AddressSet = field(default_factory=AddressSet)
-    held: tuple[tuple[str, AddressSet], ...] = ()
+    __slots__ = ("held", "plain")
+    plain: AddressSet
+    held: tuple[tuple[str, AddressSet], ...]
+
+    def __init__(self, plain: AddressSet = _EMPTY, held: tuple[tuple[str, AddressSet], ...] = ()) -> None:
+        _set(self, "plain", plain)
+        _set(self, "held", held)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Scope is immutable: cannot set {name}")
+
+    def __reduce__(self) -> tuple[type[Scope], tuple[AddressSet, tuple[tuple[str, AddressSet], ...]]]:
+        return (Scope, (self.plain, self.held))
+
+    def __eq__(self, o: object) -> bool:
+        return isinstance(o, Scope) and self.plain == o.plain and self.held == o.held
+
+    def __hash__(self) -> int:
+        return hash((self.plain, self.held))
+
+    def __repr__(self) -> str:
+        return f"Scope(plain={self.plain!r}, held={self.held!r})"
 
     @classmethod
     def addresses(cls, addresses: AddressSet, regions: Mapping[str, AddressSet]) -> Scope:
@@ -121,24 +146,29 @@ class Scope:
         return frozenset(name for name, _ in self.held)
 
     def _combine(self, other: Scope, op: Callable[[AddressSet, AddressSet], AddressSet]) -> Scope:
-        if not self.held and not other.held:  # addresses alone: the common case, no identity named
-            return Scope(op(self.plain, other.plain))
         mine, theirs = dict(self.held), dict(other.held)
         held = []
         for name in sorted(set(mine) | set(theirs)):
-            value = op(mine.get(name, AddressSet()), theirs.get(name, AddressSet()))
+            value = op(mine.get(name, _EMPTY), theirs.get(name, _EMPTY))
             if value:
                 held.append((name, value))
         return Scope(op(self.plain, other.plain), tuple(held))
 
+    # Addresses alone (no identity named) is the common case: combined without the maps.
     def __and__(self, other: Scope) -> Scope:
-        return self._combine(other, lambda a, b: a & b)
+        if not self.held and not other.held:
+            return Scope(self.plain & other.plain)
+        return self._combine(other, AddressSet.__and__)
 
     def __or__(self, other: Scope) -> Scope:
-        return self._combine(other, lambda a, b: a | b)
+        if not self.held and not other.held:
+            return Scope(self.plain | other.plain)
+        return self._combine(other, AddressSet.__or__)
 
     def __sub__(self, other: Scope) -> Scope:
-        return self._combine(other, lambda a, b: a - b)
+        if not self.held and not other.held:
+            return Scope(self.plain - other.plain)
+        return self._combine(other, AddressSet.__sub__)
 
     def __bool__(self) -> bool:
-        return bool(self.plain) or bool(self.held)
+        return bool(self.held) or bool(self.plain)

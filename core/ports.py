@@ -30,7 +30,7 @@ class PortError(ValueError):
 class PortSet:
     """An immutable map protocol -> allowed ports; empty protocols are dropped."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, items: Mapping[str, IntervalSet] | Iterable[tuple[str, IntervalSet]] = ()):
         pairs = items.items() if isinstance(items, Mapping) else items
@@ -70,8 +70,15 @@ class PortSet:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PortSet) and self._items == other._items
 
+    def __reduce__(self) -> tuple[type[PortSet], tuple[tuple[tuple[str, IntervalSet], ...]]]:
+        return (PortSet, (self._items,))  # the kept hash is of strings: never carried across processes
+
     def __hash__(self) -> int:
-        return hash(self._items)
+        try:
+            return self._hash
+        except AttributeError:  # computed once: port sets key the rule walk's maps
+            self._hash: int = hash(self._items)
+            return self._hash
 
     def __or__(self, other: PortSet) -> PortSet:
         return PortSet(self._items + other._items)
