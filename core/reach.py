@@ -570,16 +570,23 @@ def canonical(cubes: list[Cube], classes: Classes, offset: int = 0) -> dict[Key,
     """Ports per (source class, destination class, protocol). The intervals of
     a key are gathered first and normalised once: merging them cube by cube
     would re-sort the growing set each time, costing ports squared per key."""
-    gathered: dict[Key, list[tuple[int, int]]] = defaultdict(list)
+    # A key one cube reaches keeps that cube's ports as they are (already canonical).
+    single: dict[Key, IntervalSet] = {}
+    gathered: dict[Key, list[tuple[int, int]]] = {}
     for ci, c in enumerate(cubes, start=offset):
         sk, dk = _by_family(classes.keys(ci, 0, c.src)), _by_family(classes.keys(ci, 1, c.dst))
         for proto, ports in c.ports.items():
-            ivs = ports.intervals
             for s_keys, d_keys in _pairs(sk, dk, proto):
                 for s in s_keys:
                     for d in d_keys:
-                        gathered[(s, d, proto)].extend(ivs)
-    return {k: IntervalSet(ivs) for k, ivs in gathered.items()}
+                        key = (s, d, proto)
+                        if key in gathered:
+                            gathered[key].extend(ports)
+                        elif key in single:
+                            gathered[key] = [*single.pop(key), *ports]
+                        else:
+                            single[key] = ports
+    return single | {k: IntervalSet(ivs) for k, ivs in gathered.items()}
 
 
 def _by_family(keys: list[ClassKey]) -> dict[int | str, list[ClassKey]]:

@@ -292,6 +292,10 @@ class _World:
         return frozenset([OBJECT_STORAGE]) & named
 
     def everything(self) -> Points:
+        return self._everything
+
+    @cached_property
+    def _everything(self) -> Points:
         return Points(self.segments | {LOAD_BALANCER} | self.tagged, AddressSet.everything())
 
     def item(self, item: Any, allow: bool) -> Points:
@@ -407,9 +411,12 @@ def _identities(reach: Reachability, world: _World, filters: dict[str, list[Reso
     identity = getattr(reach, "identity", None)
     if identity is None:
         return
+    owned: dict[str | None, list[str]] = {}
+    for name, owner in world.asg_segment.items():
+        owned.setdefault(owner, []).append(name)
     for seg in sorted(reach.governed):
         granted: dict[str, str] = {}
-        asgs = [name for name, owner in world.asg_segment.items() if owner == seg]
+        asgs = owned.get(seg, [])
         if len(asgs) == 1:
             granted["applicationSecurityGroupId"] = f"${{{asgs[0]}.id}}"
         nsgs = filters.get(seg, [])
