@@ -1,0 +1,56 @@
+"""The indexes verify uses in place of a pass over everything give what the pass gives."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudfence.providers.kubernetes.world import Pods, PodWorld, may_match
+from cloudfence.reach import _pairs
+
+KEYS, VALUES = ("app", "tier", "seg"), ("a", "b", "c")
+labels = st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(VALUES)), max_size=3,
+                  unique_by=lambda kv: kv[0]).map(lambda kvs: tuple(sorted(kvs)))
+pods = st.builds(Pods, end=st.sampled_from(["s1", "s2", "s3", "~bg"]),
+                 namespace=st.sampled_from(["n1", "n2"]), labels=labels, exact=st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(pods, max_size=12), st.lists(labels, min_size=1, max_size=4),
+       st.sampled_from(["n1", "n2", None]))
+def test_pods_found_by_pinned_label_are_those_the_pins_may_match(world_pods: list[Pods], queries: list[tuple],
+                                                                  namespace: str | None) -> None:
+    world = PodWorld(world_pods)
+
+    def keep(ns: str, _labels: object, _exact: bool) -> bool:
+        return namespace is None or ns == namespace
+
+    for pins in queries:  # repeated on one world: the per-key index is built once and reused
+        expected = [p for p in world_pods if keep(p.namespace, (), False) and may_match(pins, p.labels)]
+        assert world.in_namespaces(keep, pins) == expected
+
+
+CLASS_KEYS = [("o", "lb"), ("o", "dns"), (4, 0, 9), (4, 10, 19), (6, 0, 9)]
+_FAMILY_OK = {"icmp": {4}, "icmpv6": {6}}
+
+
+def _compatible(src: tuple, dst: tuple, proto: str) -> bool:
+    """The rule stated pair by pair: one address family per connection, opaque points
+    of any family, icmp IPv4's only and icmpv6 IPv6's only."""
+    families = {k[0] for k in (src, dst) if k[0] != "o"}
+    if len(families) > 1:
+        return False
+    return not families or families <= _FAMILY_OK.get(proto, {4, 6})
+
+
+@given(st.lists(st.sampled_from(CLASS_KEYS), unique=True), st.lists(st.sampled_from(CLASS_KEYS), unique=True),
+       st.sampled_from(["tcp", "udp", "icmp", "icmpv6", "other"]))
+def test_class_pairs_by_family_are_the_compatible_pairs(src: list, dst: list, proto: str) -> None:
+    def by_family(keys: list) -> dict:
+        return {f: [k for k in keys if k[0] == f] for f in (4, 6, "o")}
+
+    found = [(s, d) for s_keys, d_keys in _pairs(by_family(src), by_family(dst), proto)
+             for s in s_keys for d in d_keys]
+    assert sorted(found, key=repr) == sorted(((s, d) for s in src for d in dst if _compatible(s, d, proto)),
+                                             key=repr)
+    assert len(found) == len(set(found))  # each pair once
