@@ -33,17 +33,36 @@ def ref_name(value: Any) -> str | None:
 
 
 def find_refs(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
-    """Yield (input path, logical name, output) for every reference in a value."""
+    """Yield (input path, logical name, output) for every reference in a value, in the
+    order of its keys and items."""
+    found: list[tuple[str, str, str]] = []
+    _collect_refs(value, path, found)
+    return iter(found)
+
+
+def _collect_refs(value: Any, path: str, found: list[tuple[str, str, str]]) -> None:
+    """Every plan serialisation walks every record's inputs, so the walk appends to one
+    list and names a path only where it descends or finds a reference."""
     if isinstance(value, str):
-        m = REF.match(value)
+        m = REF.match(value) if value.startswith("${") else None
         if m:
-            yield path, m.group("name"), m.group("output")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from find_refs(v, f"{path}.{k}" if path else str(k))
+            found.append((path, m.group("name"), m.group("output")))
+        return
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+        dotted = True
     elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from find_refs(v, f"{path}[{i}]")
+        items = enumerate(value)
+        dotted = False
+    else:
+        return
+    for k, v in items:
+        if isinstance(v, str):
+            if not v.startswith("${"):
+                continue
+        elif not isinstance(v, (dict, list, tuple)):
+            continue
+        _collect_refs(v, (f"{path}.{k}" if path else str(k)) if dotted else f"{path}[{k}]", found)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from itertools import combinations
 
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent, KubernetesSelector
@@ -27,10 +26,8 @@ def overlapping_selectors(intent: Intent, segments: Iterable[str], what: str) ->
     for name in sorted(set(segments) & set(pods)):
         by_namespace[pods[name].namespace].append(name)
     problems = []
-    for a, b in sorted(pair for names in by_namespace.values() for pair in combinations(names, 2)):
+    for a, b in sorted(pair for names in by_namespace.values() for pair in _nested(names, pods)):
         la, lb = set(pods[a].labels), set(pods[b].labels)
-        if not (la <= lb or lb <= la):
-            continue
         wide, narrow = (a, b) if la <= lb else (b, a)
         shown = ", ".join(f"{k}={v}" for k, v in sorted(dict(pods[wide].labels).items()))
         where = f"segments.{wide}.kubernetes"
@@ -40,3 +37,21 @@ def overlapping_selectors(intent: Intent, segments: Iterable[str], what: str) ->
             f"give '{wide}' a label that '{narrow}' pods do not carry (e.g. "
             f"cloudfence.io/segment: {wide})"), intent.file, intent.lines.get(where)))
     return problems
+
+
+def _nested(names: list[str], pods: dict[str, KubernetesSelector]) -> set[tuple[str, str]]:
+    """The pairs (a, b), a before b in `names`, whose label sets nest. Each segment meets
+    only the segments carrying all its labels (an index per label), not every other one
+    of its namespace: a namespace of many segments with labels of their own costs no pairs."""
+    order = {name: i for i, name in enumerate(names)}
+    holding: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for name in names:
+        for item in pods[name].labels:
+            holding[item].add(name)
+    pairs: set[tuple[str, str]] = set()
+    for a in names:
+        labels = list(pods[a].labels)
+        wider = set(names) if not labels else set.intersection(*(holding[item] for item in labels))
+        for b in wider - {a}:
+            pairs.add((a, b) if order[a] < order[b] else (b, a))
+    return pairs

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -333,6 +334,7 @@ def _listener(flow: Flow) -> bool:
     return not flow.src.is_segment and not flow.dst.is_segment
 
 
-def _touches(flow: Flow, governed: Iterable[str]) -> bool:
-    g = set(governed)
-    return (flow.src.is_segment and flow.src.name in g) or (flow.dst.is_segment and flow.dst.name in g)
+def _touches(flow: Flow, governed: AbstractSet[str]) -> bool:
+    """`governed` is a set, looked up as it is: copying it per flow costs segments x flows."""
+    return ((flow.src.is_segment and flow.src.name in governed)
+            or (flow.dst.is_segment and flow.dst.name in governed))

@@ -74,16 +74,17 @@ class RouteNames:
         if not wanted.any:
             return cls()
         routed = [seg for seg in subnets if subnets[seg]]
+        public = set(wanted.internet)
         items = [("igw", f"{spec}-internet-gateway")] if wanted.internet else []
         items += [("s3", f"{spec}-s3")] if wanted.storage else []
         items += [(f"rt|{seg}", f"{spec}-{seg}-routes") for seg in routed]
-        items += [(f"route|{seg}", f"{spec}-{seg}-to-internet") for seg in routed if seg in wanted.internet]
+        items += [(f"route|{seg}", f"{spec}-{seg}-to-internet") for seg in routed if seg in public]
         items += [(f"assoc|{s}", f"{s}-routes") for seg in routed for s in subnets[seg]]
         named = unique(items, reserved)
         reserved |= set(named.values())
         return cls(named.get("igw", ""), named.get("s3", ""),
                    {seg: named[f"rt|{seg}"] for seg in routed},
-                   {seg: named[f"route|{seg}"] for seg in routed if seg in wanted.internet},
+                   {seg: named[f"route|{seg}"] for seg in routed if seg in public},
                    {s: named[f"assoc|{s}"] for seg in routed for s in subnets[seg]})
 
 
