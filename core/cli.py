@@ -21,6 +21,7 @@ import click
 
 from cloudfence import plugins
 from cloudfence import verify as verification
+from cloudfence.collection import fewer_collections
 from cloudfence.deployed import verify_deployed
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.export import check_manifests, write_export
@@ -200,11 +201,13 @@ def plan(spec: str | None, provider_name: str | None, fmt: str, via_pulumi: bool
     texts = []
     for target, provider in chosen:
         compiled = checked_plan(provider, intent, target.settings)
-        document = compiled.to_json()
+        with fewer_collections():
+            document = compiled.to_json()
         if via_pulumi:
             document = _registered(intent, provider, target.settings, compiled)
         documents.append(document)
-        texts.append(plan_text(compiled, document, via_pulumi, provider.summarize, target.label))
+        if fmt != "json":  # the text is only read in a table
+            texts.append(plan_text(compiled, document, via_pulumi, provider.summarize, target.label))
     if fmt == "json":
         _print_json(documents[0] if len(documents) == 1 else {"plans": documents})
         return
