@@ -84,12 +84,13 @@ def _echo_mocks(seen: list[tuple[str, str, Any]]) -> Any:
     and keep what each registration asked for."""
     import pulumi
 
-    from cloudfence.deploy.engine import plain
+    from cloudfence.deploy.engine import REFERENCED_OUTPUTS, plain
 
     class Echo(pulumi.runtime.Mocks):  # type: ignore[misc]
         def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
             seen.append((args.typ, args.name, plain(args.inputs)))
-            return f"${{{args.name}.id}}", {"name": f"${{{args.name}.name}}", **args.inputs}
+            computed = {out: f"${{{args.name}.{out}}}" for out in ("name", *REFERENCED_OUTPUTS)}
+            return f"${{{args.name}.id}}", {**computed, **args.inputs}
 
         def call(self, args: Any) -> tuple[dict[str, Any], None]:
             return {}, None
@@ -98,11 +99,12 @@ def _echo_mocks(seen: list[tuple[str, str, Any]]) -> Any:
 
 
 def _resolve(value: Any, created: dict[str, Any]) -> Any:
+    from cloudfence.deploy.emitter import snake
     from cloudfence.plan import REF
 
     if isinstance(value, str):
         m = REF.match(value)
-        return getattr(created[m.group("name")], m.group("output")) if m else value
+        return getattr(created[m.group("name")], snake(m.group("output"))) if m else value
     if isinstance(value, dict):
         return {k: _resolve(v, created) for k, v in value.items()}
     if isinstance(value, list):

@@ -200,11 +200,13 @@ def plan(spec: str | None, provider_name: str | None, fmt: str, via_pulumi: bool
     texts = []
     for target, provider in chosen:
         compiled = checked_plan(provider, intent, target.settings)
-        document = compiled.to_json()
         if via_pulumi:
             document = _registered(intent, provider, target.settings, compiled)
+        else:
+            document = compiled.to_json()
         documents.append(document)
-        texts.append(plan_text(compiled, document, via_pulumi, provider.summarize, target.label))
+        if fmt != "json":  # the table compares every record with the plan: only when printed
+            texts.append(plan_text(compiled, document, via_pulumi, provider.summarize, target.label))
     if fmt == "json":
         _print_json(documents[0] if len(documents) == 1 else {"plans": documents})
         return
