@@ -201,12 +201,13 @@ def plan(spec: str | None, provider_name: str | None, fmt: str, via_pulumi: bool
     texts = []
     for target, provider in chosen:
         compiled = checked_plan(provider, intent, target.settings)
-        with fewer_collections():
-            document = compiled.to_json()
         if via_pulumi:
             document = _registered(intent, provider, target.settings, compiled)
+        else:
+            with fewer_collections():
+                document = compiled.to_json()
         documents.append(document)
-        if fmt != "json":  # the text is only read in a table
+        if fmt != "json":  # the table compares every record with the plan: only when printed
             texts.append(plan_text(compiled, document, via_pulumi, provider.summarize, target.label))
     if fmt == "json":
         _print_json(documents[0] if len(documents) == 1 else {"plans": documents})

@@ -8,6 +8,7 @@ output. So what Pulumi registers is the plan, which tests check under mocks.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -100,4 +101,5 @@ def registered_plan(intent: Any, provider: Provider, settings: Mapping[str, Any]
     children = [r for r in result.resources if r.type != Segmentation.TYPE]
     children.sort(key=lambda r: (order.get(r.name, len(order)), r.type, r.name))
     # The records are what registered; the rest of the document is the plan's own.
-    return {**plan.to_json(), "resources": [Resource(r.type, r.name, r.inputs).to_json() for r in children]}
+    registered = tuple(Resource(r.type, r.name, r.inputs) for r in children)
+    return dataclasses.replace(plan, resources=registered).to_json()

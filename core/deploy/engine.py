@@ -18,7 +18,7 @@ import os
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -251,6 +251,22 @@ def _quiet_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
         loop.default_exception_handler(context)
 
 
+def _settled(program: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """The program, then one turn of the event loop.
+
+    A synchronous program returns before any of its registrations has started, so the
+    runtime's final wait would find no RPC in flight and poll every pending output instead,
+    each poll over all of them (quadratic in the outputs). After one turn every registration
+    is an RPC in flight, which the runtime awaits one by one. What registers is unchanged.
+    """
+
+    async def run() -> None:
+        program()
+        await asyncio.sleep(0)
+
+    return run
+
+
 def _run(
     program: Callable[[], None],
     config: dict[str, str],
@@ -282,7 +298,7 @@ def _run(
     )
     loop.set_exception_handler(_quiet_unretrieved)
     try:
-        loop.run_until_complete(run_in_stack(program))
+        loop.run_until_complete(run_in_stack(_settled(program)))
     finally:
         pending = asyncio.all_tasks(loop)
         for task in pending:
@@ -322,21 +338,31 @@ def _run_isolated(
     preview: bool,
     root_directory: str | None,
 ) -> RunResult:
+    """Run on a thread of its own, in a copy of the caller's context.
+
+    The SDK records every resource's creation stack, frame by frame, up to the thread's
+    first: on a fresh thread that is the program's own frames, not also the caller's (a CLI
+    or a test runner) once per resource. It also lets async callers run a program, which
+    cannot start a second event loop on their thread.
+    """
     ctx = contextvars.copy_context()
     args = (program, config, project, stack, preview, root_directory)
-    if not _loop_running_here():
-        return ctx.run(_run, *args)
-    # Called from async code: a second loop cannot run on this thread, so use another one.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: ctx.run(_run, *args)).result()
+    outcome: list[RunResult] = []
+    failure: list[BaseException] = []
 
+    def run() -> None:
+        try:
+            outcome.append(ctx.run(_run, *args))
+        except BaseException as exc:  # re-raised on the caller's thread
+            failure.append(exc)
 
-def _loop_running_here() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    # A daemon: an interrupted caller exits without waiting for the program to finish.
+    thread = threading.Thread(target=run, name="cloudfence-engine", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 @contextlib.contextmanager
