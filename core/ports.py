@@ -88,6 +88,13 @@ class PortSet:
             return self
         if self is _ANY:
             return other
+        pair = (self, other)
+        found = _MEETS.get(pair)
+        if found is None:
+            found = _remember(_MEETS, pair, self._meet(other))
+        return found
+
+    def _meet(self, other: PortSet) -> PortSet:
         b = other._items
         if len(b) == 1:  # one protocol: the common case of a rule's ports
             proto, theirs_one = b[0]
@@ -105,6 +112,13 @@ class PortSet:
             return _NONE
         if not other._items:
             return self
+        pair = (self, other)
+        found = _LEFTS.get(pair)
+        if found is None:
+            found = _remember(_LEFTS, pair, self._left(other))
+        return found
+
+    def _left(self, other: PortSet) -> PortSet:
         theirs = dict(other._items)
         return _canonical(tuple((p, rest) for p, ports in self._items
                                 if (rest := ports - theirs[p] if p in theirs else ports)))
@@ -115,6 +129,22 @@ class PortSet:
 
 _ANY = PortSet({p: FULL for p in PROTOCOLS})  # immutable, so one instance serves
 _NONE = PortSet()
+
+# Verify's rule walks meet the same few port sets (a spec's services, and what is left of
+# every port once some are taken) again and again, for every end: what two of them share,
+# and what is left of one without the other, are worked out once. Bounded: a spec with
+# more pairs than this starts again.
+_MEETS: dict[tuple[PortSet, PortSet], PortSet] = {}
+_LEFTS: dict[tuple[PortSet, PortSet], PortSet] = {}
+_REMEMBERED = 100_000
+
+
+def _remember(memo: dict[tuple[PortSet, PortSet], PortSet], pair: tuple[PortSet, PortSet],
+              value: PortSet) -> PortSet:
+    if len(memo) >= _REMEMBERED:
+        memo.clear()
+    memo[pair] = value
+    return value
 
 
 def _canonical(items: tuple[tuple[str, IntervalSet], ...]) -> PortSet:
