@@ -183,6 +183,17 @@ def test_runs_from_inside_an_event_loop(result: RunResult) -> None:
     assert asyncio.run(main()) == result
 
 
+def test_an_async_program_is_awaited(result: RunResult) -> None:
+    """A program may be a coroutine function, as the language host allows: it registers
+    and exports what the same program written synchronously does."""
+
+    async def program() -> None:
+        await asyncio.sleep(0)
+        segmentation_program()
+
+    assert run_program(program) == result
+
+
 def test_reads_and_stack_references_work_offline() -> None:
     def program() -> None:
         network = pulumi.StackReference("org/network/prod")

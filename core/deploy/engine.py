@@ -1,8 +1,8 @@
 """Offline engine: run a Pulumi program under the SDK's mock runtime and record what it registers.
 
 There is no Pulumi CLI or cloud here, so this is how the Pulumi layer is exercised: the program
-runs exactly as the language host would run it (``run_in_stack`` on a fresh event loop) but
-against a recording mock monitor. Every run happens in a copied ``contextvars`` context with
+runs as the language host would run it (``run_in_stack`` on a fresh event loop, on a thread of
+its own, followed by one turn of the loop) but against a recording mock monitor. Every run happens in a copied ``contextvars`` context with
 freshly reset settings, root stack and config, so runs do not leak into one another or into
 the caller.
 """
@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import inspect
 import json
 import os
 import runpy
@@ -251,8 +252,9 @@ def _quiet_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
         loop.default_exception_handler(context)
 
 
-def _settled(program: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-    """The program, then one turn of the event loop.
+def _settled(program: Callable[[], Any]) -> Callable[[], Awaitable[None]]:
+    """The program (awaited, if it is async, as ``run_in_stack`` would), then one turn of
+    the event loop.
 
     A synchronous program returns before any of its registrations has started, so the
     runtime's final wait would find no RPC in flight and poll every pending output instead,
@@ -261,7 +263,9 @@ def _settled(program: Callable[[], None]) -> Callable[[], Awaitable[None]]:
     """
 
     async def run() -> None:
-        program()
+        result = program()
+        if inspect.isawaitable(result):
+            await result
         await asyncio.sleep(0)
 
     return run
