@@ -59,6 +59,8 @@ def first_match(rules: Iterable[Rule[M, T]], universe: M) -> list[Hit[M, T]]:
     """The allow-only reading of an ordered rule list over `universe` x every port.
     Whatever no rule matches is left undecided (the caller adds the target's
     implied rule as the last rule if it has one)."""
+    if not universe:
+        return []  # what is undecided is never empty below, so a part is kept without a test
     order = sorted(enumerate(rules), key=lambda ir: (ir[1].priority, ir[1].allow, ir[0]))
     undecided: dict[PortSet, M] = {PortSet.any(): universe}
     hits: list[Hit[M, T]] = []

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from cloudfence.addresses import AddressSet, address_text
 from cloudfence.intent import Endpoint, Flow, Intent
-from cloudfence.intervals import IntervalSet
+from cloudfence.intervals import EMPTY, IntervalSet
 from cloudfence.ports import FULL, PORTLESS, PROTOCOLS, PortSet, format_interval
 from cloudfence.reachability import (
     EGRESS,
@@ -47,8 +47,6 @@ from cloudfence.reachability import (
     Reachability,
 )
 from cloudfence.space import Space
-
-_NONE = IntervalSet()
 
 __all__ = ["EGRESS", "INGRESS", "Peer", "Points", "Reachability"]
 
@@ -567,10 +565,10 @@ def _boundaries(version: int, cubes: list[Cube], gov: AddressSet) -> dict[int, l
 
 
 def canonical(cubes: list[Cube], classes: Classes, offset: int = 0) -> dict[Key, IntervalSet]:
-    """Ports per (source class, destination class, protocol). The intervals of
-    a key are gathered first and normalised once: merging them cube by cube
+    """Ports per (source class, destination class, protocol). A key one cube reaches
+    keeps that cube's ports as they are (already canonical); the intervals of a key
+    many reach are gathered first and normalised once: merging them cube by cube
     would re-sort the growing set each time, costing ports squared per key."""
-    # A key one cube reaches keeps that cube's ports as they are (already canonical).
     single: dict[Key, IntervalSet] = {}
     gathered: dict[Key, list[tuple[int, int]]] = {}
     for ci, c in enumerate(cubes, start=offset):
@@ -687,11 +685,11 @@ def compare(world: World, expected: list[Cube], wide: list[Cube], narrow: list[C
     diffs: list[Counterexample] = []
     keys = set(exp) | set(act) | set(low)
     # Most keys agree in a plan close to its intent: only the others are sorted and read.
-    differing = [key for key in keys if not exp.get(key, _NONE) == act.get(key, _NONE) == low.get(key, _NONE)]
+    differing = [key for key in keys if not exp.get(key, EMPTY) == act.get(key, EMPTY) == low.get(key, EMPTY)]
     for key in sorted(differing, key=_sort_key):
-        e = exp.get(key, _NONE)
-        a = act.get(key, _NONE)
-        n = low.get(key, _NONE)
+        e = exp.get(key, EMPTY)
+        a = act.get(key, EMPTY)
+        n = low.get(key, EMPTY)
         missing = e - n
         for kind, delta in (("missing", missing - a), ("unsure", missing & a), ("extra", a - e)):
             if not delta:

@@ -2,9 +2,10 @@
 
 There is no Pulumi CLI or cloud here, so this is how the Pulumi layer is exercised: the program
 runs as the language host would run it (``run_in_stack`` on a fresh event loop, on a thread of
-its own, followed by one turn of the loop) but against a recording mock monitor. Every run happens in a copied ``contextvars`` context with
-freshly reset settings, root stack and config, so runs do not leak into one another or into
-the caller.
+its own, followed by one turn of the loop) but against a recording mock monitor. Every run
+happens in a copied ``contextvars`` context with freshly reset settings, root stack and
+config, so runs do not leak into one another or into the caller. An interrupted caller does
+not wait for its program: the program's thread is a daemon and may still finish its run.
 """
 
 from __future__ import annotations

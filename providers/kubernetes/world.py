@@ -108,7 +108,7 @@ class PodWorld(list[Pods]):
         if not pins:
             return pods
         key, value = pins[0]
-        by_value, lacking = self._by_label(group, key, pods)
+        by_value, lacking = self._by_label(group, key)
         found = sorted(by_value.get(value, []) + lacking, key=lambda ip: ip[0]) if by_value else pods
         return [ip for ip in found if may_match(pins[1:], ip[1].labels)] if len(pins) > 1 else found
 
@@ -117,7 +117,7 @@ class PodWorld(list[Pods]):
                                    tuple[dict[str, list[tuple[int, Pods]]], list[tuple[int, Pods]]]]:
         return {}
 
-    def _by_label(self, group: tuple[str, Labels, bool], key: str, pods: list[tuple[int, Pods]]
+    def _by_label(self, group: tuple[str, Labels, bool], key: str
                   ) -> tuple[dict[str, list[tuple[int, Pods]]], list[tuple[int, Pods]]]:
         """A namespace group's ends by the value they carry at `key`, and those without
         it (a pin on the key may match them too); built once per key a selector pins."""
@@ -126,7 +126,7 @@ class PodWorld(list[Pods]):
         if found is None:
             by_value: dict[str, list[tuple[int, Pods]]] = {}
             lacking: list[tuple[int, Pods]] = []
-            for ip in pods:
+            for ip in self._groups[group]:
                 have = dict(ip[1].labels)
                 if key in have:
                     by_value.setdefault(have[key], []).append(ip)
