@@ -244,29 +244,27 @@ def _match(rec: Resource, direction: str, allow: bool, intent: Intent,
 def _ports(entries: list[Any], allow: bool) -> PortSet:
     """What `allows`/`denies` entries match. Entries the model cannot hold widen
     an allow and narrow a deny (to nothing), so the reading never hides an opening."""
-    out = PortSet()
+    pairs: list[tuple[str, IntervalSet]] = []
     for e in entries:
         if not isinstance(e, dict):
             continue
         proto = str(e.get("protocol", "")).lower()
         if proto == ALL:
-            out = out | PortSet.any()
+            pairs += PortSet.any().items()
             continue
         name = PROTOCOL_NAMES.get(proto)
         if name is None:
             if allow:
-                out = out | PortSet({"other": FULL})
+                pairs.append(("other", FULL))
             continue
         ports = e.get("ports")
         if name not in PORTED or not ports:
-            out = out | PortSet({name: FULL})
+            pairs.append((name, FULL))
             continue
         ivs = _port_list(ports)
-        if ivs is None:
-            out = out | (PortSet({name: FULL}) if allow else PortSet())
-        else:
-            out = out | PortSet({name: ivs})
-    return out
+        if ivs is not None or allow:
+            pairs.append((name, FULL if ivs is None else ivs))
+    return PortSet(pairs)  # one set of them all, merged once
 
 
 def _port_list(ports: Any) -> IntervalSet | None:

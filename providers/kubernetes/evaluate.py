@@ -92,7 +92,7 @@ def ports_of(rule: Mapping[str, Any]) -> PortSet:
     entries = rule.get("ports")
     if not entries:
         return PortSet.any()
-    out = PortSet()
+    pairs = []
     for entry in entries:
         proto = str(entry.get("protocol", "TCP")).lower()
         port, end = entry.get("port"), entry.get("endPort")
@@ -102,8 +102,8 @@ def ports_of(rule: Mapping[str, Any]) -> PortSet:
             ivs = FULL
         else:
             ivs = IntervalSet.of(int(port), int(end) if end is not None else int(port))
-        out = out | PortSet({proto: ivs})
-    return out
+        pairs.append((proto, ivs))
+    return PortSet(pairs)  # one set of them all, merged once
 
 
 def policy_types(spec: Mapping[str, Any]) -> list[str]:
