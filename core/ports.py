@@ -9,7 +9,7 @@ every protocol with every port, including "other".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from cloudfence.intervals import IntervalSet
 
@@ -88,11 +88,7 @@ class PortSet:
             return self
         if self is _ANY:
             return other
-        pair = (self, other)
-        found = _MEETS.get(pair)
-        if found is None:
-            found = _remember(_MEETS, pair, self._meet(other))
-        return found
+        return _remembered(_MEETS, self, other, PortSet._meet)
 
     def _meet(self, other: PortSet) -> PortSet:
         b = other._items
@@ -112,11 +108,7 @@ class PortSet:
             return _NONE
         if not other._items:
             return self
-        pair = (self, other)
-        found = _LEFTS.get(pair)
-        if found is None:
-            found = _remember(_LEFTS, pair, self._left(other))
-        return found
+        return _remembered(_LEFTS, self, other, PortSet._left)
 
     def _left(self, other: PortSet) -> PortSet:
         theirs = dict(other._items)
@@ -139,12 +131,14 @@ _LEFTS: dict[tuple[PortSet, PortSet], PortSet] = {}
 _REMEMBERED = 100_000
 
 
-def _remember(memo: dict[tuple[PortSet, PortSet], PortSet], pair: tuple[PortSet, PortSet],
-              value: PortSet) -> PortSet:
-    if len(memo) >= _REMEMBERED:
-        memo.clear()
-    memo[pair] = value
-    return value
+def _remembered(memo: dict[tuple[PortSet, PortSet], PortSet], a: PortSet, b: PortSet,
+                op: Callable[[PortSet, PortSet], PortSet]) -> PortSet:
+    found = memo.get((a, b))
+    if found is None:
+        if len(memo) >= _REMEMBERED:
+            memo.clear()
+        found = memo[(a, b)] = op(a, b)
+    return found
 
 
 def _canonical(items: tuple[tuple[str, IntervalSet], ...]) -> PortSet:
