@@ -59,8 +59,6 @@ def first_match(rules: Iterable[Rule[M, T]], universe: M) -> list[Hit[M, T]]:
     """The allow-only reading of an ordered rule list over `universe` x every port.
     Whatever no rule matches is left undecided (the caller adds the target's
     implied rule as the last rule if it has one)."""
-    if not universe:
-        return []  # what is undecided is never empty below, so a part is kept without a test
     order = sorted(enumerate(rules), key=lambda ir: (ir[1].priority, ir[1].allow, ir[0]))
     undecided: dict[PortSet, M] = {PortSet.any(): universe}
     hits: list[Hit[M, T]] = []
@@ -75,7 +73,7 @@ def first_match(rules: Iterable[Rule[M, T]], universe: M) -> list[Hit[M, T]]:
             hit_ports = ports & rule_ports
             inside = points & match if hit_ports else None
             if not inside:
-                rest[ports] = rest[ports] | points if ports in rest else points
+                _keep(rest, ports, points)
                 continue
             if rule.allow:
                 hits.append(Hit(rule, inside, hit_ports))
@@ -148,6 +146,8 @@ class Scope:
         return frozenset(name for name, _ in self.held)
 
     def _combine(self, other: Scope, op: Callable[[AddressSet, AddressSet], AddressSet]) -> Scope:
+        if not self.held and not other.held:  # addresses alone: the common case, no identity named
+            return Scope(op(self.plain, other.plain))
         mine, theirs = dict(self.held), dict(other.held)
         held = []
         for name in sorted(set(mine) | set(theirs)):
@@ -156,20 +156,13 @@ class Scope:
                 held.append((name, value))
         return Scope(op(self.plain, other.plain), tuple(held))
 
-    # Addresses alone (no identity named) is the common case: combined without the maps.
     def __and__(self, other: Scope) -> Scope:
-        if not self.held and not other.held:
-            return Scope(self.plain & other.plain)
         return self._combine(other, AddressSet.__and__)
 
     def __or__(self, other: Scope) -> Scope:
-        if not self.held and not other.held:
-            return Scope(self.plain | other.plain)
         return self._combine(other, AddressSet.__or__)
 
     def __sub__(self, other: Scope) -> Scope:
-        if not self.held and not other.held:
-            return Scope(self.plain - other.plain)
         return self._combine(other, AddressSet.__sub__)
 
     def __bool__(self) -> bool:

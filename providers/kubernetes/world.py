@@ -98,18 +98,18 @@ class PodWorld(list[Pods]):
         """In world order, the ends whose namespace (name, labels, exact) `keep` accepts
         and that a selector pinning `pins` may match (`may_match`): the pins are looked
         up by label, not tested against each end of the namespace."""
-        chosen = [self._pinned_in(key, pods, pins) for key, pods in self._groups.items() if keep(*key)]
+        chosen = [self._pinned_in(group, pins) for group in self._groups if keep(*group)]
         if len(chosen) == 1:
             return [p for _, p in chosen[0]]
         return [p for _, p in sorted((ip for pods in chosen for ip in pods), key=lambda ip: ip[0])]
 
-    def _pinned_in(self, group: tuple[str, Labels, bool], pods: list[tuple[int, Pods]],
-                   pins: Labels) -> list[tuple[int, Pods]]:
+    def _pinned_in(self, group: tuple[str, Labels, bool], pins: Labels) -> list[tuple[int, Pods]]:
         if not pins:
-            return pods
+            return self._groups[group]
         key, value = pins[0]
         by_value, lacking = self._by_label(group, key)
-        found = sorted(by_value.get(value, []) + lacking, key=lambda ip: ip[0]) if by_value else pods
+        carrying = by_value.get(value)
+        found = sorted(carrying + lacking, key=lambda ip: ip[0]) if carrying else lacking
         return [ip for ip in found if may_match(pins[1:], ip[1].labels)] if len(pins) > 1 else found
 
     @cached_property
