@@ -1,10 +1,12 @@
-"""Garbage collection during the big pure computations (check, compile, verify).
+"""The garbage collector paused during the big pure computations (check, compile,
+verify).
 
-They allocate millions of small immutable objects (intervals, address and port
-sets, records) that form no reference cycles, so the collector's default
-thresholds make it walk the growing heap again and again for nothing: at
-3,000 segments a third of compile time. Within `fewer_collections` it runs a
-hundred times less often; the thresholds in force before are restored after.
+They allocate millions of small objects (intervals, address and port sets,
+records) that form no reference cycles, so each collection walks a growing heap
+for nothing: at 1,000 segments on every provider the collector ran about 1,100
+times, took an eighth of the time and freed fewer than 1,000 objects. Reference
+counting frees everything else as before. Within `fewer_collections` automatic
+collection is off; the state in force before is restored after, even on error.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-YOUNG = 100_000  # allocations between young collections (CPython's default is 700)
-
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], YOUNG), *before[1:])
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        if was_enabled:
+            gc.enable()

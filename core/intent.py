@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cloudfence.addresses import PRIVATE_V4, PUBLIC, AddressSet, CidrError, IPNetwork, parse_cidr
+from cloudfence.collection import fewer_collections
 from cloudfence.endpoints import GOVERNABLE
 from cloudfence.errors import Problem, SpecError, did_you_mean
 from cloudfence.labels import label_key_problem, label_value_problem, namespace_problem
@@ -194,6 +195,7 @@ def parse_intent(text: str, file: str = "<spec>") -> Intent:
     return build_intent(parse_spec(text, file))
 
 
+@fewer_collections()
 def build_intent(spec: Spec) -> Intent:
     b = _Builder(spec)
     intent = b.build()

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from cloudfence.collection import fewer_collections
 from cloudfence.errors import Problem, SpecError, did_you_mean
 
 MAX_SPEC_BYTES = 1_000_000
@@ -146,6 +147,7 @@ CORE_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", 
 MAX_DEPTH = 32  # a spec is at most six levels deep; the bound keeps the recursive composer safe
 
 
+@fewer_collections()
 def parse_document(text: str, file: str = "<spec>") -> Document:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
         raise SpecError(Problem("", f"spec is over the {MAX_SPEC_BYTES:,}-byte limit", file))
@@ -463,6 +465,7 @@ def parse_spec(text: str, file: str = "<spec>") -> Spec:
     return validate_document(parse_document(text, file))
 
 
+@fewer_collections()
 def validate_document(doc: Document) -> Spec:
     data = doc.data
     if not isinstance(data, Mapping):

@@ -1,27 +1,49 @@
-"""The collector runs less often during check, compile and verify, and its thresholds
-are back as they were afterwards, even when the work fails."""
+"""The collector is paused during check, compile and verify, and back as it was
+afterwards, even when the work fails."""
 
 import gc
 
 import pytest
 
-from cloudfence.collection import YOUNG, fewer_collections
+from cloudfence.collection import fewer_collections
 
 
-def test_thresholds_raised_within_and_restored_after_an_error() -> None:
-    before = gc.get_threshold()
+def test_paused_within_and_restored_after_an_error() -> None:
+    assert gc.isenabled()
     with pytest.raises(RuntimeError), fewer_collections():
-        assert gc.get_threshold()[0] >= YOUNG
-        assert gc.get_threshold()[1:] == before[1:]
+        assert not gc.isenabled()
         raise RuntimeError("check failed")
-    assert gc.get_threshold() == before
+    assert gc.isenabled()
 
 
-def test_nested_use_keeps_the_outer_setting() -> None:
-    before = gc.get_threshold()
+def test_nested_use_keeps_the_outer_pause() -> None:
     with fewer_collections():
-        outer = gc.get_threshold()
         with fewer_collections():
             pass
-        assert gc.get_threshold() == outer
-    assert gc.get_threshold() == before
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_paused_stays_paused() -> None:
+    gc.disable()
+    try:
+        with fewer_collections():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_spec_read_and_intent_build_run_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudfence import intent
+
+    seen = []
+    real = intent._Builder.build
+
+    def build(self: intent._Builder) -> intent.Intent:
+        seen.append(gc.isenabled())
+        return real(self)
+
+    monkeypatch.setattr(intent._Builder, "build", build)
+    intent.parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.0.0/24}\n")
+    assert seen == [False] and gc.isenabled()
