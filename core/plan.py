@@ -65,6 +65,28 @@ def _collect_refs(value: Any, path: str, found: list[tuple[str, str, str]]) -> N
         _collect_refs(v, (f"{path}.{k}" if path else str(k)) if dotted else f"{path}[{k}]", found)
 
 
+def ref_names(value: Any) -> set[str]:
+    """The logical names a value refers to: what `ordered` needs of every record, found
+    without the input paths `find_refs` builds (a third of compile's ordering cost)."""
+    found: set[str] = set()
+    stack = [[value]]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            values: Iterable[Any] = item.values()
+        elif isinstance(item, (list, tuple)):
+            values = item
+        else:
+            continue
+        for v in values:
+            if isinstance(v, str):
+                if v.startswith("${") and (m := REF.match(v)):
+                    found.add(m.group("name"))
+            elif isinstance(v, (dict, list, tuple)):
+                stack.append(v)
+    return found
+
+
 @dataclass(frozen=True)
 class Resource:
     type: str
@@ -157,7 +179,7 @@ def ordered(resources: Iterable[Resource]) -> tuple[Resource, ...]:
         if r.name in visiting:
             raise ValueError(f"reference cycle through {r.name!r}")
         visiting.add(r.name)
-        for dep in sorted(set(r.refs.values())):
+        for dep in sorted(ref_names(r.inputs)):
             if dep not in by_name:
                 raise ValueError(f"{r.name!r} references unknown resource {dep!r}")
             visit(by_name[dep])

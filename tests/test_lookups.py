@@ -1,4 +1,5 @@
-"""The indexes verify uses in place of a pass over everything give what the pass gives."""
+"""The indexes and short walks verify and compile use in place of a pass over everything
+give what the pass gives."""
 
 from __future__ import annotations
 
@@ -54,3 +55,21 @@ def test_class_pairs_by_family_are_the_compatible_pairs(src: list, dst: list, pr
     assert sorted(found, key=repr) == sorted(((s, d) for s in src for d in dst if _compatible(s, d, proto)),
                                              key=repr)
     assert len(found) == len(set(found))  # each pair once
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.integers(), st.booleans(),
+              st.sampled_from(["${a.id}", "${b.arn}", "${a.name}", "${c d.id}", "${x.1}", "$", "${}",
+                               "x ${a.id}",
+                               "${a.id} ", "plain"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                            st.dictionaries(st.sampled_from(["k", "${a.id}", "rules"]), inner, max_size=3)),
+    max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_the_names_a_record_refers_to_are_those_its_references_name(inputs: object) -> None:
+    from cloudfence.plan import find_refs, ref_names
+
+    assert ref_names(inputs) == {name for _, name, _ in find_refs(inputs)}
