@@ -69,7 +69,7 @@ def ref_names(value: Any) -> set[str]:
     """The logical names a value refers to: what `ordered` needs of every record, found
     without the input paths `find_refs` builds (a third of compile's ordering cost)."""
     found: set[str] = set()
-    stack = [[value]]
+    stack: list[Any] = [[value]]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):

@@ -15,11 +15,13 @@ from functools import cached_property
 
 from cloudfence.addresses import GLOBAL_V6, PRIVATE, AddressSet
 from cloudfence.intent import Intent
+from cloudfence.memo import remembered
 from cloudfence.providers.aws.network import vpc_cidr
 from cloudfence.providers.aws.settings import AwsSettings
 from cloudfence.space import Space
 
 
+@remembered
 def resolved(intent: Intent, settings: AwsSettings) -> AwsSettings:
     """The settings as compile uses them: the created VPC's CIDR filled in."""
     if settings.network_mode and settings.vpc_cidr is None:
@@ -44,6 +46,7 @@ class AwsSpace(Space):
         return base - self.segment_addresses
 
 
+@remembered
 def aws_space(intent: Intent, settings: AwsSettings) -> AwsSpace:
     s = resolved(intent, settings)
     internal = s.internal_space()

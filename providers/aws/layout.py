@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.errors import Problem
 from cloudfence.intent import Intent
+from cloudfence.memo import remembered
 from cloudfence.providers.aws.boxes import spans
 from cloudfence.providers.aws.rules import (
     EGRESS,
@@ -50,6 +51,7 @@ class Layout:
         return sorted(found, key=lambda p: (p.network, p.family))
 
 
+@remembered
 def layout(intent: Intent, space: Space, settings: AwsSettings) -> Layout:
     out = Layout()
     quota, most = settings.rules_per_security_group, settings.groups_per_interface

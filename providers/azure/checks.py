@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from cloudfence.errors import Problem, did_you_mean
 from cloudfence.intent import Intent
-from cloudfence.providers.azure.compile import address_space, implied_flows
+from cloudfence.providers.azure.compile import address_space, planned_rules
 from cloudfence.providers.azure.priorities import SLOTS
-from cloudfence.providers.azure.rules import Counts, count, flows_with, segment_rules
+from cloudfence.providers.azure.rules import Counts, count
 from cloudfence.providers.azure.settings import MAX_ASGS_PER_NSG, AzureSettings
 from cloudfence.space import Space, space_for
 
@@ -20,7 +20,7 @@ def check_intent(intent: Intent, settings: AzureSettings) -> list[Problem]:
     problems += icmp_problems(intent, space)
     problems += network_problems(intent, settings)
     if not problems:
-        rules = segment_rules(intent, space, flows_with(intent, implied_flows(intent, settings)))
+        rules = planned_rules(intent, settings)
         problems += quota_problems(intent, count(intent, rules), settings.rules_per_nsg,
                                    settings.prefixes_per_nsg)
     return problems

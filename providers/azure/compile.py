@@ -14,6 +14,7 @@ from typing import Any
 from cloudfence.addresses import IPNetwork
 from cloudfence.intent import Endpoint, Flow, Intent
 from cloudfence.intervals import IntervalSet
+from cloudfence.memo import remembered
 from cloudfence.plan import Plan, Resource, ordered, ref
 from cloudfence.ports import FULL, format_interval
 from cloudfence.providers.azure.priorities import priorities
@@ -67,6 +68,14 @@ def implied_flows(intent: Intent, settings: AzureSettings) -> tuple[Flow, ...]:
                  for seg, ports in settings.probe_ports().items() if seg in intent.segments)
 
 
+@remembered
+def planned_rules(intent: Intent, settings: AzureSettings) -> list[Rule]:
+    """The NSG rules of the spec and the implied flows: check counts them against the
+    quotas, compile writes them (one derivation for both)."""
+    flows = flows_with(intent, implied_flows(intent, settings))
+    return segment_rules(intent, space_for(intent, settings), flows)
+
+
 def address_space(intent: Intent, settings: AzureSettings) -> list[IPNetwork]:
     """The virtual network's prefixes: the setting, or the segments' cidrs."""
     given = settings.address_prefixes()
@@ -86,9 +95,8 @@ def tags(spec: str, segment: str | None = None) -> dict[str, str]:
 
 def compile_plan(intent: Intent, settings: AzureSettings, provider: str = "azure") -> Plan:
     spec = intent.name
-    space = space_for(intent, settings)
     implied = implied_flows(intent, settings)
-    rules = segment_rules(intent, space, flows_with(intent, implied))
+    rules = planned_rules(intent, settings)
     common = {"resourceGroupName": settings.resource_group_name, "location": settings.location}
     resources: list[Resource] = []
     exports: dict[str, dict[str, Any]] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloudfence.intent import Intent
+from cloudfence.memo import remembered
 from cloudfence.names import unique
 from cloudfence.providers.gcp.settings import SERVICE_ACCOUNT, TAG, GcpSettings
 
@@ -37,6 +38,7 @@ def network_tags(intent: Intent) -> dict[str, str]:
     return {seg: named[seg] for seg in intent.segments}
 
 
+@remembered
 def identities(intent: Intent, settings: GcpSettings) -> dict[str, Identity]:
     """Segment -> identity; check has made sure every segment has a service account."""
     if settings.identity == SERVICE_ACCOUNT:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from cloudfence.addresses import AddressSet, IPNetwork
 from cloudfence.families import BOTH, segment_families, split, useful
 from cloudfence.intent import Flow, Intent
+from cloudfence.memo import remembered
 from cloudfence.ports import PortSet
 from cloudfence.providers.gcp.identity import Identity
 from cloudfence.providers.gcp.settings import GcpSettings
@@ -63,6 +64,7 @@ def chunks(cidrs: list[IPNetwork], size: int) -> list[tuple[IPNetwork, ...]]:
     return [tuple(cidrs[i:i + size]) for i in range(0, len(cidrs), size)]
 
 
+@remembered
 def firewall_rules(intent: Intent, settings: GcpSettings, ids: dict[str, Identity]) -> list[Rule]:
     space = space_for(intent, settings)
     rules: list[Rule] = []

@@ -1,0 +1,38 @@
+"""Results remembered for the very same immutable inputs.
+
+`checked_plan` hands one intent and one validated settings object to a provider's
+check and then to its compile, and both derive the same rules from them (the quota
+checks count what compile writes): `remembered` lets that derivation run once. An
+intent and validated settings are immutable, so the same objects give the same
+result; inputs are compared by identity, so nothing large is hashed. The last few
+calls are kept together with their inputs, so an identity cannot pass to another
+object while it is remembered. Callers treat a remembered result as read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+KEEP = 4  # calls remembered per function: a check and its compile need one
+
+
+def remembered(fn: Callable[P, R]) -> Callable[P, R]:
+    calls: list[tuple[tuple[Any, ...], R]] = []
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if kwargs:  # remembered by position only
+            return fn(*args, **kwargs)
+        for seen, result in list(calls):
+            if len(seen) == len(args) and all(a is b for a, b in zip(seen, args, strict=True)):
+                return result
+        result = fn(*args, **kwargs)
+        calls.insert(0, (args, result))
+        del calls[KEEP:]
+        return result
+
+    return wrapper
