@@ -330,10 +330,19 @@ class _World:
         return Points(self.segments if covers else frozenset(), addrs)
 
     def items(self, items: list[Any], allow: bool) -> Points:
-        out = Points()
-        for item in items:
-            out = out | self.item(item, allow)
-        return out
+        """Remembered per list: one peer (an ASG, a segment's prefixes) recurs in many rules."""
+        key = (allow, *(("asg", _ref_name(i.get("asg"))) if isinstance(i, dict) else str(i) for i in items))
+        found = self._items.get(key)
+        if found is None:
+            found = Points()
+            for item in items:
+                found = found | self.item(item, allow)
+            self._items[key] = found
+        return found
+
+    @cached_property
+    def _items(self) -> dict[tuple[Any, ...], Points]:
+        return {}
 
     def applies(self, seg: str, items: list[Any]) -> str:
         """Whether a rule's own side (destination inbound, source outbound) matches the

@@ -81,11 +81,12 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
     regions = {seg: hidden for seg, s in intent.segments.items() if not s.cidrs}
     universe = Scope(EVERYTHING, tuple(sorted((seg, r) for seg, r in regions.items() if r)))
     targeted = _Targeted(_on_the_network(plan))
+    reader = _Reader(intent, members, regions)
     for seg in sorted(governed):
         own = {(granted[seg].kind, granted[seg].value)} if seg in granted else set()
         for direction, way in ((INGRESS, IN), (EGRESS, OUT)):
             rules = [rule for rec in targeted.applying(direction, own)
-                     for rule in _read(rec, direction, intent, members, regions)]
+                     for rule in reader.rules(rec, direction)]
             implied_allow = direction == EGRESS
             rules.append(Rule(IMPLIED_PRIORITY, implied_allow, universe, PortSet.any()))
             for hit in first_match(rules, universe):
@@ -195,21 +196,38 @@ class _Named(frozenset[str]):
     """Segments a rule names by identity (only those hits become segment peers)."""
 
 
-def _read(rec: Resource, direction: str, intent: Intent, members: dict[tuple[str, str], str],
-          regions: dict[str, AddressSet]) -> list[Rule[Scope, _Named]]:
-    priority = rec.inputs.get("priority", DEFAULT_PRIORITY)
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 65535:
-        return []  # GCP refuses such a rule
-    out = []
-    for key, allow in (("denies", False), ("allows", True)):
-        entries = rec.inputs.get(key)
-        if not isinstance(entries, list) or not entries:
-            continue
-        ports = _ports(entries, allow)
-        match, named = _match(rec, direction, allow, intent, members, regions)
-        if ports and match:
-            out.append(Rule(priority, allow, match, ports, named))
-    return out
+class _Reader:
+    """A plan's records as ordered rules. One list of port entries (a service's) recurs
+    in many records, so each distinct list is read once per plan; its `repr` is the
+    key, which tells apart everything a record may hold (lists from tuples, 1 from
+    True and from "1")."""
+
+    def __init__(self, intent: Intent, members: dict[tuple[str, str], str],
+                 regions: dict[str, AddressSet]) -> None:
+        self.intent, self.members, self.regions = intent, members, regions
+        self._ports: dict[tuple[str, bool], PortSet] = {}
+
+    def rules(self, rec: Resource, direction: str) -> list[Rule[Scope, _Named]]:
+        priority = rec.inputs.get("priority", DEFAULT_PRIORITY)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 65535:
+            return []  # GCP refuses such a rule
+        out = []
+        for key, allow in (("denies", False), ("allows", True)):
+            entries = rec.inputs.get(key)
+            if not isinstance(entries, list) or not entries:
+                continue
+            ports = self.ports(entries, allow)
+            match, named = _match(rec, direction, allow, self.intent, self.members, self.regions)
+            if ports and match:
+                out.append(Rule(priority, allow, match, ports, named))
+        return out
+
+    def ports(self, entries: list[Any], allow: bool) -> PortSet:
+        key = (repr(entries), allow)
+        found = self._ports.get(key)
+        if found is None:
+            found = self._ports[key] = _ports(entries, allow)
+        return found
 
 
 def _match(rec: Resource, direction: str, allow: bool, intent: Intent,
