@@ -155,9 +155,10 @@ class World:
         """The points a rule's peer names. Cached: one peer recurs in a rule per
         port range (an AWS rule holds one range), and resolving is not cheap."""
         key = (peer, reading)
-        if key not in self._resolved:
-            self._resolved[key] = self._resolve(peer, reading)
-        return self._resolved[key]
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(peer, reading)
+        return found
 
     def _resolve(self, peer: Peer, reading: int) -> Points:
         if peer.everything:

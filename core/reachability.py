@@ -60,6 +60,20 @@ class Peer:
             return cls(platform=frozenset([endpoint.name]))
         return cls(addresses=intent.networks[endpoint.name].addresses)
 
+    def __hash__(self) -> int:
+        """Kept: verify looks one peer up many times (its points, per reading)."""
+        try:
+            return self.__dict__["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            h = hash((self.segments, self.platform, self.addresses, self.everything, self.others,
+                      self.partly))
+            object.__setattr__(self, "_hash", h)
+            return h
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never carry the kept hash to another process: string hashes differ between them.
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     def names_something(self) -> bool:
         return bool(self.everything or self.segments or self.platform or self.addresses or self.others
                     or self.partly)
