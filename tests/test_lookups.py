@@ -73,3 +73,36 @@ def test_the_names_a_record_refers_to_are_those_its_references_name(inputs: obje
     from cloudfence.plan import find_refs, ref_names
 
     assert ref_names(inputs) == {name for _, name, _ in find_refs(inputs)}
+
+
+def _fresh() -> tuple[object, ...]:
+    from cloudfence.addresses import AddressSet
+    from cloudfence.ports import PortSet
+    from cloudfence.reachability import Peer, Points
+
+    return (Peer(segments=frozenset(["gateway"]), platform=frozenset(["@load-balancer"])),
+            Points(frozenset(["gateway"]), AddressSet.from_cidrs(["10.0.0.0/24"])),
+            PortSet({"tcp": PortSet.any().get("tcp")}))
+
+
+def test_kept_hashes_never_travel_to_another_process() -> None:
+    """Peers, points and port sets keep their hash; string hashes differ between
+    processes, so a pickled one must hash there as one built there does."""
+    import base64
+    import os
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    values = _fresh()
+    for v in values:
+        hash(v)  # kept now, by the types that keep it
+    blob = base64.b64encode(pickle.dumps(values)).decode()
+    code = (f"import base64, pickle, sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            "from test_lookups import _fresh\n"
+            f"loaded = pickle.loads(base64.b64decode({blob!r}))\n"
+            "print(all(hash(a) == hash(b) and a == b for a, b in zip(loaded, _fresh(), strict=True)))")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
