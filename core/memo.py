@@ -4,9 +4,11 @@
 check and then to its compile, and both derive the same rules from them (the quota
 checks count what compile writes): `remembered` lets that derivation run once. An
 intent and validated settings are immutable, so the same objects give the same
-result; inputs are compared by identity, so nothing large is hashed. The last few
-calls are kept together with their inputs, so an identity cannot pass to another
-object while it is remembered. Callers treat a remembered result as read-only.
+result; inputs are compared by identity, so nothing large is hashed. A settings model
+is frozen only at its top level (a dict or list inside it can still be changed in
+place), so a model argument must also dump to the same JSON as when remembered. The
+last few calls are kept together with their inputs, so an identity cannot pass to
+another object while it is remembered. Callers treat a remembered result as read-only.
 """
 
 from __future__ import annotations
@@ -21,18 +23,26 @@ KEEP = 4  # calls remembered per function: a check and its compile need one
 
 
 def remembered(fn: Callable[P, R]) -> Callable[P, R]:
-    calls: list[tuple[tuple[Any, ...], R]] = []
+    calls: list[tuple[tuple[Any, ...], tuple[str | None, ...], R]] = []
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if kwargs:  # remembered by position only
             return fn(*args, **kwargs)
-        for seen, result in list(calls):
+        dumps: tuple[str | None, ...] | None = None
+        for seen, seen_dumps, result in list(calls):
             if len(seen) == len(args) and all(a is b for a, b in zip(seen, args, strict=True)):
-                return result
+                dumps = _dumps(args) if dumps is None else dumps
+                if dumps == seen_dumps:
+                    return result
         result = fn(*args, **kwargs)
-        calls.insert(0, (args, result))
+        calls.insert(0, (args, _dumps(args) if dumps is None else dumps, result))
         del calls[KEEP:]
         return result
 
     return wrapper
+
+
+def _dumps(args: tuple[Any, ...]) -> tuple[str | None, ...]:
+    """The JSON of each settings model among the arguments (what a shallow freeze lets change)."""
+    return tuple(dump() if callable(dump := getattr(a, "model_dump_json", None)) else None for a in args)

@@ -44,6 +44,20 @@ def test_the_spec_read_and_intent_build_run_paused(monkeypatch: pytest.MonkeyPat
         seen.append(gc.isenabled())
         return real(self)
 
+    from cloudfence import spec
+
+    read, validate = spec._fast_load, spec.SpecModel.model_validate
+
+    def fast_load(text: str) -> object:
+        seen.append(gc.isenabled())
+        return read(text)
+
+    def model_validate(data: object) -> object:
+        seen.append(gc.isenabled())
+        return validate(data)
+
     monkeypatch.setattr(intent._Builder, "build", build)
+    monkeypatch.setattr(spec, "_fast_load", fast_load)
+    monkeypatch.setattr(spec.SpecModel, "model_validate", model_validate)
     intent.parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.0.0/24}\n")
-    assert seen == [False] and gc.isenabled()
+    assert seen == [False, False, False] and gc.isenabled()

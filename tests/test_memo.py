@@ -74,3 +74,15 @@ def test_check_and_compile_derive_the_rules_once(name: str, monkeypatch: pytest.
     assert once >= 1 and plan.resources
     provider.compile(parse_intent(SPEC), validated(provider, SETTINGS[name]))  # other objects: again
     assert len(calls) == 2 * once
+
+
+def test_settings_changed_in_place_are_derived_again() -> None:
+    """A settings model is frozen only at its top level: a probe list changed in place
+    must reach the next compile, never the remembered rules of the old one."""
+    provider = providers()["azure"]
+    intent = parse_intent(SPEC)
+    settings = validated(provider, {**SETTINGS["azure"], "loadBalancerProbes": {"inference": ["tcp/8080"]}})
+    first = checked_plan(provider, intent, settings)
+    settings.load_balancer_probes["inference"][:] = ["tcp/9090"]  # type: ignore[index]
+    second = checked_plan(provider, intent, settings)
+    assert "8080" in first.dumps() and "8080" not in second.dumps() and "9090" in second.dumps()
