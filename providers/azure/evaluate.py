@@ -24,7 +24,7 @@ import bisect
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -253,6 +253,7 @@ class _World:
     asg_segment: dict[str, str | None]
     vnet: AddressSet | None  # the VirtualNetwork tag's addresses, when the plan says them
     storage: str = STORAGE_TAG  # the service tag the settings make `@object-storage`
+    _items: dict[tuple[Any, ...], Points] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def of(cls, plan: Plan, intent: Intent) -> _World:
@@ -339,10 +340,6 @@ class _World:
                 found = found | self.item(item, allow)
             self._items[key] = found
         return found
-
-    @cached_property
-    def _items(self) -> dict[tuple[Any, ...], Points]:
-        return {}
 
     def applies(self, seg: str, items: list[Any]) -> str:
         """Whether a rule's own side (destination inbound, source outbound) matches the
