@@ -172,6 +172,8 @@ class AddressSet:
         return AddressSet(self.v4 | o.v4, self.v6 | o.v6)
 
     def __and__(self, o: AddressSet) -> AddressSet:
+        if self is o:
+            return self
         return AddressSet(self.v4 & o.v4, self.v6 & o.v6)
 
     def __sub__(self, o: AddressSet) -> AddressSet:

@@ -21,7 +21,7 @@ import click
 
 from cloudfence import plugins
 from cloudfence import verify as verification
-from cloudfence.collection import fewer_collections
+from cloudfence.collection import fewer_collections, paused_for_process
 from cloudfence.deployed import verify_deployed
 from cloudfence.errors import CheckError, CloudfenceError, Problem
 from cloudfence.export import check_manifests, write_export
@@ -671,5 +671,11 @@ def _svg(dot_text: str) -> str:
         raise CloudfenceError(f"Graphviz dot failed: {why}: use --format dot and render it elsewhere")
     return done.stdout
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `cloudfence` command: `main` in a process of its own."""
+    paused_for_process()
     main(prog_name="cloudfence")
+
+
+if __name__ == "__main__":
+    run()

@@ -2,14 +2,18 @@
 into allow-only sets, exactly.
 
 A target that evaluates ordered allow and deny rules decides each packet by
-the first rule that matches it. The reachability model holds only allows, so
-each allow keeps what no earlier rule (allow or deny) took: walking the rules
-in order, a rule's hit is its match within what is still undecided.
+the first rule that matches it. The reachability model holds only allows, as
+a union, so the walk need not find which allow decides a packet: a packet is
+allowed exactly when some allow matches it and no deny before that allow does
+(the first rule to match it is then that allow or an earlier one, which cannot
+be a deny). So each allow keeps its match less the denies before it, and the
+earlier allows are never taken out. Where a list puts its allows above its
+denies, as every plan cloudfence writes does, the allows are read as they are.
 
 Rules match *points*: any set type with `&`, `|`, `-` and truth (an
 `AddressSet`, or a `Scope` when rules also name workloads by identity) times a
-`PortSet`. Undecided space is kept per port set, so the work grows with the
-distinct port sets the rules carve, not with the number of rules squared.
+`PortSet`. The denies so far are kept per port set, so the work grows with the
+distinct port sets they carve, not with the number of rules squared.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ class Rule(Generic[M, T]):
 
 @dataclass(frozen=True)
 class Hit(Generic[M, T]):
-    """What one allow rule decides: the points and ports no earlier rule took."""
+    """What one allow rule lets through: its points and ports that no earlier deny
+    took. Hits of different allows may overlap; together they are the allow set."""
 
     rule: Rule[M, T]
     points: M
@@ -57,32 +62,43 @@ class Hit(Generic[M, T]):
 
 def first_match(rules: Iterable[Rule[M, T]], universe: M) -> list[Hit[M, T]]:
     """The allow-only reading of an ordered rule list over `universe` x every port.
-    Whatever no rule matches is left undecided (the caller adds the target's
-    implied rule as the last rule if it has one)."""
+    Whatever no rule matches is left out (the caller adds the target's implied
+    rule as the last rule if it has one)."""
     order = sorted(enumerate(rules), key=lambda ir: (ir[1].priority, ir[1].allow, ir[0]))
-    undecided: dict[PortSet, M] = {PortSet.any(): universe}
+    denied: dict[PortSet, M] = {}  # what the denies so far match, within universe
     hits: list[Hit[M, T]] = []
     for _, rule in order:
         if not rule.ports or not rule.match:
             continue
-        rest: dict[PortSet, M] = {}
-        match, rule_ports = rule.match, rule.ports
-        for ports, points in undecided.items():
-            # Ports first: rules of other services share no port with most of what is
-            # undecided, and that test is far cheaper than the points' intersection.
-            hit_ports = ports & rule_ports
-            inside = points & match if hit_ports else None
-            if not inside:
-                _keep(rest, ports, points)
-                continue
-            if rule.allow:
-                hits.append(Hit(rule, inside, hit_ports))
-            _keep(rest, ports, points - match)
-            _keep(rest, ports - rule_ports, inside)
-        undecided = rest
-        if not undecided:
-            break
+        if not rule.allow:
+            _keep(denied, rule.ports, rule.match & universe)
+            if rule.ports.is_any() and not universe - rule.match:
+                break  # everything is decided: no later rule matches anything undecided
+            continue
+        left: dict[PortSet, M] = {}
+        _keep(left, rule.ports, rule.match & universe)
+        for deny_ports, deny_points in denied.items():
+            left = _without(left, deny_ports, deny_points)
+            if not left:
+                break
+        hits.extend(Hit(rule, points, ports) for ports, points in left.items())
     return hits
+
+
+def _without(pieces: dict[PortSet, M], deny_ports: PortSet, deny_points: M) -> dict[PortSet, M]:
+    """`pieces` less one deny's points x ports, still one entry per port set."""
+    rest: dict[PortSet, M] = {}
+    for ports, points in pieces.items():
+        # Ports first: a deny of other services shares no port with most pieces, and
+        # that test is far cheaper than the points' intersection.
+        hit_ports = ports & deny_ports
+        inside = points & deny_points if hit_ports else None
+        if not inside:
+            _keep(rest, ports, points)
+            continue
+        _keep(rest, ports, points - deny_points)
+        _keep(rest, ports - deny_ports, inside)
+    return rest
 
 
 def _keep(rest: dict[PortSet, M], ports: PortSet, points: M) -> None:

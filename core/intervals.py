@@ -79,12 +79,14 @@ class IntervalSet:
         return _raw(_merge(a, b))
 
     def __and__(self, other: IntervalSet) -> IntervalSet:
-        out: list[Interval] = []
         a, b = self._iv, other._iv
         if not a or not b or a[-1][1] < b[0][0] or b[-1][1] < a[0][0]:
             return EMPTY  # spans apart: the common case where rules name other hosts
+        if a is b:
+            return self
         if len(a) == 1 and len(b) == 1:
             return _raw([(max(a[0][0], b[0][0]), min(a[0][1], b[0][1]))])  # spans meet
+        out: list[Interval] = []
         i = j = 0
         while i < len(a) and j < len(b):
             lo = max(a[i][0], b[j][0])
@@ -98,10 +100,12 @@ class IntervalSet:
         return _raw(out)
 
     def __sub__(self, other: IntervalSet) -> IntervalSet:
-        out: list[Interval] = []
         b = other._iv
         if not b or not self._iv or b[-1][1] < self._iv[0][0] or self._iv[-1][1] < b[0][0]:
             return self  # nothing of other within self's span
+        if b is self._iv:
+            return EMPTY
+        out: list[Interval] = []
         j = 0
         for lo, hi in self._iv:
             cur = lo

@@ -120,14 +120,18 @@ class Points:
     def __bool__(self) -> bool:
         return bool(self.opaque) or bool(self.addresses)
 
+    # Most points have no names, or only names: the set operations skip the empty side.
     def __and__(self, o: Points) -> Points:
-        return Points(self.opaque & o.opaque, self.addresses & o.addresses)
+        a, b = self.opaque, o.opaque
+        return Points(a & b if a and b else _NO_NAMES, self.addresses & o.addresses)
 
     def __or__(self, o: Points) -> Points:
-        return Points(self.opaque | o.opaque, self.addresses | o.addresses)
+        a, b = self.opaque, o.opaque
+        return Points(a | b if a and b else a or b, self.addresses | o.addresses)
 
     def __sub__(self, o: Points) -> Points:
-        return Points(self.opaque - o.opaque, self.addresses - o.addresses)
+        a, b = self.opaque, o.opaque
+        return Points(a - b if a and b else a, self.addresses - o.addresses)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The collector is paused during check, compile and verify, and back as it was
-afterwards, even when the work fails."""
+afterwards, even when the work fails; the command line keeps it off to the end."""
 
 import gc
+import subprocess
+import sys
 
 import pytest
 
@@ -61,3 +63,24 @@ def test_the_spec_read_and_intent_build_run_paused(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(spec.SpecModel, "model_validate", model_validate)
     intent.parse_intent("version: 1\nname: t\nsegments:\n  a: {cidr: 10.0.0.0/24}\n")
     assert seen == [False, False, False] and gc.isenabled()
+
+
+PROCESS = """
+import atexit, gc
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
+from cloudfence.collection import paused_for_process
+paused_for_process()
+print("enabled:", gc.isenabled())
+"""
+
+
+def test_a_command_runs_with_the_collector_off_and_freezes_what_is_left_at_exit() -> None:
+    done = subprocess.run([sys.executable, "-c", PROCESS], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["enabled: False", "frozen at exit: True"]
+
+
+def test_the_cloudfence_command_is_the_paused_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "cloudfence"]
+    assert script.value == "cloudfence.cli:run"

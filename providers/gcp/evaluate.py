@@ -89,6 +89,9 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
                      for rule in reader.rules(rec, direction)]
             implied_allow = direction == EGRESS
             rules.append(Rule(IMPLIED_PRIORITY, implied_allow, universe, PortSet.any()))
+            if not universe.held:  # no region to hold: every identity part of every scope is empty
+                _allow_by_address(reach, seg, way, rules)
+                continue
             for hit in first_match(rules, universe):
                 if hit.points.plain:
                     reach.allow(seg, way, Peer(addresses=hit.points.plain), hit.ports)
@@ -96,6 +99,15 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
                 for other in sorted(named & hit.points.names()):
                     reach.allow(seg, way, Peer.segment(other), hit.ports)
     return reach
+
+
+def _allow_by_address(reach: Reachability, seg: str, way: str, rules: list[Rule[Scope, _Named]]) -> None:
+    """The walk when no identity holds any address (every segment has a cidr, or the
+    hidden space is empty): then a scope is its addresses, and the walk runs on those
+    without the per-identity bookkeeping."""
+    plain: list[Rule[AddressSet, None]] = [Rule(r.priority, r.allow, r.match.plain, r.ports) for r in rules]
+    for hit in first_match(plain, EVERYTHING):
+        reach.allow(seg, way, Peer(addresses=hit.points), hit.ports)
 
 
 def _settings(plan: Plan) -> GcpSettings | None:

@@ -176,5 +176,4 @@ def _rules(names: Names, namespace: str, sides: list[tuple[Endpoint, PortSet]],
     return sorted(rules, key=_key)
 
 
-def _key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+_key = json.JSONEncoder(sort_keys=True).encode  # as json.dumps(value, sort_keys=True), built once

@@ -25,7 +25,6 @@ pods, each an end with the rules of the policies that select it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -187,10 +186,13 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
     reach.judged_protocols = JUDGED
     reach.assumptions = assumptions(options)
 
-    peers: dict[tuple[str, str], Peer] = {}  # the same peer recurs across policies
+    # The same peer recurs across policies. Its `repr` is the key: it tells apart all a
+    # record may hold (1 from True and "1"); the same peer with its keys in another
+    # order is merely read twice.
+    peers: dict[tuple[str, str], Peer] = {}
 
     def resolve(peer: Mapping[str, Any], namespace: str) -> Peer:
-        key = (json.dumps(peer, sort_keys=True), namespace)
+        key = (repr(peer), namespace)
         if key not in peers:
             peers[key] = peer_of(peer, namespace, world)
         return peers[key]
