@@ -172,8 +172,10 @@ class AddressSet:
         return AddressSet(self.v4 | o.v4, self.v6 | o.v6)
 
     def __and__(self, o: AddressSet) -> AddressSet:
-        if self is o:
+        if self is o or o is _EVERYTHING:
             return self
+        if self is _EVERYTHING:
+            return o
         return AddressSet(self.v4 & o.v4, self.v6 & o.v6)
 
     def __sub__(self, o: AddressSet) -> AddressSet:

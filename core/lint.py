@@ -77,9 +77,9 @@ def _merged(spec: Spec, intent: Intent) -> Iterable[Problem]:
 def _excluded_networks(spec: Spec, intent: Intent) -> Iterable[Problem]:
     """A network is its addresses less every segment's cidr: one wholly inside
     segments matches nothing."""
-    owned = AddressSet()
-    for seg in intent.segments.values():
-        owned = owned | seg.addresses
+    if not spec.model.networks:
+        return
+    owned = AddressSet.of_all(seg.addresses for seg in intent.segments.values())
     for name in spec.model.networks:
         net = intent.networks.get(name)
         if net is None or not net.addresses or not net.addresses.issubset(owned):

@@ -390,16 +390,14 @@ def _from_end(a: str, egress: Allowed, world: World, governed: frozenset[str], g
         for b in targets:
             if a not in governed and b not in governed:
                 continue
-            rules = inbound.rules(a, b)
-            if rules:
-                cubes.extend(_meet(a_pts, dst & world.end_points(b), ports, rules))
+            b_dst = dst & world.end_points(b)  # most candidates are ends this rule does not reach
+            if b_dst:
+                cubes.extend(_meet(a_pts, b_dst, ports, inbound.rules(a, b)))
     return cubes
 
 
 def _meet(a_pts: Points, b_dst: Points, ports: PortSet, rules: Allowed) -> list[Cube]:
     """One egress rule of `a` (reaching `b_dst` of b on `ports`) against b's ingress rules."""
-    if not b_dst:
-        return []
     cubes = []
     for src, in_ports in rules:
         s = a_pts & src
@@ -426,6 +424,9 @@ def _judged(cubes: list[Cube], world: World) -> list[Cube]:
     for c in cubes:
         ports = world.judged_ports(c.ports)
         if not ports:
+            continue
+        if ports is c.ports and not phantom:
+            out.append(c)  # all of it judged: the cube itself
             continue
         src, dst = c.src, c.dst
         if phantom:

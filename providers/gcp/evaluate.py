@@ -208,16 +208,20 @@ class _Named(frozenset[str]):
     """Segments a rule names by identity (only those hits become segment peers)."""
 
 
+_MATCHED = {EGRESS: ("destinationRanges",), INGRESS: ("sourceRanges", "sourceTags", "sourceServiceAccounts")}
+
+
 class _Reader:
-    """A plan's records as ordered rules. One list of port entries (a service's) recurs
-    in many records, so each distinct list is read once per plan; its `repr` is the
-    key, which tells apart everything a record may hold (lists from tuples, 1 from
-    True and from "1")."""
+    """A plan's records as ordered rules. One list of port entries (a service's) and
+    one list of sources or destinations (a segment's) recur in many records, so each
+    distinct one is read once per plan; its `repr` is the key, which tells apart
+    everything a record may hold (lists from tuples, 1 from True and from "1")."""
 
     def __init__(self, intent: Intent, members: dict[tuple[str, str], str],
                  regions: dict[str, AddressSet]) -> None:
         self.intent, self.members, self.regions = intent, members, regions
         self._ports: dict[tuple[str, bool], PortSet] = {}
+        self._matches: dict[tuple[str, bool, str], tuple[Scope, _Named]] = {}
 
     def rules(self, rec: Resource, direction: str) -> list[Rule[Scope, _Named]]:
         priority = rec.inputs.get("priority", DEFAULT_PRIORITY)
@@ -229,10 +233,18 @@ class _Reader:
             if not isinstance(entries, list) or not entries:
                 continue
             ports = self.ports(entries, allow)
-            match, named = _match(rec, direction, allow, self.intent, self.members, self.regions)
+            match, named = self.match(rec, direction, allow)
             if ports and match:
                 out.append(Rule(priority, allow, match, ports, named))
         return out
+
+    def match(self, rec: Resource, direction: str, allow: bool) -> tuple[Scope, _Named]:
+        key = (direction, allow, repr([rec.inputs.get(f) for f in _MATCHED[direction]]))
+        found = self._matches.get(key)
+        if found is None:
+            found = self._matches[key] = _match(rec, direction, allow, self.intent, self.members,
+                                                self.regions)
+        return found
 
     def ports(self, entries: list[Any], allow: bool) -> PortSet:
         key = (repr(entries), allow)

@@ -25,7 +25,7 @@ pods, each an end with the rules of the policies that select it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from cloudfence.addresses import AddressSet
@@ -124,8 +124,34 @@ def read_policies(plan: Plan) -> list[Policy]:
     return out
 
 
+class _Reader:
+    """Peers and port lists as read, each distinct one once: the same peer recurs across
+    policies and a service's ports across rules. The `repr` is the key: it tells apart
+    all a record may hold (1 from True and "1"); the same value with its keys in another
+    order is merely read twice."""
+
+    def __init__(self, world: PodWorld) -> None:
+        self.world = world
+        self.peers: dict[tuple[str, str], Peer] = {}
+        self._ports: dict[str, PortSet] = {}
+
+    def peer(self, peer: Mapping[str, Any], namespace: str) -> Peer:
+        key = (repr(peer), namespace)
+        found = self.peers.get(key)
+        if found is None:
+            found = self.peers[key] = peer_of(peer, namespace, self.world)
+        return found
+
+    def ports(self, rule: Mapping[str, Any]) -> PortSet:
+        key = repr(rule.get("ports"))
+        found = self._ports.get(key)
+        if found is None:
+            found = self._ports[key] = ports_of(rule)
+        return found
+
+
 def end_rules(pods: Pods, policies: Mapping[str, PinIndex[Policy]], world: PodWorld,
-              resolve: Callable[[Mapping[str, Any], str], Peer]) -> dict[str, list[tuple[Peer, PortSet]]]:
+              reader: _Reader) -> dict[str, list[tuple[Peer, PortSet]]]:
     """What one end's policies allow, per direction (`policies` by namespace, in plan
     order). Covered by a policy listing
     the direction: isolated, and the rules of every policy that may select its
@@ -143,12 +169,12 @@ def end_rules(pods: Pods, policies: Mapping[str, PinIndex[Policy]], world: PodWo
             if not reaches(policy.pod_selector, pods, world):
                 continue
             for rule in getattr(policy, rules_key):
-                ports = ports_of(rule)
+                ports = reader.ports(rule)
                 peers = rule.get(peers_key)
                 if not peers:
                     rules.append((Peer.all(), ports))
                     continue
-                rules += [(resolve(p, policy.namespace), ports) for p in peers]
+                rules += [(reader.peer(p, policy.namespace), ports) for p in peers]
         out[direction] = rules
     return out
 
@@ -186,25 +212,15 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
     reach.judged_protocols = JUDGED
     reach.assumptions = assumptions(options)
 
-    # The same peer recurs across policies. Its `repr` is the key: it tells apart all a
-    # record may hold (1 from True and "1"); the same peer with its keys in another
-    # order is merely read twice.
-    peers: dict[tuple[str, str], Peer] = {}
-
-    def resolve(peer: Mapping[str, Any], namespace: str) -> Peer:
-        key = (repr(peer), namespace)
-        if key not in peers:
-            peers[key] = peer_of(peer, namespace, world)
-        return peers[key]
-
+    reader = _Reader(world)
     by_namespace = policies_by_namespace(policies)
     for pods in world:
-        for direction, rules in end_rules(pods, by_namespace, world, resolve).items():
+        for direction, rules in end_rules(pods, by_namespace, world, reader).items():
             for peer, ports in rules:
                 reach.allow(pods.end, direction, peer, ports)
     for pods in segments:
         reach.identity(pods.end, identity(pods, by_namespace))
-    reach.reading_note = reading_note(options, any(p.partly for p in peers.values()))
+    reach.reading_note = reading_note(options, any(p.partly for p in reader.peers.values()))
     return reach
 
 
