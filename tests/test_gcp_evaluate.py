@@ -129,8 +129,8 @@ def test_an_opaque_segment_denied_by_ranges_in_both_families_is_denied():
     assert reach.rules("db", INGRESS) == []
     only_v4 = [r for r in deny_all("t-db") if r.inputs.get("sourceRanges") == ["0.0.0.0/0"]]
     reach = GCP.evaluate(plan_of(rule, *only_v4), INTENT)
-    ((peer, _),) = reach.rules("db", INGRESS)  # job's IPv6 workloads still pass
-    assert peer.segments == {"job"}
+    ((peer, _),) = reach.rules("db", INGRESS)  # job's IPv6 workloads still pass, its IPv4 ones not
+    assert peer.partly == {"job"} and not peer.segments
 
 
 def test_disabled_rules_and_rules_on_another_network_do_nothing():
@@ -163,3 +163,27 @@ def test_swapped_exports_fail_verify():
     plan = checked_plan(GCP, INTENT, {"network": "prod"})
     swapped = {**plan.exports, "web": plan.exports["db"], "db": plan.exports["web"]}
     assert not verify_plan(INTENT, GCP, dataclasses.replace(plan, exports=swapped)).equivalent
+
+
+def test_a_rule_at_priority_65535_decides_before_the_implied_deny():
+    """GCP evaluates the implied rules after every rule of the network: an allow at
+    65535 is read as open, never hidden by the implied deny at the same number."""
+    allow = fw("low", direction="INGRESS", priority=65535, allows=[{"protocol": "tcp", "ports": ["22"]}],
+               targetTags=["t-web"], sourceRanges=["0.0.0.0/0"])
+    assert ports_to(GCP.evaluate(plan_of(allow), INTENT), "web", INGRESS) == parse_port("tcp/22")
+
+
+def test_an_identity_a_deny_by_range_takes_part_of_is_reached_only_partly():
+    """`job` is known by its tag alone, anywhere in the network's hidden space; a deny of
+    sources in part of it above the compiled allow leaves some of its workloads blocked,
+    so the flow is unsure, not surely allowed."""
+    plan = checked_plan(GCP, INTENT, {"network": "prod"})
+    deny = fw("part", direction="INGRESS", priority=900, denies=[{"protocol": "tcp", "ports": ["5432"]}],
+              targetTags=["t-db"], sourceRanges=["10.3.0.0/16"])
+    mutated = dataclasses.replace(plan, resources=(*plan.resources, deny))
+    peers = [peer for peer, _ in GCP.evaluate(mutated, INTENT).rules("db", INGRESS)]
+    assert any(p.partly == {"job"} for p in peers) and not any(p.segments for p in peers)
+    verdict = verify_plan(INTENT, GCP, mutated)
+    assert not verdict.equivalent
+    assert [(c.kind, c.source) for c in verdict.counterexamples] == [("unsure", "job")]
+    assert verify_plan(INTENT, GCP, plan).equivalent

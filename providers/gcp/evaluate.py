@@ -88,7 +88,9 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
             rules = [rule for rec in targeted.applying(direction, own)
                      for rule in reader.rules(rec, direction)]
             implied_allow = direction == EGRESS
-            rules.append(Rule(IMPLIED_PRIORITY, implied_allow, universe, PortSet.any()))
+            # GCP evaluates the implied rules after every rule of the network, so they sit
+            # below 65535: a rule of the plan at 65535 still decides first.
+            rules.append(Rule(IMPLIED_PRIORITY + 1, implied_allow, universe, PortSet.any()))
             if not universe.held:  # no region to hold: every identity part of every scope is empty
                 _allow_by_address(reach, seg, way, rules)
                 continue
@@ -97,7 +99,11 @@ def evaluate_plan(plan: Plan, intent: Intent, governed: frozenset[str], target: 
                     reach.allow(seg, way, Peer(addresses=hit.points.plain), hit.ports)
                 named: frozenset[str] = hit.rule.label or frozenset()
                 for other in sorted(named & hit.points.names()):
-                    reach.allow(seg, way, Peer.segment(other), hit.ports)
+                    # Only where the rule lets all of the identity's region through are all
+                    # its workloads reached (a deny by range above may take some of them).
+                    whole = hit.points.part(other) == regions[other]
+                    reach.allow(seg, way, Peer.segment(other) if whole else Peer(partly=frozenset([other])),
+                                hit.ports)
     return reach
 
 
