@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cloudfence.intent import Flow
@@ -123,7 +124,15 @@ class Plan:
         return iter(self.resources)
 
     def by_type(self, type_token: str) -> list[Resource]:
-        return [r for r in self.resources if r.type == type_token]
+        return list(self._by_type.get(type_token, ()))
+
+    @cached_property
+    def _by_type(self) -> dict[str, list[Resource]]:
+        """Filed once: check and verify ask for one type many times over thousands of records."""
+        out: dict[str, list[Resource]] = {}
+        for r in self.resources:
+            out.setdefault(r.type, []).append(r)
+        return out
 
     def entries(self, type_token: str, *path: str) -> int:
         """How many list items the records of one type hold at an input path (inline
