@@ -9,13 +9,19 @@ is frozen only at its top level (a dict or list inside it can still be changed i
 place), so a model argument must also dump to the same JSON as when remembered. The
 last few calls are kept together with their inputs, so an identity cannot pass to
 another object while it is remembered. Callers treat a remembered result as read-only.
+
+`PerValue` is the other kind: a reading of plan values (a port list, a peer, a selector)
+done once per distinct value, since one service's or one segment's values recur in many
+records. There the key is the arguments' `repr`, which tells apart everything a record
+may hold (lists from tuples, 1 from True and from "1"); the same mapping with its keys in
+another order is merely read twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -46,3 +52,18 @@ def remembered(fn: Callable[P, R]) -> Callable[P, R]:
 def _dumps(args: tuple[Any, ...]) -> tuple[str | None, ...]:
     """The JSON of each settings model among the arguments (what a shallow freeze lets change)."""
     return tuple(dump() if callable(dump := getattr(a, "model_dump_json", None)) else None for a in args)
+
+
+class PerValue(Generic[P, R]):
+    """`read` once per distinct argument value (by `repr`), for one plan's reading."""
+
+    def __init__(self, read: Callable[P, R]) -> None:
+        self._read = read
+        self.found: dict[str, R] = {}
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        key = repr((args, kwargs))
+        found = self.found.get(key)
+        if found is None:
+            found = self.found[key] = self._read(*args, **kwargs)
+        return found

@@ -86,3 +86,19 @@ def test_settings_changed_in_place_are_derived_again() -> None:
     settings.load_balancer_probes["inference"][:] = ["tcp/9090"]  # type: ignore[index]
     second = checked_plan(provider, intent, settings)
     assert "8080" in first.dumps() and "8080" not in second.dumps() and "9090" in second.dumps()
+
+
+def test_a_value_is_read_once_and_values_that_only_compare_equal_are_read_apart() -> None:
+    from cloudfence.memo import PerValue
+
+    reads: list[object] = []
+
+    def read(value: object) -> str:
+        reads.append(value)
+        return f"read {value!r}"
+
+    once = PerValue(read)
+    assert once([1, "a"]) == "read [1, 'a']" and once([1, "a"]) == "read [1, 'a']"
+    assert [once(v) for v in (1, True, "1", 1.0, (1,), [1])] == [
+        "read 1", "read True", "read '1'", "read 1.0", "read (1,)", "read [1]"]
+    assert reads == [[1, "a"], 1, True, "1", 1.0, (1,), [1]]

@@ -31,6 +31,7 @@ from cloudfence.errors import CloudfenceError
 from cloudfence.firstmatch import Rule, Scope, first_match
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
+from cloudfence.memo import PerValue
 from cloudfence.nodepools import SETTING, node_pool_assumptions
 from cloudfence.plan import Plan, Resource, ref
 from cloudfence.ports import FULL, PortSet
@@ -218,16 +219,14 @@ _MATCHED = {EGRESS: ("destinationRanges",), INGRESS: ("sourceRanges", "sourceTag
 
 
 class _Reader:
-    """A plan's records as ordered rules. One list of port entries (a service's) and
-    one list of sources or destinations (a segment's) recur in many records, so each
-    distinct one is read once per plan; its `repr` is the key, which tells apart
-    everything a record may hold (lists from tuples, 1 from True and from "1")."""
+    """A plan's records as ordered rules; a list of port entries (a service's) and one of
+    sources or destinations (a segment's) are each read once per distinct value."""
 
     def __init__(self, intent: Intent, members: dict[tuple[str, str], str],
                  regions: dict[str, AddressSet]) -> None:
         self.intent, self.members, self.regions = intent, members, regions
-        self._ports: dict[tuple[str, bool], PortSet] = {}
-        self._matches: dict[tuple[str, bool, str], tuple[Scope, _Named]] = {}
+        self.ports = PerValue(_ports)
+        self._matches = PerValue(self._match)
 
     def rules(self, rec: Resource, direction: str) -> list[Rule[Scope, _Named]]:
         priority = rec.inputs.get("priority", DEFAULT_PRIORITY)
@@ -245,32 +244,24 @@ class _Reader:
         return out
 
     def match(self, rec: Resource, direction: str, allow: bool) -> tuple[Scope, _Named]:
-        key = (direction, allow, repr([rec.inputs.get(f) for f in _MATCHED[direction]]))
-        found = self._matches.get(key)
-        if found is None:
-            found = self._matches[key] = _match(rec, direction, allow, self.intent, self.members,
-                                                self.regions)
-        return found
+        return self._matches({f: rec.inputs.get(f) for f in _MATCHED[direction]}, direction, allow)
 
-    def ports(self, entries: list[Any], allow: bool) -> PortSet:
-        key = (repr(entries), allow)
-        found = self._ports.get(key)
-        if found is None:
-            found = self._ports[key] = _ports(entries, allow)
-        return found
+    def _match(self, matched: dict[str, Any], direction: str, allow: bool) -> tuple[Scope, _Named]:
+        return _match(matched, direction, allow, self.intent, self.members, self.regions)
 
 
-def _match(rec: Resource, direction: str, allow: bool, intent: Intent,
+def _match(inputs: Mapping[str, Any], direction: str, allow: bool, intent: Intent,
            members: dict[tuple[str, str], str], regions: dict[str, AddressSet]) -> tuple[Scope, _Named]:
+    """What a rule matches, from the inputs `_MATCHED` names for its direction."""
     everything = Scope(EVERYTHING, tuple(sorted(regions.items())))
     if direction == EGRESS:
-        dests = _strings(rec.inputs.get("destinationRanges"))
+        dests = _strings(inputs.get("destinationRanges"))
         if not dests:  # GCP's default destination is every address; lean open for a deny
             return (everything if allow else Scope()), _Named()
         return Scope.addresses(_ranges(dests), regions), _Named()
-    ranges = _strings(rec.inputs.get("sourceRanges"))
-    idents = [(TAG, t) for t in _strings(rec.inputs.get("sourceTags"))] + \
-             [(SERVICE_ACCOUNT, a) for a in _strings(rec.inputs.get("sourceServiceAccounts"))]
+    ranges = _strings(inputs.get("sourceRanges"))
+    idents = [(TAG, t) for t in _strings(inputs.get("sourceTags"))] + \
+             [(SERVICE_ACCOUNT, a) for a in _strings(inputs.get("sourceServiceAccounts"))]
     if not ranges and not idents:  # GCP refuses it; lean open for an allow
         return (everything if allow else Scope()), _Named()
     scope = Scope.addresses(_ranges(ranges), regions)

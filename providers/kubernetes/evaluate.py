@@ -32,6 +32,7 @@ from cloudfence.addresses import AddressSet
 from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.intent import Intent
 from cloudfence.intervals import IntervalSet
+from cloudfence.memo import PerValue
 from cloudfence.plan import Plan
 from cloudfence.ports import FULL, PortSet
 from cloudfence.providers.kubernetes.wire import DNS_LABELS, DNS_NAMESPACE, POLICY_TYPE, Options
@@ -87,8 +88,8 @@ def surely_matched(peer: Mapping[str, Any], pods: Pods) -> bool:
     return covers(peer.get("podSelector"), pods.labels, pods.exact)
 
 
-def ports_of(rule: Mapping[str, Any]) -> PortSet:
-    entries = rule.get("ports")
+def ports_of(entries: Any) -> PortSet:
+    """A rule's `ports` list."""
     if not entries:
         return PortSet.any()
     pairs = []
@@ -125,29 +126,12 @@ def read_policies(plan: Plan) -> list[Policy]:
 
 
 class _Reader:
-    """Peers and port lists as read, each distinct one once: the same peer recurs across
-    policies and a service's ports across rules. The `repr` is the key: it tells apart
-    all a record may hold (1 from True and "1"); the same value with its keys in another
-    order is merely read twice."""
+    """Peers and port lists, each distinct one read once: the same peer recurs across
+    policies and a service's ports across rules."""
 
     def __init__(self, world: PodWorld) -> None:
-        self.world = world
-        self.peers: dict[tuple[str, str], Peer] = {}
-        self._ports: dict[str, PortSet] = {}
-
-    def peer(self, peer: Mapping[str, Any], namespace: str) -> Peer:
-        key = (repr(peer), namespace)
-        found = self.peers.get(key)
-        if found is None:
-            found = self.peers[key] = peer_of(peer, namespace, self.world)
-        return found
-
-    def ports(self, rule: Mapping[str, Any]) -> PortSet:
-        key = repr(rule.get("ports"))
-        found = self._ports.get(key)
-        if found is None:
-            found = self._ports[key] = ports_of(rule)
-        return found
+        self.peer = PerValue(lambda peer, namespace: peer_of(peer, namespace, world))
+        self.ports = PerValue(ports_of)
 
 
 def end_rules(pods: Pods, policies: Mapping[str, PinIndex[Policy]], world: PodWorld,
@@ -169,7 +153,7 @@ def end_rules(pods: Pods, policies: Mapping[str, PinIndex[Policy]], world: PodWo
             if not reaches(policy.pod_selector, pods, world):
                 continue
             for rule in getattr(policy, rules_key):
-                ports = reader.ports(rule)
+                ports = reader.ports(rule.get("ports"))
                 peers = rule.get(peers_key)
                 if not peers:
                     rules.append((Peer.all(), ports))
@@ -220,7 +204,7 @@ def _evaluate(plan: Plan, intent: Intent, governed: frozenset[str], target: str,
                 reach.allow(pods.end, direction, peer, ports)
     for pods in segments:
         reach.identity(pods.end, identity(pods, by_namespace))
-    reach.reading_note = reading_note(options, any(p.partly for p in reader.peers.values()))
+    reach.reading_note = reading_note(options, any(p.partly for p in reader.peer.found.values()))
     return reach
 
 

@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from cloudfence.endpoints import LOAD_BALANCER
 from cloudfence.intent import Intent, KubernetesSelector
+from cloudfence.memo import PerValue
 from cloudfence.providers.kubernetes.wire import (
     CLUSTER_DNS,
     DNS_LABELS,
@@ -461,19 +462,8 @@ def _owned(namespace: str, labels: Labels, segments: PodWorld) -> bool:
     return namespace == DNS_NAMESPACE and all(have.get(k) == v for k, v in DNS_LABELS.items())
 
 
-class _Witnesses:
-    """`witness_labels` of each distinct selector once (by `repr`, which tells 1 from
-    True and "1"): a segment's selector recurs as a peer in every policy that names it."""
-
-    def __init__(self) -> None:
-        self._found: dict[str, tuple[Labels, ...]] = {}
-
-    def of(self, selector: Mapping[str, Any] | None) -> tuple[Labels, ...]:
-        key = repr(selector)
-        found = self._found.get(key)
-        if found is None:
-            found = self._found[key] = tuple(witness_labels(selector))
-        return found
+def _witnesses(selector: Mapping[str, Any] | None) -> tuple[Labels, ...]:
+    return tuple(witness_labels(selector))
 
 
 def background_pods(intent: Intent, governed: Iterable[str], policies: list[Policy],
@@ -487,15 +477,15 @@ def background_pods(intent: Intent, governed: Iterable[str], policies: list[Poli
     candidates: list[tuple[str, Labels, Labels, bool]] = []  # namespace, ns labels, labels, ns exact
     for ns in named:
         candidates.append((ns, ((NAMESPACE_NAME_LABEL, ns),), (), False))
-    witnesses = _Witnesses()
+    witnesses = PerValue(_witnesses)  # a segment's selector recurs in every policy naming it
     for policy in policies:
-        for labels in witnesses.of(policy.pod_selector):
+        for labels in witnesses(policy.pod_selector):
             candidates.append((policy.namespace, ((NAMESPACE_NAME_LABEL, policy.namespace),), labels, False))
         for peer in policy.peers():
             if "ipBlock" in peer:
                 continue
             for ns, ns_labels, ns_exact in _namespaces_for(peer, policy, named):
-                for labels in witnesses.of(peer.get("podSelector")):
+                for labels in witnesses(peer.get("podSelector")):
                     candidates.append((ns, ns_labels, labels, ns_exact))
     out = [dns_pods(), *balancers]
     seen: set[tuple[str, Labels]] = set()
