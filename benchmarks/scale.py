@@ -8,21 +8,25 @@ all have a cidr, so every provider has work. Each N runs in a fresh subprocess, 
 its peak RSS is its own: one process loads the spec and checks, compiles and
 verifies it for every provider (the `verify -p all` path); a second one (up to
 N = 1000 or --emit-max, "skipped" above) registers each provider's plan under the Pulumi mock
-runtime, as `plan --via-pulumi` does.
+runtime, as `plan --via-pulumi` does; a third (up to --command-max) is the command itself,
+`cloudfence verify SPEC -p all --format json`, timed from start to exit.
 
 Prints, per N and provider: load (read + normalise, once per N), check+compile,
 verify and emit seconds, resources, rules, and the peak RSS of each process; the
-verdict of each verify. `--json` prints the same as one JSON object. Figures
-only, no asserts: the machine's load changes them.
+verdict of each verify; the command's wall and CPU seconds, peak RSS and verdict.
+`--json` prints the same as one JSON object. Figures only, no asserts: the machine's
+load changes them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 PROVIDERS = ("aws", "azure", "gcp", "kubernetes")
 EMIT_MAX = 1000
+COMMAND_MAX = 1000
 PODS = "10.20.0.0/17"  # the Kubernetes-mapped segments' /28s; the others sit in 10.20.128.0/17
 
 
@@ -177,10 +182,37 @@ def _child(step: str, n: int, names: list[str]) -> dict[str, Any]:
     return result
 
 
-def measure(n: int, names: list[str], emit_max: int) -> dict[str, Any]:
+def run_command(n: int, names: list[str]) -> dict[str, Any]:
+    """`cloudfence verify SPEC -p all --format json` as a user runs it, one process from
+    start to exit (imports, reading the file, printing, the command's collector policy):
+    wall and CPU seconds and peak RSS of that process alone, from its own rusage."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, settings = Path(tmp, "spec.yaml"), Path(tmp, "settings.yaml")
+        spec.write_text(scale_spec(n))
+        settings.write_text(json.dumps({f"{p}.{k}": v for p in names for k, v in settings_for(p).items()}))
+        cmd = [sys.executable, "-c", "from cloudfence.cli import run; run()", "verify", str(spec),
+               "-p", "all", "--settings", str(settings), "--format", "json"]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        stdout = proc.stdout.read() if proc.stdout else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        return {"failed": f"verify -p all exited {proc.returncode}"}
+    verdicts = json.loads(stdout)
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+            "providers": sorted(t["provider"] for t in verdicts["targets"]),
+            "equivalent": all(t["equivalent"] for t in verdicts["targets"])}
+
+
+def measure(n: int, names: list[str], emit_max: int, command_max: int) -> dict[str, Any]:
     report = _child("compile", n, names)
     if "failed" in report:
         return {"segments": n, **report}
+    # `-p all` verifies every installed provider: timed only when those are the ones measured.
+    every = set(names) == set(PROVIDERS)
+    report["command"] = run_command(n, names) if n <= command_max and every else "skipped"
     if n <= emit_max:
         emitted = _child("emit", n, names)
         report["emit_peak_mb"] = emitted.get("peak_mb")
@@ -225,6 +257,16 @@ def _print_table(reports: list[dict[str, Any]]) -> None:
         shown = f"{emit_mb:.0f} MB" if isinstance(emit_mb, float) else str(emit_mb)
         print(f"{'':>5} N={r['segments']}: spec {r['spec_kb']} KB; load + check + compile + verify of every "
               f"provider {r['total_s']:.2f} s, peak RSS {r['peak_mb']:.0f} MB; emit process peak RSS {shown}")
+        c = r["command"]
+        if isinstance(c, dict) and "failed" not in c:
+            verdict = "every target equivalent" if c["equivalent"] else "NOT every target equivalent"
+            print(f"{'':>5} N={r['segments']}: `cloudfence verify -p all` as one command "
+                  f"({len(c['providers'])} targets): {c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU, "
+                  f"peak RSS {c['peak_mb']:.0f} MB; "
+                  f"{verdict}")
+        else:
+            print(f"{'':>5} N={r['segments']}: `cloudfence verify -p all` as one command: "
+                  f"{c['failed'] if isinstance(c, dict) else c}")
     print("\nload: read + normalise the spec (once per N); compile: check + compile; verify: evaluate + "
           "equivalence; emit: check + compile + register every record under the Pulumi mocks; "
           "rules: distinct rules of the records as verify reads them")
@@ -237,6 +279,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--providers", default=",".join(PROVIDERS), help="providers to measure, if installed")
     parser.add_argument("--emit-max", type=int, default=EMIT_MAX,
                         help=f"largest N to emit under the Pulumi mocks (default {EMIT_MAX}; 0: none)")
+    parser.add_argument("--command-max", type=int, default=COMMAND_MAX,
+                        help=f"largest N to time `cloudfence verify -p all` for as a command (default "
+                             f"{COMMAND_MAX}; 0: none)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", choices=["compile", "emit"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -252,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [n for n in wanted if n in installed]
     if not names:
         sys.exit(f"none of {args.providers} is installed (installed: {', '.join(installed) or 'none'})")
-    reports = [_rounded(measure(n, names, args.emit_max)) for n in sizes]
+    reports = [_rounded(measure(n, names, args.emit_max, args.command_max)) for n in sizes]
     if args.json:
         print(json.dumps({"sizes": reports}, indent=2))
         return

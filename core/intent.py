@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -120,6 +120,29 @@ class Flow:
         return f"{self.src} -> {self.dst} {format_ports(self.ports)}"
 
 
+class SpecLines(Mapping[str, int]):
+    """The spec's line of each key path, by the path as problems write it: formatted on
+    first use (a problem to print), not for every path of every spec read."""
+
+    def __init__(self, lines: Mapping[Path_, int]) -> None:
+        self._lines = lines
+        self._formatted: dict[str, int] | None = None
+
+    def _by_text(self) -> dict[str, int]:
+        if self._formatted is None:
+            self._formatted = {format_path(k): v for k, v in self._lines.items()}
+        return self._formatted
+
+    def __getitem__(self, path: str) -> int:
+        return self._by_text()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_text())
+
+    def __len__(self) -> int:
+        return len(self._by_text())
+
+
 @dataclass(frozen=True)
 class Intent:
     name: str
@@ -128,7 +151,7 @@ class Intent:
     networks: dict[str, Network]
     flows: tuple[Flow, ...]
     file: str = "<spec>"
-    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def segment(self, name: str) -> Segment:
         return self.segments[name]
@@ -244,7 +267,7 @@ class _Builder:
         networks = self.networks(set(segments))
         services = self.services()
         flows = self.flows(segments, networks, services)
-        lines = {format_path(k): v for k, v in self.spec.doc.lines.items()}
+        lines = SpecLines(self.spec.doc.lines)
         return Intent(
             name=m.name,
             description=m.description or "",

@@ -95,8 +95,12 @@ def _families(intent: Intent) -> Iterable[Problem]:
     """A flow carries a family only when both ends hold addresses of it. A part
     that can carry nothing (the IPv6 half of a network into an IPv4-only segment,
     icmpv6 between IPv4-only ends) is said, as the spec named it."""
+    held: dict[Endpoint, _Held] = {}  # an end recurs in many flows
     for flow in intent.flows:
-        src, dst = _held(intent, flow.src), _held(intent, flow.dst)
+        for ep in (flow.src, flow.dst):
+            if ep not in held:
+                held[ep] = _held(intent, ep)
+        src, dst = held[flow.src], held[flow.dst]
         both = src.held & dst.held
         if not both:
             yield intent.problem(flow, f"this flow carries nothing: '{src.name}' holds {_only(src.held)} "

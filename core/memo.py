@@ -62,7 +62,8 @@ class PerValue(Generic[P, R]):
         self.found: dict[str, R] = {}
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        key = repr((args, kwargs))
+        # Positional calls are the common case; a tuple's repr starts with "(", never "kw".
+        key = repr(args) if not kwargs else "kw" + repr((args, kwargs))
         found = self.found.get(key)
         if found is None:
             found = self.found[key] = self._read(*args, **kwargs)

@@ -16,6 +16,7 @@ from cloudfence.intervals import IntervalSet
 PORTED = ("tcp", "udp", "sctp")
 PORTLESS = ("icmp", "icmpv6", "other")
 PROTOCOLS = PORTED + PORTLESS
+_RANK = frozenset(PROTOCOLS)
 MAX_PORT = 65535
 FULL = IntervalSet.of(0, MAX_PORT)
 
@@ -33,17 +34,20 @@ class PortSet:
     __slots__ = ("_hash", "_items")
 
     def __init__(self, items: Mapping[str, IntervalSet] | Iterable[tuple[str, IntervalSet]] = ()):
-        pairs = items.items() if isinstance(items, Mapping) else items
+        # Readers build one from every rule they read: the checks below are the costly part.
+        pairs = items.items() if type(items) is dict or isinstance(items, Mapping) else items
         merged: dict[str, IntervalSet] = {}
         for proto, ports in pairs:
-            if proto not in PROTOCOLS:
+            if proto not in _RANK:
                 raise ValueError(f"unknown protocol {proto!r}")
             if proto in PORTLESS and ports:
                 ports = FULL
             merged[proto] = merged[proto] | ports if proto in merged else ports
-        self._items: tuple[tuple[str, IntervalSet], ...] = tuple(
-            (p, merged[p]) for p in PROTOCOLS if merged.get(p)
-        )
+        if len(merged) == 1:
+            ((proto, ports),) = merged.items()
+            self._items: tuple[tuple[str, IntervalSet], ...] = ((proto, ports),) if ports else ()
+        else:
+            self._items = tuple((p, merged[p]) for p in PROTOCOLS if merged.get(p))
 
     @classmethod
     def any(cls) -> PortSet:

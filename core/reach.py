@@ -340,6 +340,10 @@ def readings_agree(reach: Reachability, world: World) -> bool:
         for layer in reach.layers_of(end):
             for direction in (EGRESS, INGRESS):
                 for peer, _ in reach.rules(end, direction, layer):
+                    # The readings part only on `partly` segments and on what addresses
+                    # match (`_resolve`): a peer with neither is read alike.
+                    if peer.everything or not (peer.partly or peer.addresses):
+                        continue
                     if world.resolve(peer, WIDE) != world.resolve(peer, NARROW):
                         return False
     return True
@@ -380,13 +384,16 @@ def _from_end(a: str, egress: Allowed, world: World, governed: frozenset[str], g
     when `a` is governed, what it lets out to points of no end."""
     a_pts = world.end_points(a)
     candidates = inbound.candidates(a)
+    admitting = set(candidates)
     cubes: list[Cube] = []
     for dst, ports in egress:
         if a in governed:
             outside = _outside(dst, gov)
             if outside is not None:
                 cubes.append(Cube(a_pts, outside, ports, dst_outside=True))
-        targets = candidates if len(candidates) <= _NARROW else index.touched(dst)
+        # The ends both admitting `a` and reached by this rule, in the same (sorted) order:
+        # a lookup is cheaper than meeting the rule with each of a few candidates.
+        targets = candidates if len(candidates) <= 2 else [b for b in index.touched(dst) if b in admitting]
         for b in targets:
             if a not in governed and b not in governed:
                 continue

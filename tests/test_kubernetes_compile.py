@@ -159,6 +159,28 @@ def test_plan_bytes_do_not_depend_on_spec_order():
     assert a == b == checked_plan(K8S, load_intent(EXAMPLE), STACK_SETTINGS).dumps()
 
 
+
+def test_rules_and_peers_are_in_the_order_of_their_sorted_json():
+    """The documented order of stable bytes: each policy's rules by their JSON with sorted
+    keys, and each rule's peers the same way."""
+    plan = checked_plan(K8S, load_intent(EXAMPLE), STACK_SETTINGS)
+
+    def key(value: object) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    seen = 0
+    for record in plan.resources:
+        if record.type != TYPE:
+            continue
+        for direction, peers in (("ingress", "from"), ("egress", "to")):
+            rules = record.inputs["spec"].get(direction) or []
+            assert rules == sorted(rules, key=key), (record.name, direction)
+            for rule in rules:
+                assert rule[peers] == sorted(rule[peers], key=key)
+                seen += len(rule[peers]) > 1 and "ports" in rule
+    assert seen, "the example has rules with ports and several peers"
+
+
 # ------------------------------------------------------------ mapping
 
 

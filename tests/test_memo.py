@@ -102,3 +102,15 @@ def test_a_value_is_read_once_and_values_that_only_compare_equal_are_read_apart(
     assert [once(v) for v in (1, True, "1", 1.0, (1,), [1])] == [
         "read 1", "read True", "read '1'", "read 1.0", "read (1,)", "read [1]"]
     assert reads == [[1, "a"], 1, True, "1", 1.0, (1,), [1]]
+
+
+def test_a_call_by_keyword_is_not_taken_for_a_positional_call_that_spells_the_same() -> None:
+    from cloudfence.memo import PerValue
+
+    def read(*args: object, **kwargs: object) -> tuple[object, object]:
+        return args, kwargs
+
+    once = PerValue(read)
+    assert once((1,), {"a": 1}) == (((1,), {"a": 1}), {})
+    assert once(1, a=1) == ((1,), {"a": 1})
+    assert once((1,), {"a": 1}) == (((1,), {"a": 1}), {})

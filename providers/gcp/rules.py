@@ -55,7 +55,7 @@ WHOLE: dict[int, IPNetwork] = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddres
 
 def usable(ports: PortSet, families: frozenset[int]) -> PortSet:
     """The ports of a flow that can pass between ends sharing `families`."""
-    if ports.is_any():
+    if ports.is_any() or all(useful(p, families) for p in ports):
         return ports
     return PortSet((p, ivs) for p, ivs in ports.items() if useful(p, families))
 

@@ -163,17 +163,21 @@ def _rules(names: Names, namespace: str, sides: list[tuple[Endpoint, PortSet]],
     by_ports: dict[PortSet, list[Endpoint]] = defaultdict(list)
     for ep, ports in per_endpoint.items():
         by_ports[ports].append(ep)
-    rules = []
+    rules: list[tuple[str, dict[str, Any]]] = []
     for ports, endpoints in by_ports.items():
         peers = {_key(p): p for ep in endpoints for p in names.peers(ep, namespace)}
         if not peers:
             continue
-        rule: dict[str, Any] = {peer_key: [peers[k] for k in sorted(peers)]}
+        keys = sorted(peers)
+        rule: dict[str, Any] = {peer_key: [peers[k] for k in keys]}
+        # The rule's own `_key`, from its parts' (the peers are encoded once, not again).
+        parts = {peer_key: "[" + ", ".join(keys) + "]"}
         entries = port_entries(ports)
         if entries is not None:
             rule["ports"] = entries
-        rules.append(rule)
-    return sorted(rules, key=_key)
+            parts["ports"] = _key(entries)
+        rules.append(("{" + ", ".join(f'"{k}": {v}' for k, v in sorted(parts.items())) + "}", rule))
+    return [rule for _, rule in sorted(rules, key=lambda pair: pair[0])]
 
 
 _key = json.JSONEncoder(sort_keys=True).encode  # as json.dumps(value, sort_keys=True), built once
