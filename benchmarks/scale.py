@@ -192,18 +192,24 @@ def run_command(n: int, names: list[str]) -> dict[str, Any]:
         settings.write_text(json.dumps({f"{p}.{k}": v for p in names for k, v in settings_for(p).items()}))
         cmd = [sys.executable, "-c", "from cloudfence.cli import run; run()", "verify", str(spec),
                "-p", "all", "--settings", str(settings), "--format", "json"]
+        errors = Path(tmp, "stderr")
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        stdout = proc.stdout.read() if proc.stdout else b""
-        _, status, usage = os.wait4(proc.pid, 0)
+        with errors.open("wb") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+            stdout = proc.stdout.read() if proc.stdout else b""
+            _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        return {"failed": f"verify -p all exited {proc.returncode}"}
-    verdicts = json.loads(stdout)
+        code = os.waitstatus_to_exitcode(status)
+        tail = (errors.read_text(errors="replace").strip().splitlines() or ["no output"])[-1][:160]
+    try:
+        targets = json.loads(stdout)["targets"] if code in (0, 1) else None
+    except (ValueError, KeyError, TypeError):
+        targets = None
+    if targets is None:
+        return {"failed": f"verify -p all exited {code}: {tail}"}
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
-            "providers": sorted(t["provider"] for t in verdicts["targets"]),
-            "equivalent": all(t["equivalent"] for t in verdicts["targets"])}
+            "providers": sorted(t["provider"] for t in targets),
+            "equivalent": all(t.get("equivalent") is True for t in targets)}
 
 
 def measure(sizes: list[int], names: list[str], emit_max: int, command_max: int,
@@ -236,6 +242,8 @@ def measure(sizes: list[int], names: list[str], emit_max: int, command_max: int,
             timed = [c for c in commands[n] if "failed" not in c]
             report["command"] = (min(timed, key=lambda c: c["wall_s"]) if timed else
                                  commands[n][0] if commands[n] else "skipped")
+            if timed:  # memory: the most any run of the command took
+                report["command"] = {**report["command"], "peak_mb": max(c["peak_mb"] for c in timed)}
             report["rounds"] = rounds
             _emit(report, n, names, emit_max)
         out.append(report)
@@ -318,6 +326,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", choices=["compile", "emit"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     wanted = [n for n in args.providers.split(",") if n.strip()]
     if args.child:
