@@ -171,13 +171,17 @@ def run_emit(n: int, names: list[str]) -> dict[str, Any]:
     return out
 
 
+def _last_line(stderr: str) -> str:
+    """Why a process failed, as its last words say it."""
+    return (stderr.strip().splitlines() or ["no output"])[-1][:160]
+
+
 def _child(step: str, n: int, names: list[str]) -> dict[str, Any]:
     """Run one step for one N in a fresh interpreter; its JSON is the last line it prints."""
     cmd = [sys.executable, __file__, "--child", step, "--sizes", str(n), "--providers", ",".join(names)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"failed": f"{step} exited {done.returncode}: {tail[:160]}"}
+        return {"failed": f"{step} exited {done.returncode}: {_last_line(done.stderr)}"}
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -200,7 +204,7 @@ def run_command(n: int, names: list[str]) -> dict[str, Any]:
             _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         code = os.waitstatus_to_exitcode(status)
-        tail = (errors.read_text(errors="replace").strip().splitlines() or ["no output"])[-1][:160]
+        tail = _last_line(errors.read_text(errors="replace"))
     try:
         targets = json.loads(stdout)["targets"] if code in (0, 1) else None
     except (ValueError, KeyError, TypeError):
